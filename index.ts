@@ -1,1 +1,2 @@
-export {};
+// The package's public entry: `import { openStore } from 'telltale'`.
+export * from './store/index.js';

@@ -1,0 +1,12 @@
+export * from './types.js';
+export * from './errors.js';
+export { openStore, parseStoreUrl, registerBackend, type OpenStoreOptions, type BackendOpener } from './open-store.js';
+export { EventStore, type EventStoreOptions } from './event-store.js';
+export { MemoryBackend } from './memory/memory-backend.js';
+export type * from './backend.js';
+export { decideAppend, type AppendDecision, type StreamIdLookup } from './expected-revision.js';
+export { planCommit, type CommitPlan, type CommitView, type PlannedRecord } from './commit-plan.js';
+export * from './stream-name.js';
+export { parseMetadataJson, metadataToJson, recreatedMetadata, isSoftDeleteMarker, metadataEvent, SOFT_DELETED_TB } from './metadata.js';
+export { compileFilter, type FilterPredicate } from './event-filter.js';
+export { StoredEvent } from './recorded-event.js';
