@@ -141,7 +141,7 @@ export class EventStore implements Store {
         if (record.revision === TOMBSTONE_REVISION) continue;
         if (record.revision < visible.minRevision || record.revision > last) continue;
         if (record.created < visible.minCreated) continue;
-        yield await this.#toEvent(record, options.resolveLinks === true);
+        yield options.resolveLinks === true ? await this.#resolve(record) : new StoredEvent(record);
         if (--remaining === 0n) return;
       }
       const tail = page[page.length - 1]!.revision;
@@ -162,7 +162,7 @@ export class EventStore implements Store {
       if (page.length === 0) return;
       for (const record of page) {
         if (!accept(record.streamId, record.type)) continue;
-        yield await this.#toEvent(record, options.resolveLinks === true);
+        yield options.resolveLinks === true ? await this.#resolve(record) : new StoredEvent(record);
         if (--remaining === 0n) return;
       }
       const tail = page[page.length - 1]!.position;
@@ -242,7 +242,7 @@ export class EventStore implements Store {
         for (const r of page) {
           if (r.revision === TOMBSTONE_REVISION) throw new StreamDeletedError(streamId);
           if (visible && (r.revision < visible.minRevision || r.created < visible.minCreated)) continue;
-          events.push(await this.#toEvent(r, resolve));
+          events.push(resolve ? await this.#resolve(r) : new StoredEvent(r));
         }
         return { items: events, next: page.length > 0 ? page[page.length - 1]!.revision : after, full: page.length === this.#pageSize };
       },
@@ -268,7 +268,7 @@ export class EventStore implements Store {
         const page = await this.#backend.readAll({ fromPosition: after + 1n, direction: 'forwards', limit: this.#pageSize });
         const items: (RecordedEvent | Checkpoint)[] = [];
         for (const r of page) {
-          if (accept(r.streamId, r.type)) items.push(await this.#toEvent(r, resolve));
+          if (accept(r.streamId, r.type)) items.push(resolve ? await this.#resolve(r) : new StoredEvent(r));
           if (++considered % interval === 0) items.push({ checkpoint: r.position });
         }
         return { items, next: page.length > 0 ? page[page.length - 1]!.position : after, full: page.length === this.#pageSize };
@@ -365,8 +365,9 @@ export class EventStore implements Store {
     return { minRevision, minCreated };
   }
 
-  async #toEvent(record: StoredRecord, resolveLinks: boolean): Promise<RecordedEvent> {
-    if (!resolveLinks || record.type !== LINK_EVENT_TYPE) return new StoredEvent(record);
+  /** The event, or for a `$>` link its target with the link attached, when the target is still visible. */
+  async #resolve(record: StoredRecord): Promise<RecordedEvent> {
+    if (record.type !== LINK_EVENT_TYPE) return new StoredEvent(record);
     const link = new StoredEvent(record);
     const match = LINK_DATA.exec(linkText(record.data));
     if (!match) return link;
