@@ -304,7 +304,7 @@ export class PatternRuntime<E> {
     }
     insertByTime(state.buf, [t, ordinal, event]);
     const wm = Math.max(state.wm, state.maxT - lateness);
-    if ((state.buf[0] as [number, number, unknown])[0] <= wm) this.moveWatermark(state, wm, out);
+    if (wm > state.wm || (state.buf[0] as [number, number, unknown])[0] <= wm) this.moveWatermark(state, wm, out);
     return out;
   }
 

@@ -4,8 +4,8 @@ import type { CapturedEvent } from './pattern.js';
 /** Anything that runs like a rule: a pattern, a window rule, a chain rule. */
 export interface RunnableRule<E, S> {
   initialState(): S;
-  advance(state: S, event: E, eventTime?: number): object;
-  onWatermark(state: S, watermark: number): object;
+  advance(state: NoInfer<S>, event: E, eventTime?: number): object;
+  onWatermark(state: NoInfer<S>, watermark: number): object;
 }
 
 /** Expected match: step name → event ids, in order. */
