@@ -1,0 +1,162 @@
+// `telltale import FILE.jsonl|-`: appends the events of a JSON Lines file (the format `export`
+// writes; cli/event-lines.ts). All or nothing for bad input: the whole file is checked first and a
+// malformed line stops the import before anything is written, naming its line. Standard input is
+// spooled to a temporary file so it can be checked the same way. Event ids are kept, so importing
+// a file again writes nothing twice (Event Store's idempotent appends).
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { parseCount } from '../arguments.js';
+import { connectionOptions, jsonOption, withConnection, type ConnectionFlags, type JsonFlag } from '../connect.js';
+import type { Connection } from '../connection.js';
+import type { CliContext } from '../context.js';
+import { BadLineError, parseEventLine, readEventLines, readRawLines, type EventLine } from '../event-lines.js';
+import { toJson } from '../output.js';
+import { progressBar } from '../progress.js';
+import { InvalidArgumentError, isTelltaleError, TelltaleError } from '../../store/errors.js';
+
+interface ImportFlags extends ConnectionFlags, JsonFlag {
+  batch: number;
+  progress?: boolean;
+}
+
+/** At most this many bad lines are listed; the count says how many more there were. */
+const MAX_LISTED = 10;
+
+async function checkFile(path: string, label: string): Promise<{ events: number; streams: number }> {
+  const bad: BadLineError[] = [];
+  let badCount = 0;
+  let events = 0;
+  const streams = new Set<string>();
+  for await (const { line, text } of readRawLines(path)) {
+    try {
+      streams.add(parseEventLine(text, line, label).streamId);
+      events++;
+    } catch (e) {
+      if (!(e instanceof BadLineError)) throw e;
+      badCount++;
+      if (bad.length < MAX_LISTED) bad.push(e);
+    }
+  }
+  if (badCount > 0) {
+    const more = badCount > bad.length ? `\n  … and ${badCount - bad.length} more` : '';
+    throw new InvalidArgumentError(
+      `${badCount} malformed line${badCount === 1 ? '' : 's'}; nothing was imported:\n${bad.map((b) => `  ${b.message}`).join('\n')}${more}`,
+    );
+  }
+  return { events, streams: streams.size };
+}
+
+export function registerImport(program: Command, ctx: CliContext): void {
+  const command = program
+    .command('import')
+    .description('append the events of a JSON Lines file (checked as a whole first; ids kept, so re-importing is a no-op)')
+    .argument('<file>', "a .jsonl file, or - for standard input")
+    .option('--batch <n>', 'events per append', parseCount, 500)
+    .option('--no-progress', 'no progress bar even on a terminal')
+    .addHelpText(
+      'after',
+      `
+Each line is one event: {"streamId":"orders-1","id":"<uuid>","type":"OrderPlaced","data":{…},"metadata":{…}}
+(revision, position and created, as export writes them, are ignored). See docs/cli.md.
+
+Examples:
+  $ telltale import backup.jsonl
+  $ telltale export '$all' --server http://old:2113 | telltale import - --server http://new:2113
+  $ telltale import events.jsonl --db ./telltale-data --json`,
+    );
+  connectionOptions(command);
+  jsonOption(command);
+  command.action(async (file: string, flags: ImportFlags) => {
+    let path = file;
+    let label = file;
+    let spool: string | undefined;
+    try {
+      if (file === '-') {
+        spool = await mkdtemp(join(tmpdir(), 'telltale-import-'));
+        path = join(spool, 'stdin.jsonl');
+        label = '<stdin>';
+        await pipeline(process.stdin, createWriteStream(path));
+      } else {
+        const info = await stat(file).catch(() => undefined);
+        if (info === undefined) throw new TelltaleError('not-found', `The file '${file}' does not exist`);
+        if (info.isDirectory()) throw new InvalidArgumentError(`'${file}' is a directory; give a .jsonl file`);
+      }
+      const checked = await checkFile(path, label);
+      const started = Date.now();
+      const result = await withConnection(flags, (c) => importLines(c, path, label, checked.events, flags, !flags.json && flags.progress !== false));
+      const seconds = (Date.now() - started) / 1000;
+      const summary = { file: label, events: checked.events, streams: checked.streams, written: result.written, alreadyPresent: result.alreadyPresent, seconds };
+      if (flags.json) ctx.output.out(`${toJson(summary)}\n`);
+      else {
+        const skipped = result.alreadyPresent > 0 ? ` (${result.alreadyPresent} were already there)` : '';
+        ctx.output.out(`Imported ${checked.events} events into ${checked.streams} streams from ${label} in ${seconds.toFixed(1)}s${skipped}\n`);
+      }
+    } finally {
+      if (spool !== undefined) await rm(spool, { recursive: true, force: true });
+    }
+  });
+}
+
+async function importLines(
+  connection: Connection,
+  path: string,
+  label: string,
+  total: number,
+  flags: ImportFlags,
+  showProgress: boolean,
+): Promise<{ written: number; alreadyPresent: number }> {
+  const bar = progressBar('import', { total, enabled: showProgress });
+  let done = 0;
+  let written = 0;
+  let alreadyPresent = 0;
+  let batch: EventLine[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const lines = batch;
+    batch = [];
+    try {
+      const r = await connection.append(lines[0]!.streamId, lines.map((l) => l.event), 'any');
+      if (r.idempotent) alreadyPresent += lines.length;
+      else written += lines.length;
+    } catch (e) {
+      // Part of the batch is already there (a file that grew since the last import): the store
+      // refuses a partial overlap as a whole, so go event by event, each one idempotent.
+      if (!isTelltaleError(e, 'wrong-expected-revision') || lines.length === 1) throw located(e, lines[0]!, label);
+      for (const l of lines) {
+        try {
+          const r = await connection.append(l.streamId, [l.event], 'any');
+          if (r.idempotent) alreadyPresent++;
+          else written++;
+        } catch (inner) {
+          throw located(inner, l, label);
+        }
+      }
+    }
+    done += lines.length;
+    bar.update(done);
+  };
+  try {
+    for await (const line of readEventLines(path, label)) {
+      if (batch.length > 0 && (batch[0]!.streamId !== line.streamId || batch.length >= flags.batch)) await flush();
+      batch.push(line);
+    }
+    await flush();
+  } finally {
+    bar.stop();
+  }
+  return { written, alreadyPresent };
+}
+
+/** A store error during import names the line that caused it, and what is already written. */
+function located(e: unknown, line: EventLine, label: string): unknown {
+  if (!(e instanceof TelltaleError)) return e;
+  return new TelltaleError(
+    e.code,
+    `${label}:${line.line}: ${e.message}. Events before this line are imported; fix the cause and run the import again (what is there is not written twice).`,
+    { cause: e },
+  );
+}

@@ -1,0 +1,518 @@
+// The CLI's side of Telltale's HTTP API, which follows Event Store's (shared/reference/
+// eventstore-semantics.md §2 streams, §1.18 projections): appends as
+// `application/vnd.eventstore.events+json` batches, reads as JSON Atom feeds walked by their
+// links, long polling for `tail`. HTTP failures become Telltale errors here and nowhere else.
+import { randomUUID } from 'node:crypto';
+import {
+  BackendUnavailableError,
+  StreamDeletedError,
+  StreamNotFoundError,
+  TelltaleError,
+  WrongExpectedRevisionError,
+  type TelltaleErrorCode,
+} from '../store/errors.js';
+import type { EventData, ExpectedRevision } from '../store/types.js';
+import {
+  ALL,
+  type AppendOutcome,
+  type CliEvent,
+  type Connection,
+  type DeployOptions,
+  type FollowOptions,
+  type MetadataOutcome,
+  type ProjectionAdmin,
+  type RawMetadata,
+  type ReadOptions,
+  type StreamSummary,
+} from './connection.js';
+
+export interface HttpClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:2113 */
+  readonly url: string;
+  /** `user:password` for HTTP basic auth. */
+  readonly credentials?: string;
+  /** Entries per Atom page. @defaultValue 100 */
+  readonly pageSize?: number;
+  /** Seconds a `tail` request waits for new events. @defaultValue 10 */
+  readonly longPollSeconds?: number;
+}
+
+interface AtomLink {
+  readonly uri: string;
+  readonly relation: string;
+}
+
+interface AtomEntry {
+  readonly eventId?: string;
+  readonly eventType?: string;
+  readonly eventNumber?: number | string;
+  readonly streamId?: string;
+  readonly isJson?: boolean;
+  readonly data?: unknown;
+  readonly metaData?: unknown;
+  readonly updated?: string;
+  readonly position?: number | string;
+  readonly positionEventNumber?: number | string;
+  readonly positionStreamId?: string;
+}
+
+interface AtomFeed {
+  readonly links?: readonly AtomLink[];
+  readonly entries?: readonly AtomEntry[];
+}
+
+const ATOM = 'application/vnd.eventstore.atom+json';
+const EVENTS = 'application/vnd.eventstore.events+json';
+
+function expectedVersionHeader(expected: ExpectedRevision): string {
+  switch (expected) {
+    case 'any':
+      return '-2';
+    case 'no_stream':
+      return '-1';
+    case 'stream_exists':
+      return '-4';
+    default:
+      return expected.toString();
+  }
+}
+
+/** Event Store's `$all` position in URLs: 16 hex digits of commit then 16 of prepare position. */
+export function allPositionToken(position: bigint): string {
+  const hex = position.toString(16).padStart(16, '0');
+  return `${hex}${hex}`;
+}
+
+function toBigInt(value: number | string | undefined): bigint | undefined {
+  if (value === undefined || value === null) return undefined;
+  try {
+    return BigInt(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseMaybeJson(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+function entryToEvent(entry: AtomEntry): CliEvent {
+  const isJson = entry.isJson !== false;
+  const rawMeta = parseMaybeJson(entry.metaData);
+  const data = isJson ? parseMaybeJson(entry.data ?? {}) : new TextEncoder().encode(typeof entry.data === 'string' ? entry.data : '');
+  return {
+    streamId: entry.streamId ?? entry.positionStreamId ?? '',
+    id: entry.eventId ?? '',
+    type: entry.eventType ?? '',
+    revision: toBigInt(entry.eventNumber) ?? -1n,
+    ...(toBigInt(entry.position) !== undefined ? { position: toBigInt(entry.position)! } : {}),
+    ...(entry.updated ? { created: new Date(entry.updated) } : {}),
+    isJson,
+    data,
+    metadata: rawMeta !== null && typeof rawMeta === 'object' && !Array.isArray(rawMeta) ? (rawMeta as Record<string, unknown>) : {},
+  };
+}
+
+function link(feed: AtomFeed, relation: string): string | undefined {
+  return feed.links?.find((l) => l.relation === relation)?.uri;
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+export class HttpClient implements Connection {
+  readonly describe: string;
+  readonly projections: ProjectionAdmin;
+  readonly #base: string;
+  readonly #auth: string | undefined;
+  readonly #pageSize: number;
+  readonly #longPoll: number;
+
+  constructor(options: HttpClientOptions) {
+    this.#base = options.url.replace(/\/+$/, '');
+    this.#auth = options.credentials ? `Basic ${Buffer.from(options.credentials).toString('base64')}` : undefined;
+    this.#pageSize = options.pageSize ?? 100;
+    this.#longPoll = options.longPollSeconds ?? 10;
+    this.describe = `server ${this.#base}`;
+    this.projections = new HttpProjectionAdmin(this);
+  }
+
+  /** One request; network failures and error statuses become Telltale errors. */
+  async request(
+    method: string,
+    path: string,
+    options: { headers?: Record<string, string>; body?: string; signal?: AbortSignal; notFound?: () => TelltaleError; redirect?: 'manual' } = {},
+  ): Promise<Response> {
+    const url = path.startsWith('http') ? path : `${this.#base}${path}`;
+    const headers: Record<string, string> = { ...options.headers };
+    if (this.#auth) headers.Authorization = this.#auth;
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, body: options.body, signal: options.signal, redirect: options.redirect ?? 'follow' });
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') throw e;
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (e as Error).message;
+      throw new BackendUnavailableError(
+        `Cannot reach a Telltale server at ${this.#base} (${why}). ` +
+          'Start one with `telltale serve`, point to yours with --server URL (or TELLTALE_URL), ' +
+          'or work on a data directory without a server with --db DIR.',
+        { cause: e },
+      );
+    }
+    if (response.ok || (options.redirect === 'manual' && response.status >= 300 && response.status < 400)) return response;
+    throw await this.#errorOf(response, options.notFound);
+  }
+
+  async #errorOf(response: Response, notFound?: () => TelltaleError): Promise<TelltaleError> {
+    const text = (await response.text().catch(() => '')).trim();
+    let detail = text;
+    try {
+      const body = JSON.parse(text) as { message?: string; error?: string };
+      detail = body.message ?? body.error ?? text;
+    } catch {
+      // a plain-text body is the message itself
+    }
+    const reason = detail || response.statusText;
+    const code = ((): TelltaleErrorCode => {
+      switch (response.status) {
+        case 400:
+          return 'invalid-argument';
+        case 401:
+          return 'not-authenticated';
+        case 403:
+          return 'access-denied';
+        case 404:
+          return 'not-found';
+        case 409:
+          return 'conflict';
+        case 410:
+          return 'stream-deleted';
+        case 413:
+          return 'event-too-large';
+        case 501:
+          return 'unsupported';
+        case 503:
+          return 'backend-unavailable';
+        case 504:
+          return 'timeout';
+        default:
+          return 'backend-unavailable';
+      }
+    })();
+    if (response.status === 404 && notFound) return notFound();
+    if (response.status === 401) {
+      return new TelltaleError(code, `The server asks for credentials (${reason}); pass --user NAME:PASSWORD or set TELLTALE_USER`);
+    }
+    return new TelltaleError(code, `Server answered ${response.status}: ${reason}`);
+  }
+
+  async append(streamId: string, events: readonly EventData[], expectedRevision: ExpectedRevision): Promise<AppendOutcome> {
+    const body = events.map((e) => ({
+      eventId: e.id ?? randomUUID(),
+      eventType: e.type,
+      data: e.data instanceof Uint8Array ? Buffer.from(e.data).toString('utf8') : (e.data ?? {}),
+      ...(e.metadata !== undefined ? { metadata: e.metadata } : {}),
+    }));
+    let response: Response;
+    try {
+      response = await this.request('POST', `/streams/${encodeURIComponent(streamId)}`, {
+        headers: { 'Content-Type': EVENTS, 'ES-ExpectedVersion': expectedVersionHeader(expectedRevision), Accept: 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch (e) {
+      throw this.#appendError(e, streamId, expectedRevision);
+    }
+    // 201 with Location: {base}/streams/{stream}/{firstEventNumber}
+    const location = response.headers.get('location') ?? '';
+    const first = toBigInt(/\/(\d+)$/.exec(location)?.[1]) ?? -1n;
+    const position = toBigInt(response.headers.get('kurrent-position') ?? response.headers.get('es-position') ?? undefined);
+    await response.arrayBuffer();
+    return {
+      streamId,
+      firstRevision: first,
+      nextExpectedRevision: first < 0n ? -1n : first + BigInt(events.length) - 1n,
+      ...(position !== undefined ? { position } : {}),
+    };
+  }
+
+  #appendError(e: unknown, streamId: string, expected: ExpectedRevision): unknown {
+    if (!(e instanceof TelltaleError)) return e;
+    if (e.code === 'stream-deleted') return new StreamDeletedError(streamId);
+    if (e.code === 'invalid-argument' && /wrong expected/i.test(e.message)) {
+      const actual = /current(?:\s*version)?\D*(-?\d+)/i.exec(e.message)?.[1];
+      return new WrongExpectedRevisionError(streamId, expected, actual !== undefined ? BigInt(actual) : -1n);
+    }
+    return e;
+  }
+
+  /** The first page of a read: where the walk starts. */
+  #startPath(streamId: string, options: ReadOptions): string {
+    const stream = encodeURIComponent(streamId);
+    const backwards = options.backwards === true;
+    const from = options.from ?? (backwards ? 'end' : 'start');
+    const n = this.#pageSize;
+    const token = (v: bigint) => (streamId === ALL ? allPositionToken(v) : v.toString());
+    if (backwards) return from === 'end' ? `/streams/${stream}/head/backward/${n}` : `/streams/${stream}/${token(from === 'start' ? 0n : from)}/backward/${n}`;
+    const start = from === 'start' ? 0n : from;
+    if (start === 'end') return `/streams/${stream}/head/backward/1`;
+    return `/streams/${stream}/${token(start)}/forward/${n}`;
+  }
+
+  async #page(path: string, streamId: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<AtomFeed> {
+    const url = new URL(path, `${this.#base}/`);
+    url.searchParams.set('embed', 'body');
+    const response = await this.request('GET', url.toString(), {
+      headers: { Accept: ATOM, ...headers },
+      signal,
+      notFound: () => new StreamNotFoundError(streamId),
+    });
+    return (await response.json()) as AtomFeed;
+  }
+
+  async *read(streamId: string, options: ReadOptions): AsyncIterable<CliEvent> {
+    const backwards = options.backwards === true;
+    let remaining = options.maxCount ?? Infinity;
+    if (!backwards && options.from === 'end') return;
+    let path: string | undefined = this.#startPath(streamId, options);
+    while (path !== undefined && remaining > 0) {
+      const feed = await this.#page(path, streamId);
+      const entries = feed.entries ?? [];
+      if (entries.length === 0) return;
+      // Atom pages list the newest entry first.
+      const ordered = backwards ? entries : [...entries].reverse();
+      for (const entry of ordered) {
+        const event = entryToEvent(entry);
+        if (options.excludeSystemStreams && event.streamId.startsWith('$')) continue;
+        yield event;
+        if (--remaining <= 0) return;
+      }
+      path = link(feed, backwards ? 'next' : 'previous');
+    }
+  }
+
+  async *follow(streamId: string, options: FollowOptions): AsyncIterable<CliEvent> {
+    const { signal } = options;
+    const stream = encodeURIComponent(streamId);
+    let path: string | undefined;
+    if (options.after === 'start') path = `/streams/${stream}/${streamId === ALL ? allPositionToken(0n) : '0'}/forward/${this.#pageSize}`;
+    else if (typeof options.after === 'bigint') {
+      path = streamId === ALL ? `/streams/${stream}/${allPositionToken(options.after)}/forward/${this.#pageSize}` : `/streams/${stream}/${options.after + 1n}/forward/${this.#pageSize}`;
+    }
+    while (!signal.aborted) {
+      try {
+        if (path === undefined) {
+          // Where "now" is: the head page's `previous` link reads forward from just after the head.
+          const head = await this.#page(`/streams/${stream}/head/backward/1`, streamId, {}, signal);
+          const next = link(head, 'previous');
+          const top = head.entries?.[0];
+          path = next ?? (top ? `/streams/${stream}/${(toBigInt(top.eventNumber) ?? -1n) + 1n}/forward/${this.#pageSize}` : `/streams/${stream}/0/forward/${this.#pageSize}`);
+          if (streamId === ALL && next === undefined && top !== undefined) {
+            throw new TelltaleError('unsupported', 'The server did not give a forward link from the head of $all; cannot follow it');
+          }
+          if (streamId === ALL && next === undefined) path = `/streams/${stream}/${allPositionToken(0n)}/forward/${this.#pageSize}`;
+        }
+        const feed = await this.#page(path, streamId, { 'ES-LongPoll': String(this.#longPoll) }, signal);
+        const entries = [...(feed.entries ?? [])].reverse();
+        for (const entry of entries) yield entryToEvent(entry);
+        const previous = link(feed, 'previous');
+        if (entries.length > 0 && previous === undefined) {
+          const last = entries.at(-1);
+          path = streamId === ALL ? path : `/streams/${stream}/${(toBigInt(last?.eventNumber) ?? -1n) + 1n}/forward/${this.#pageSize}`;
+        } else if (previous !== undefined) path = previous;
+        // An empty page answered before the long poll ran out (or a server without long polling): pace the polls.
+        if (entries.length === 0) await delay(500, signal);
+      } catch (e) {
+        if (signal.aborted) return;
+        if (e instanceof StreamNotFoundError) {
+          // Not there yet: wait for its first event, as `tail -F` waits for a file.
+          path = `/streams/${stream}/0/forward/${this.#pageSize}`;
+          await delay(1000, signal);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  async delete(streamId: string, options: { hard: boolean; expectedRevision: ExpectedRevision }): Promise<void> {
+    try {
+      const response = await this.request('DELETE', `/streams/${encodeURIComponent(streamId)}`, {
+        headers: { 'ES-HardDelete': options.hard ? 'true' : 'false', 'ES-ExpectedVersion': expectedVersionHeader(options.expectedRevision) },
+        notFound: () => new StreamNotFoundError(streamId),
+      });
+      await response.arrayBuffer();
+    } catch (e) {
+      throw this.#appendError(e, streamId, options.expectedRevision);
+    }
+  }
+
+  async getMetadata(streamId: string): Promise<MetadataOutcome> {
+    let response: Response;
+    try {
+      response = await this.request('GET', `/streams/${encodeURIComponent(streamId)}/metadata`, { headers: { Accept: 'application/json' } });
+    } catch (e) {
+      // No metadata was ever written: Event Store answers 404 or an empty document.
+      if (e instanceof TelltaleError && e.code === 'not-found') return { streamId, metadata: {} };
+      throw e;
+    }
+    const text = await response.text();
+    if (text.trim() === '') return { streamId, metadata: {} };
+    const body = JSON.parse(text) as Record<string, unknown>;
+    // Either the metadata itself, or an entry carrying it in `data` (embed=body style).
+    if (body && typeof body === 'object' && 'data' in body && ('eventType' in body || 'eventNumber' in body)) {
+      const revision = toBigInt(body.eventNumber as number | string | undefined);
+      return { streamId, metadata: (parseMaybeJson(body.data) ?? {}) as RawMetadata, ...(revision !== undefined ? { metastreamRevision: revision } : {}) };
+    }
+    return { streamId, metadata: body };
+  }
+
+  async setMetadata(streamId: string, metadata: RawMetadata): Promise<MetadataOutcome> {
+    const response = await this.request('POST', `/streams/${encodeURIComponent(streamId)}/metadata`, {
+      headers: { 'Content-Type': EVENTS, Accept: 'application/json' },
+      body: JSON.stringify([{ eventId: randomUUID(), eventType: '$user-updated', data: metadata }]),
+    });
+    const first = toBigInt(/\/(\d+)$/.exec(response.headers.get('location') ?? '')?.[1]);
+    await response.arrayBuffer();
+    return { streamId, metadata, ...(first !== undefined ? { metastreamRevision: first } : {}) };
+  }
+
+  async listStreams(options: { includeSystem: boolean }): Promise<StreamSummary[]> {
+    // Event Store has no "list streams" call; the log itself is the catalogue.
+    const seen = new Map<string, { events: number; lastRevision: bigint; deleted: boolean }>();
+    for await (const e of this.read(ALL, {})) {
+      if (!options.includeSystem && e.streamId.startsWith('$')) continue;
+      const s = seen.get(e.streamId) ?? { events: 0, lastRevision: -1n, deleted: false };
+      s.events++;
+      if (e.revision > s.lastRevision) s.lastRevision = e.revision;
+      seen.set(e.streamId, s);
+    }
+    // Deleted streams still show in $all until scavenged; ask each one's head.
+    const summaries: StreamSummary[] = [];
+    for (const [streamId, s] of seen) {
+      let deleted = false;
+      try {
+        const r = await this.request('GET', `/streams/${encodeURIComponent(streamId)}/head/backward/1`, { headers: { Accept: ATOM } });
+        await r.arrayBuffer();
+      } catch (e) {
+        if (e instanceof TelltaleError && (e.code === 'not-found' || e.code === 'stream-deleted')) deleted = true;
+        else throw e;
+      }
+      summaries.push({ streamId, events: s.events, lastRevision: s.lastRevision, deleted });
+    }
+    return summaries.sort((a, b) => a.streamId.localeCompare(b.streamId));
+  }
+
+  async close(): Promise<void> {
+    // fetch keeps no state of ours
+  }
+}
+
+const MODE_PATH = { continuous: 'continuous', 'one-time': 'onetime', transient: 'transient' } as const;
+
+class HttpProjectionAdmin implements ProjectionAdmin {
+  constructor(readonly http: HttpClient) {}
+
+  #notFound(name: string): () => TelltaleError {
+    return () => new TelltaleError('not-found', `No projection named '${name}'; \`telltale projection list\` shows those deployed`);
+  }
+
+  async #json(method: string, path: string, name?: string, body?: string): Promise<unknown> {
+    const response = await this.http.request(method, path, {
+      headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/javascript' } : {}) },
+      ...(body !== undefined ? { body } : {}),
+      ...(name !== undefined ? { notFound: this.#notFound(name) } : {}),
+    });
+    const text = await response.text();
+    if (text.trim() === '') return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+
+  async deploy(options: DeployOptions): Promise<{ name: string; created: boolean }> {
+    const params = new URLSearchParams({ name: options.name, type: 'JS', enabled: String(options.enable), emit: String(options.emit) });
+    if (options.mode !== 'transient') params.set('checkpoints', 'true');
+    try {
+      await this.#json('POST', `/projections/${MODE_PATH[options.mode]}?${params}`, undefined, options.query);
+      return { name: options.name, created: true };
+    } catch (e) {
+      if (!(e instanceof TelltaleError && e.code === 'conflict')) throw e;
+    }
+    // Already there: redeploy the new definition, as Event Store's "update query" does.
+    const update = new URLSearchParams({ type: 'JS', emit: String(options.emit) });
+    await this.#json('PUT', `/projection/${encodeURIComponent(options.name)}/query?${update}`, options.name, options.query);
+    if (options.enable) await this.command(options.name, 'enable');
+    return { name: options.name, created: false };
+  }
+
+  async list(): Promise<Record<string, unknown>[]> {
+    const body = (await this.#json('GET', '/projections/any')) as { projections?: Record<string, unknown>[] } | Record<string, unknown>[] | undefined;
+    if (Array.isArray(body)) return body;
+    return body?.projections ?? [];
+  }
+
+  async status(name: string): Promise<Record<string, unknown>> {
+    return ((await this.#json('GET', `/projection/${encodeURIComponent(name)}`, name)) ?? {}) as Record<string, unknown>;
+  }
+
+  async state(name: string, partition?: string): Promise<unknown> {
+    const q = partition !== undefined ? `?${new URLSearchParams({ partition })}` : '';
+    return this.#json('GET', `/projection/${encodeURIComponent(name)}/state${q}`, name);
+  }
+
+  async result(name: string, partition?: string): Promise<unknown> {
+    const q = partition !== undefined ? `?${new URLSearchParams({ partition })}` : '';
+    return this.#json('GET', `/projection/${encodeURIComponent(name)}/result${q}`, name);
+  }
+
+  async command(name: string, command: 'enable' | 'disable' | 'reset'): Promise<void> {
+    await this.#json('POST', `/projection/${encodeURIComponent(name)}/command/${command}`, name);
+  }
+
+  async delete(name: string): Promise<void> {
+    const q = new URLSearchParams({ deleteCheckpointStream: 'true', deleteStateStream: 'true', deleteEmittedStreams: 'false' });
+    await this.#json('DELETE', `/projection/${encodeURIComponent(name)}?${q}`, name);
+  }
+
+  async logs(name: string): Promise<unknown[]> {
+    const body = await this.#json('GET', `/projection/${encodeURIComponent(name)}/logs`, name);
+    if (Array.isArray(body)) return body;
+    return ((body as { logs?: unknown[] } | undefined)?.logs ?? []) as unknown[];
+  }
+
+  async query(query: string, options: { from?: bigint }): Promise<{ result: unknown; status: Record<string, unknown> }> {
+    if (options.from !== undefined) {
+      throw new TelltaleError('unsupported', 'query --from needs --db: Event Store\'s HTTP API has no start position for a query');
+    }
+    const name = `query-${randomUUID()}`;
+    await this.deploy({ name, query, mode: 'transient', enable: true, emit: false });
+    try {
+      for (;;) {
+        const status = await this.status(name);
+        const s = String(status.status ?? '');
+        if (/faulted/i.test(s)) {
+          throw new TelltaleError('projection-faulted', `The query faulted: ${String(status.stateReason ?? s)}`);
+        }
+        if (/completed/i.test(s)) return { result: await this.result(name), status };
+        await delay(200);
+      }
+    } finally {
+      await this.delete(name).catch(() => undefined);
+    }
+  }
+}
