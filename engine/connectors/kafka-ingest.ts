@@ -1,0 +1,100 @@
+// `startKafkaIngest`: reads a topic into streams. Each record is mapped (record-mapping.ts) to an
+// event whose id is derived from its topic, partition and offset; a batch of a partition becomes
+// one atomic commit — the events grouped per stream in offset order, the dead letters, and the
+// partition's checkpoint — after which, and only after which, the offset is committed to Kafka.
+// A record Kafka redelivers after a crash is skipped by its offset (the checkpoint is in the
+// store), and would be recognised by its id if it were not: it is never stored twice.
+import type { Store, StreamWrite } from '../../store/types.js';
+import { requireText, type KafkaConnection } from './kafka-client.js';
+import { startPartitionConsumer, type CommitProgress } from './partition-consumer.js';
+import { compileMapping, type KafkaIngestMapping, type RejectionReason } from './record-mapping.js';
+
+export interface KafkaIngestOptions extends KafkaConnection {
+  readonly store: Store;
+  readonly topic: string;
+  /** The consumer group; also names the checkpoints, so a new group ingests the topic afresh. @defaultValue `'telltale-ingest'` */
+  readonly groupId?: string;
+  readonly mapping: KafkaIngestMapping;
+  /** @defaultValue true */
+  readonly fromBeginning?: boolean;
+  /** @defaultValue 5000 */
+  readonly maxRecordsPerCommit?: number;
+  /** @defaultValue 4 */
+  readonly partitionsConcurrently?: number;
+  /** @defaultValue 30000 */
+  readonly sessionTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  readonly onCommit?: (progress: CommitProgress) => void;
+}
+
+export interface KafkaIngestStats {
+  /** Records written as events or dead letters by this process (not counting skipped redeliveries). */
+  readonly records: number;
+  readonly events: number;
+  readonly rejected: number;
+  readonly rejectedBy: Readonly<Partial<Record<RejectionReason, number>>>;
+}
+
+export interface KafkaIngest {
+  readonly topic: string;
+  readonly groupId: string;
+  assignment(): readonly number[];
+  /** Next offset to ingest, per partition this process has committed. */
+  progress(): ReadonlyMap<number, bigint>;
+  stats(): KafkaIngestStats;
+  stop(): Promise<void>;
+}
+
+/** The stream holding an ingest's checkpoint for one partition. */
+export function ingestCheckpointStream(groupId: string, topic: string, partition: number): string {
+  return `$kafka-ingest-${groupId}-${topic}-${partition}`;
+}
+
+export async function startKafkaIngest(options: KafkaIngestOptions): Promise<KafkaIngest> {
+  const topic = requireText(options.topic, 'topic');
+  const groupId = requireText(options.groupId ?? 'telltale-ingest', 'groupId');
+  const mapper = compileMapping(options.mapping);
+  // Counted when a commit succeeds, so a retried slice is not counted twice.
+  let records = 0;
+  let events = 0;
+  const rejectedBy: Partial<Record<RejectionReason, number>> = {};
+  const pending = new Map<number, { events: number; rejected: RejectionReason[] }>();
+
+  const consumer = await startPartitionConsumer<null>({
+    ...options,
+    topic,
+    groupId,
+    checkpointStream: (partition) => ingestCheckpointStream(groupId, topic, partition),
+    fold: {
+      initialState: () => null,
+      fold: (state, batch, partition) => {
+        const writes: StreamWrite[] = [];
+        const rejected: RejectionReason[] = [];
+        for (const record of batch) {
+          const mapped = mapper.map(record);
+          writes.push({ streamId: mapped.streamId, events: [mapped.event] });
+          if (mapped.kind === 'rejected') rejected.push(mapped.reason);
+        }
+        pending.set(partition, { events: batch.length - rejected.length, rejected });
+        return { state, writes };
+      },
+    },
+    onCommit: (progress) => {
+      const counted = pending.get(progress.partition);
+      pending.delete(progress.partition);
+      records += progress.records;
+      events += counted?.events ?? 0;
+      for (const reason of counted?.rejected ?? []) rejectedBy[reason] = (rejectedBy[reason] ?? 0) + 1;
+      options.onCommit?.(progress);
+    },
+  });
+
+  return {
+    topic,
+    groupId,
+    assignment: () => consumer.assignment(),
+    progress: () => consumer.progress(),
+    stats: () => ({ records, events, rejected: records - events, rejectedBy: { ...rejectedBy } }),
+    stop: () => consumer.stop(),
+  };
+}

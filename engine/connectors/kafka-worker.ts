@@ -1,0 +1,151 @@
+// `startKafkaWorker`: one member of a consumer group that evaluates rules over a keyed topic. Each
+// record is mapped to an event (the ingest mapping), and the events of a partition are folded by
+// a processor whose state — partial matches, windows, aggregates — is that partition's state.
+// Outputs (alerts), dead letters, and the partition's checkpoint (next offset + state) are one
+// atomic write to the shared store (partition-consumer.ts), so when a worker dies the group moves
+// its partitions and whoever gets one resumes from exactly the state and offset last committed:
+// the outputs of N workers equal those of one process on the same input, killed or not.
+//
+// Keyed topics keep a key's records in one partition and in order, so a processor whose state is
+// per key (per card, per account) sees each key's events in the order one process would.
+import type { Store, StreamWrite } from '../../store/types.js';
+import { requireText, type KafkaConnection } from './kafka-client.js';
+import { kafkaEventId, nameBasedUuid } from './kafka-record.js';
+import { startPartitionConsumer, type CommitProgress } from './partition-consumer.js';
+import { compileMapping, type KafkaIngestMapping } from './record-mapping.js';
+
+/** An input event as a processor sees it: the mapped record, with where it came from. */
+export interface WorkerEvent {
+  readonly streamId: string;
+  /** The id the event has if it is also ingested (`kafkaEventId`). */
+  readonly id: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly partition: number;
+  readonly offset: bigint;
+  /** The record's timestamp (ms), usable as event time. */
+  readonly timestamp: number;
+}
+
+/** An event a processor emits, and the input event that caused it. */
+export interface WorkerOutput {
+  readonly streamId: string;
+  readonly type: string;
+  readonly data?: unknown;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  readonly causedBy: WorkerEvent;
+}
+
+export interface ProcessResult<S> {
+  readonly state: S;
+  readonly outputs: readonly WorkerOutput[];
+}
+
+/**
+ * Rule evaluation for one partition. It must be deterministic — same state and events, same
+ * result — so a partition replayed from its checkpoint gives the outputs it would have given.
+ */
+export interface PartitionProcessor<S> {
+  initialState(partition: number): S;
+  /** The partition's events in offset order; the state may be updated in place. */
+  process(state: S, events: readonly WorkerEvent[], partition: number): ProcessResult<S> | Promise<ProcessResult<S>>;
+}
+
+export interface KafkaWorkerOptions<S> extends KafkaConnection {
+  /** The shared store (e.g. `redis://…`): outputs, dead letters and checkpoints go there. */
+  readonly store: Store;
+  readonly topic: string;
+  /** Names the checkpoints and the output ids; every worker of one deployment uses the same name. */
+  readonly name: string;
+  /** @defaultValue `telltale-worker-{name}` */
+  readonly groupId?: string;
+  readonly mapping: KafkaIngestMapping;
+  readonly processor: PartitionProcessor<S>;
+  /** Also store the input events in their streams (what `startKafkaIngest` would write). @defaultValue false */
+  readonly ingest?: boolean;
+  readonly fromBeginning?: boolean;
+  readonly maxRecordsPerCommit?: number;
+  readonly partitionsConcurrently?: number;
+  /** How soon a dead worker's partitions move. @defaultValue 30000 */
+  readonly sessionTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  readonly onCommit?: (progress: CommitProgress) => void;
+}
+
+export interface KafkaWorker {
+  readonly name: string;
+  readonly groupId: string;
+  assignment(): readonly number[];
+  progress(): ReadonlyMap<number, bigint>;
+  stop(): Promise<void>;
+}
+
+export function workerCheckpointStream(name: string, topic: string, partition: number): string {
+  return `$kafka-worker-${name}-${topic}-${partition}`;
+}
+
+/** Output ids depend on the worker's name, the causing record and the output's rank among its outputs. */
+export function workerOutputId(name: string, cause: WorkerEvent, topic: string, rank: number): string {
+  return nameBasedUuid('telltale:kafka-worker', `${name}\u0000${topic}\u0000${cause.partition}\u0000${cause.offset}\u0000${rank}`);
+}
+
+export async function startKafkaWorker<S>(options: KafkaWorkerOptions<S>): Promise<KafkaWorker> {
+  const name = requireText(options.name, 'name');
+  const topic = requireText(options.topic, 'topic');
+  const groupId = requireText(options.groupId ?? `telltale-worker-${name}`, 'groupId');
+  const mapper = compileMapping(options.mapping);
+  const { processor } = options;
+
+  const consumer = await startPartitionConsumer<S>({
+    ...options,
+    topic,
+    groupId,
+    checkpointStream: (partition) => workerCheckpointStream(name, topic, partition),
+    fold: {
+      initialState: (partition) => processor.initialState(partition),
+      fold: async (state, records, partition) => {
+        const writes: StreamWrite[] = [];
+        const events: WorkerEvent[] = [];
+        for (const record of records) {
+          const mapped = mapper.map(record);
+          if (mapped.kind === 'rejected') {
+            writes.push({ streamId: mapped.streamId, events: [mapped.event] });
+            continue;
+          }
+          if (options.ingest === true) writes.push({ streamId: mapped.streamId, events: [mapped.event] });
+          events.push({
+            streamId: mapped.streamId,
+            id: mapped.event.id ?? kafkaEventId(record.topic, record.partition, record.offset),
+            type: mapped.event.type,
+            data: mapped.event.data,
+            metadata: mapped.event.metadata as Record<string, unknown>,
+            partition,
+            offset: record.offset,
+            timestamp: record.timestamp,
+          });
+        }
+        const result = events.length > 0 ? await processor.process(state, events, partition) : { state, outputs: [] };
+        const ranks = new Map<bigint, number>();
+        for (const output of result.outputs) {
+          const rank = ranks.get(output.causedBy.offset) ?? 0;
+          ranks.set(output.causedBy.offset, rank + 1);
+          writes.push({
+            streamId: output.streamId,
+            events: [
+              {
+                id: workerOutputId(name, output.causedBy, topic, rank),
+                type: output.type,
+                data: output.data,
+                metadata: { ...output.metadata, $causationId: output.causedBy.id, $correlationId: output.metadata?.$correlationId ?? output.causedBy.metadata.$correlationId ?? output.causedBy.id },
+              },
+            ],
+          });
+        }
+        return { state: result.state, writes };
+      },
+    },
+  });
+
+  return { name, groupId, assignment: () => consumer.assignment(), progress: () => consumer.progress(), stop: () => consumer.stop() };
+}

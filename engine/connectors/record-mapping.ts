@@ -1,0 +1,165 @@
+// How a Kafka record becomes an event: a stream-name template, an event-type template, which part
+// of the JSON value is the data, and where records that cannot be mapped go. A record is either
+// mapped or rejected with a reason — never dropped — so ingestion can continue past bad input
+// while the dead-letter stream keeps everything needed to replay it by hand.
+import { InvalidArgumentError } from '../../store/errors.js';
+import { assertValidStreamName, isMetastream } from '../../store/stream-name.js';
+import type { EventData } from '../../store/types.js';
+import { compileTemplate, pathValue, renderTemplate, type FieldTemplate } from './field-template.js';
+import { coordinatesOf, kafkaEventId, nameBasedUuid, textOrNull, type KafkaRecord } from './kafka-record.js';
+
+/** What a template over a Kafka record may name. */
+const RECORD_ROOTS = ['key', 'topic', 'partition', 'offset', 'timestamp', 'headers', 'data'] as const;
+/** A dead-letter stream's name cannot depend on the value: the value may be what is wrong. */
+const DEAD_LETTER_ROOTS = ['key', 'topic', 'partition', 'headers'] as const;
+
+export interface KafkaIngestMapping {
+  /** The stream each record goes to, e.g. `payments-{key}` or `card-{data.cardId}`. */
+  readonly stream: string;
+  /** The event type: a header (`{headers.type}`), a field (`{data.kind}`) or a constant (`Payment`). */
+  readonly type: string;
+  /** The part of the JSON value that becomes the event's data. @defaultValue `'data'` (all of it) */
+  readonly data?: string;
+  /** Larger values are dead-lettered. @defaultValue 1000000 (below the store's 1 MiB event limit) */
+  readonly maxRecordBytes?: number;
+  /** Where rejected records go; may use `{topic}`, `{partition}`, `{key}`, `{headers.x}`. @defaultValue `'$kafka-deadletter-{topic}'` */
+  readonly deadLetterStream?: string;
+}
+
+export type RejectionReason = 'no-value' | 'not-json' | 'too-large' | 'missing-field' | 'invalid-stream-name' | 'invalid-event-type';
+
+/** The event type of dead-letter events. */
+export const REJECTED_RECORD_TYPE = 'KafkaRecordRejected';
+/** How much of a rejected value the dead-letter event keeps. */
+export const DEAD_LETTER_VALUE_BYTES = 64 * 1024;
+/** The store's limit on an event type's length. */
+const MAX_TYPE_LENGTH = 256;
+
+export type MappedRecord =
+  | { readonly kind: 'event'; readonly streamId: string; readonly event: EventData }
+  | { readonly kind: 'rejected'; readonly streamId: string; readonly reason: RejectionReason; readonly event: EventData };
+
+export interface RecordMapper {
+  map(record: KafkaRecord): MappedRecord;
+}
+
+export function compileMapping(mapping: KafkaIngestMapping): RecordMapper {
+  if (mapping === null || typeof mapping !== 'object') throw new InvalidArgumentError('A Kafka ingest mapping is required');
+  const stream = compileTemplate(mapping.stream, RECORD_ROOTS);
+  const type = compileTemplate(mapping.type, RECORD_ROOTS);
+  const dataPath = (mapping.data ?? 'data').split('.');
+  if (dataPath[0] !== 'data' || dataPath.some((s) => s.length === 0)) {
+    throw new InvalidArgumentError(`mapping.data must be 'data' or a path below it such as 'data.payload', got '${mapping.data}'`);
+  }
+  const maxBytes = mapping.maxRecordBytes ?? 1_000_000;
+  if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new InvalidArgumentError('mapping.maxRecordBytes must be a positive integer');
+  const deadLetter = compileTemplate(mapping.deadLetterStream ?? '$kafka-deadletter-{topic}', DEAD_LETTER_ROOTS);
+
+  const reject = (record: KafkaRecord, reason: RejectionReason, message: string): MappedRecord => ({
+    kind: 'rejected',
+    streamId: deadLetterStreamOf(deadLetter, record),
+    reason,
+    event: rejectedEvent(record, reason, message),
+  });
+
+  return {
+    map(record) {
+      if (record.value === null) return reject(record, 'no-value', 'The record has no value (a tombstone?)');
+      if (record.value.length > maxBytes) {
+        return reject(record, 'too-large', `The value is ${record.value.length} bytes; the limit is ${maxBytes}`);
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(record.value.toString('utf8'));
+      } catch (e) {
+        return reject(record, 'not-json', `The value is not JSON: ${(e as Error).message}`);
+      }
+      const resolve = (path: readonly string[]) => resolveRecordField(record, value, path);
+      const streamId = renderTemplate(stream, resolve);
+      if (typeof streamId !== 'string') return reject(record, 'missing-field', `The stream template '${stream.source}' needs {${streamId.missing}}`);
+      const eventType = renderTemplate(type, resolve);
+      if (typeof eventType !== 'string') return reject(record, 'missing-field', `The type template '${type.source}' needs {${eventType.missing}}`);
+      const data = pathValue(value, dataPath);
+      if (data === undefined) return reject(record, 'missing-field', `The value has no ${dataPath.join('.')}`);
+      const invalidStream = streamNameProblem(streamId);
+      if (invalidStream) return reject(record, 'invalid-stream-name', invalidStream);
+      if (eventType.length === 0 || eventType.length > MAX_TYPE_LENGTH) {
+        return reject(record, 'invalid-event-type', `The event type must be 1 to ${MAX_TYPE_LENGTH} characters, got ${eventType.length}`);
+      }
+      return {
+        kind: 'event',
+        streamId,
+        event: { id: kafkaEventId(record.topic, record.partition, record.offset), type: eventType, data, metadata: { $kafka: coordinatesOf(record) } },
+      };
+    },
+  };
+}
+
+function resolveRecordField(record: KafkaRecord, value: unknown, path: readonly string[]): unknown {
+  switch (path[0]) {
+    case 'data':
+      return pathValue(value, path);
+    case 'key':
+      return path.length === 1 && record.key !== null ? textOrNull(record.key) ?? undefined : undefined;
+    case 'headers': {
+      const header = path.length === 2 ? record.headers[path[1]!] : undefined;
+      return header === undefined ? undefined : textOrNull(header) ?? undefined;
+    }
+    case 'topic':
+      return path.length === 1 ? record.topic : undefined;
+    case 'partition':
+      return path.length === 1 ? record.partition : undefined;
+    case 'offset':
+      return path.length === 1 ? record.offset : undefined;
+    case 'timestamp':
+      return path.length === 1 ? record.timestamp : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function streamNameProblem(streamId: string): string | undefined {
+  if (isMetastream(streamId)) return `'${streamId}' is a metastream`;
+  try {
+    assertValidStreamName(streamId);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+function deadLetterStreamOf(template: FieldTemplate, record: KafkaRecord): string {
+  const name = renderTemplate(template, (path) => resolveRecordField(record, undefined, path));
+  // A dead-letter name that cannot be rendered (the key it uses is absent) falls back to the
+  // default, so a rejected record always has somewhere to go.
+  return typeof name === 'string' && streamNameProblem(name) === undefined ? name : `$kafka-deadletter-${record.topic}`;
+}
+
+function rejectedEvent(record: KafkaRecord, reason: RejectionReason, message: string): EventData {
+  const value = record.value;
+  const kept = value === null ? null : value.subarray(0, DEAD_LETTER_VALUE_BYTES);
+  // A cut may split a UTF-8 sequence, so only a whole value is offered as text.
+  const text = kept !== null && kept.length === value?.length ? textOrNull(kept) : null;
+  const headers: Record<string, string> = {};
+  const binaryHeaders: string[] = [];
+  for (const [name, bytes] of Object.entries(record.headers)) {
+    const asText = textOrNull(bytes);
+    if (asText === null) binaryHeaders.push(name);
+    headers[name] = asText ?? bytes.toString('base64');
+  }
+  return {
+    id: nameBasedUuid('telltale:kafka-rejected', `${record.topic}\u0000${record.partition}\u0000${record.offset}`),
+    type: REJECTED_RECORD_TYPE,
+    data: {
+      reason,
+      message,
+      ...coordinatesOf(record),
+      headers,
+      ...(binaryHeaders.length > 0 ? { base64Headers: binaryHeaders } : {}),
+      value: kept === null ? null : text ?? kept.toString('base64'),
+      valueEncoding: kept === null ? null : text === null ? 'base64' : 'utf8',
+      valueBytes: value?.length ?? 0,
+      truncated: kept !== null && value !== null && kept.length < value.length,
+    },
+  };
+}

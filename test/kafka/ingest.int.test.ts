@@ -1,0 +1,165 @@
+// Kafka ingest against the real broker: records become events in the streams the mapping names,
+// with ids derived from their coordinates; redelivered records are never stored twice; bad
+// records are dead-lettered and ingestion carries on.
+import { openStore, type RecordedEvent, type Store } from '../../index.js';
+import { ingestCheckpointStream, kafkaEventId, startKafkaIngest, type KafkaIngest } from '../../engine/connectors/index.js';
+import { expect } from '../support/chai.js';
+import { kafkaBrokers, requireKafka } from '../support/kafka.js';
+import { eventually, TopicFixture } from './kafka-topics.js';
+
+async function collect(iterable: AsyncIterable<RecordedEvent>): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  for await (const e of iterable) out.push(e);
+  return out;
+}
+
+async function userEvents(store: Store): Promise<RecordedEvent[]> {
+  return collect(store.readAll({ filter: { excludeSystemEvents: true, streamNameRegex: '^(?!\\$)' } }));
+}
+
+describe('startKafkaIngest (int)', function () {
+  this.timeout(90_000);
+  const topics = new TopicFixture();
+  let store: Store;
+  let ingest: KafkaIngest | undefined;
+
+  before(async function () {
+    await requireKafka(this);
+  });
+  beforeEach(async () => {
+    store = await openStore('memory:');
+  });
+  afterEach(async () => {
+    await ingest?.stop();
+    ingest = undefined;
+    await store.close();
+  });
+  after(() => topics.cleanup());
+
+  it('maps each record to the stream, type and data the mapping names, with ids from topic, partition and offset', async () => {
+    const topic = await topics.topic('ingest', 3);
+    const messages = Array.from({ length: 300 }, (_, i) => ({
+      key: `card-${i % 7}`,
+      value: JSON.stringify({ cardId: `c${i % 7}`, amount: i, kind: i % 2 === 0 ? 'Charge' : 'Refund' }),
+      headers: { type: i % 2 === 0 ? 'PaymentCharged' : 'PaymentRefunded' },
+    }));
+    await topics.produce(topic, messages);
+    ingest = await startKafkaIngest({ store, brokers: kafkaBrokers, topic, groupId: topics.group('ingest'), mapping: { stream: 'payments-{key}', type: '{headers.type}' } });
+    await eventually('all 300 records are ingested', () => ingest!.stats().records === 300);
+
+    const all = await userEvents(store);
+    expect(all).to.have.length(300);
+    const fromKafka = await topics.readAll(topic);
+    for (const record of fromKafka) {
+      const value = JSON.parse(record.value!.toString()) as { amount: number };
+      const stored = all.find((e) => e.id === kafkaEventId(topic, record.partition, BigInt(record.offset)));
+      expect(stored, `record ${record.partition}/${record.offset}`).to.not.equal(undefined);
+      expect(stored!.streamId).to.equal(`payments-${record.key}`);
+      expect(stored!.type).to.equal(record.headers.type);
+      expect(stored!.data).to.deep.equal(value);
+      expect(stored!.metadata.$kafka).to.deep.include({ topic, partition: record.partition, offset: record.offset, key: record.key });
+    }
+    // Within a stream, events are in the order of their partition's offsets.
+    for (let k = 0; k < 7; k++) {
+      const stream = await collect(store.readStream(`payments-card-${k}`));
+      const offsets = stream.map((e) => BigInt((e.metadata.$kafka as { offset: string }).offset));
+      expect(offsets).to.deep.equal([...offsets].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+  });
+
+  it('takes the stream and type from JSON fields', async () => {
+    const topic = await topics.topic('ingest-fields', 1);
+    await topics.produce(topic, [{ key: null, value: JSON.stringify({ cardId: 'c1', kind: 'Charged', payload: { amount: 5 } }) }]);
+    ingest = await startKafkaIngest({ store, brokers: kafkaBrokers, topic, groupId: topics.group('ingest'), mapping: { stream: 'card-{data.cardId}', type: '{data.kind}', data: 'data.payload' } });
+    await eventually('the record is ingested', () => ingest!.stats().records === 1);
+    const [event] = await collect(store.readStream('card-c1'));
+    expect(event!.type).to.equal('Charged');
+    expect(event!.data).to.deep.equal({ amount: 5 });
+  });
+
+  it('stores nothing twice when Kafka redelivers records it had already delivered', async () => {
+    const topic = await topics.topic('ingest-redeliver', 2);
+    const groupId = topics.group('ingest');
+    await topics.produce(topic, Array.from({ length: 200 }, (_, i) => ({ key: `k${i % 5}`, value: JSON.stringify({ i }) })));
+    const mapping = { stream: 'redeliver-{key}', type: 'Thing' };
+    ingest = await startKafkaIngest({ store, brokers: kafkaBrokers, topic, groupId, mapping, maxRecordsPerCommit: 30 });
+    await eventually('200 records are ingested', () => ingest!.stats().records === 200);
+    await ingest.stop();
+
+    // Rewind the group to the start: Kafka delivers all 200 again.
+    const admin = await topics.admin();
+    await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '0' }, { partition: 1, offset: '0' }] });
+    let seen = 0;
+    ingest = await startKafkaIngest({ store, brokers: kafkaBrokers, topic, groupId, mapping, onCommit: () => seen++ });
+    await topics.produce(topic, [{ key: 'k0', value: JSON.stringify({ i: 200 }) }]);
+    await eventually('the one new record is ingested', () => ingest!.stats().records === 1);
+    expect((await userEvents(store)).length).to.equal(201);
+    expect(ingest.stats().records, 'only the new record was written').to.equal(1);
+    expect(seen).to.equal(1);
+  });
+
+  it('commits Kafka offsets only for records in the store, and keeps its checkpoint per partition', async () => {
+    const topic = await topics.topic('ingest-offsets', 2);
+    const groupId = topics.group('ingest');
+    await topics.produce(topic, Array.from({ length: 50 }, (_, i) => ({ key: `k${i % 10}`, value: JSON.stringify({ i }) })));
+    ingest = await startKafkaIngest({ store, brokers: kafkaBrokers, topic, groupId, mapping: { stream: 'offsets-{key}', type: 'Thing' } });
+    await eventually('50 records are ingested', () => ingest!.stats().records === 50);
+    await ingest.stop();
+    ingest = undefined;
+    const [offsets] = await (await topics.admin()).fetchOffsets({ groupId, topics: [topic] });
+    const ends = await (await topics.admin()).fetchTopicOffsets(topic);
+    for (const p of offsets!.partitions) {
+      const end = ends.find((e) => e.partition === p.partition)!.high;
+      expect(end, 'ten keys reach both partitions').to.not.equal('0');
+      expect(p.offset, `partition ${p.partition}`).to.equal(end);
+      const [checkpoint] = await collect(store.readStream(ingestCheckpointStream(groupId, topic, p.partition), { direction: 'backwards', maxCount: 1 }));
+      expect((checkpoint!.data as { nextOffset: string }).nextOffset).to.equal(end);
+    }
+  });
+
+  it('dead-letters records that are not JSON, too large or missing a field, and goes on', async () => {
+    const topic = await topics.topic('ingest-bad', 1);
+    await topics.produce(topic, [
+      { key: 'a', value: JSON.stringify({ cardId: 'c1' }), headers: { type: 'Good' } },
+      { key: 'a', value: 'not json {', headers: { type: 'Good' } },
+      { key: 'a', value: Buffer.from([0xff, 0xfe, 0x00, 0x01]), headers: { type: 'Good' } },
+      { key: 'a', value: JSON.stringify({ cardId: 'c2', pad: 'x'.repeat(3000) }), headers: { type: 'Good' } },
+      { key: 'a', value: JSON.stringify({ other: 1 }), headers: { type: 'Good' } },
+      { key: 'a', value: JSON.stringify({ cardId: 'c3' }) },
+      { key: 'a', value: null, headers: { type: 'Good' } },
+      { key: 'a', value: JSON.stringify({ cardId: 'c4' }), headers: { type: 'Good' } },
+    ]);
+    ingest = await startKafkaIngest({
+      store,
+      brokers: kafkaBrokers,
+      topic,
+      groupId: topics.group('ingest'),
+      mapping: { stream: 'card-{data.cardId}', type: '{headers.type}', maxRecordBytes: 2048 },
+    });
+    await eventually('all 8 records are handled', () => ingest!.stats().records === 8);
+    expect(ingest.stats()).to.deep.include({ events: 2, rejected: 6 });
+    expect(ingest.stats().rejectedBy).to.deep.equal({ 'not-json': 2, 'too-large': 1, 'missing-field': 2, 'no-value': 1 });
+    expect((await collect(store.readStream('card-c1'))).map((e) => e.type)).to.deep.equal(['Good']);
+    expect((await collect(store.readStream('card-c4'))).map((e) => e.type)).to.deep.equal(['Good']);
+
+    const dead = await collect(store.readStream(`$kafka-deadletter-${topic}`));
+    expect(dead.map((e) => (e.data as { reason: string; offset: string }).offset)).to.deep.equal(['1', '2', '3', '4', '5', '6']);
+    const [notJson, binary, large, missing, missingHeader, noValue] = dead.map((e) => e.data as Record<string, unknown>);
+    expect(notJson).to.deep.include({ reason: 'not-json', value: 'not json {', valueEncoding: 'utf8', key: 'a', topic, partition: 0 });
+    expect(binary).to.deep.include({ reason: 'not-json', value: Buffer.from([0xff, 0xfe, 0x00, 0x01]).toString('base64'), valueEncoding: 'base64' });
+    expect(large).to.deep.include({ reason: 'too-large', truncated: false, valueBytes: Buffer.byteLength(JSON.stringify({ cardId: 'c2', pad: 'x'.repeat(3000) })) });
+    expect(missing).to.deep.include({ reason: 'missing-field', value: '{"other":1}' });
+    expect(missing!.message).to.contain('data.cardId');
+    expect(missingHeader!.message).to.contain('headers.type');
+    expect(noValue).to.deep.include({ reason: 'no-value', value: null });
+    expect(dead.every((e) => e.type === 'KafkaRecordRejected')).to.equal(true);
+  });
+
+  it('sends dead letters to the stream the mapping names', async () => {
+    const topic = await topics.topic('ingest-dlq', 1);
+    await topics.produce(topic, [{ key: 'x', value: 'nope' }]);
+    ingest = await startKafkaIngest({ store, brokers: kafkaBrokers, topic, groupId: topics.group('ingest'), mapping: { stream: 's-{key}', type: 'T', deadLetterStream: 'rejected-{topic}' } });
+    await eventually('the record is handled', () => ingest!.stats().records === 1);
+    expect((await collect(store.readStream(`rejected-${topic}`))).length).to.equal(1);
+  });
+});
