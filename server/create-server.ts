@@ -1,0 +1,303 @@
+// `createServer`: the HTTP API (Event Store compatible), live feeds, metrics and persistent
+// subscriptions over one Store. It wires the parts together and translates errors in one place;
+// the routes live in their own modules.
+import { type AddressInfo } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { PersistentSubscriptions, TooManySubscribersError } from '../engine/subscriptions/index.js';
+import { ANONYMOUS, NotAuthenticatedError, SETTINGS_STREAM, StreamAccess, SYSTEM, type Principal } from '../store/acl.js';
+import { errorStatus, isTelltaleError, WrongExpectedRevisionError } from '../store/errors.js';
+import type { Store } from '../store/types.js';
+import { registerFeedRoutes } from './feed-routes.js';
+import { HttpError, badRequest, unsupportedMediaType } from './http-error.js';
+import { ServerMetrics } from './metrics.js';
+import type { ServerContext } from './server-context.js';
+import { registerStreamRoutes } from './stream-routes.js';
+import { registerSubscriptionRoutes } from './subscription-routes.js';
+import { registerUserRoutes } from './user-routes.js';
+import { Users } from './users.js';
+
+export interface ServerAuthOptions {
+  /**
+   * Password for `admin` on first start (or to replace the well-known default later).
+   * @defaultValue the `TELLTALE_ADMIN_PASSWORD` environment variable
+   */
+  readonly adminPassword?: string;
+  /** Creates `ops` (group `$ops`) on first start. @defaultValue `TELLTALE_OPS_PASSWORD` */
+  readonly opsPassword?: string;
+  /** No authentication and no ACLs: every caller is an administrator. Only for local tests. @defaultValue false */
+  readonly insecure?: boolean;
+  /** Unauthenticated callers may do what `$all` may in an ACL. @defaultValue false */
+  readonly allowAnonymous?: boolean;
+}
+
+export interface ServerOptions {
+  readonly store: Store;
+  /** @defaultValue '127.0.0.1' */
+  readonly host?: string;
+  /** 0 picks a free port. @defaultValue 2113 */
+  readonly port?: number;
+  readonly auth?: ServerAuthOptions;
+  /** Largest request body, in bytes; more is refused with 413. @defaultValue 16 MiB */
+  readonly bodyLimit?: number;
+  /** Longest LongPoll honoured, in seconds. @defaultValue 60 */
+  readonly longPollMaxSeconds?: number;
+  /** How long `close()` waits for in-flight requests before cutting connections. @defaultValue 10000 */
+  readonly shutdownTimeoutMs?: number;
+  /** Close the store in `close()`. @defaultValue false (whoever opened it closes it) */
+  readonly closeStore?: boolean;
+  /** Where the server says what it does (start, bind address, warnings). @defaultValue stderr */
+  readonly log?: (line: string) => void;
+}
+
+export interface ServerAddress {
+  readonly host: string;
+  readonly port: number;
+  /** `http://host:port` */
+  readonly url: string;
+}
+
+export interface TelltaleServer {
+  /** Bootstraps users, starts persistent subscriptions, then binds. */
+  listen(): Promise<ServerAddress>;
+  /** Stops accepting, finishes in-flight requests (appends included), checkpoints subscriptions, closes. */
+  close(): Promise<void>;
+  readonly address: ServerAddress | undefined;
+  /** The fastify instance, for injecting requests in tests and adding routes. */
+  readonly app: FastifyInstance;
+  readonly subscriptions: PersistentSubscriptions;
+  readonly metrics: ServerMetrics;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
+
+function errorBody(code: string, message: string): string {
+  return JSON.stringify({ error: code, message });
+}
+
+export function createServer(options: ServerOptions): TelltaleServer {
+  const store = options.store;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const insecure = options.auth?.insecure === true;
+  const metrics = new ServerMetrics();
+  const access = new StreamAccess(store, { allowAnonymous: options.auth?.allowAnonymous === true });
+  const users = new Users(store);
+  const subscriptions = new PersistentSubscriptions(store, { log });
+  const closing = new AbortController();
+  let address: ServerAddress | undefined;
+  let settingsFeed: { close(): Promise<void> } | undefined;
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
+    // Stream names may be up to 1024 UTF-8 bytes, percent-encoded in the path.
+    routerOptions: { maxParamLength: 4096 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    keepAliveTimeout: 30_000,
+  });
+
+  const ctx: ServerContext = {
+    store,
+    access,
+    users,
+    metrics,
+    subscriptions,
+    closing: closing.signal,
+    longPollMaxSeconds: options.longPollMaxSeconds ?? 60,
+    log,
+    boundUrl: () => address?.url ?? `http://${options.host ?? '127.0.0.1'}:${options.port ?? 2113}`,
+  };
+
+  // ---- bodies: JSON only, parsed here so that every mistake gets the same clear 400 ----
+  app.removeAllContentTypeParsers();
+  const jsonTypes = ['application/json', 'application/vnd.eventstore.events+json', 'application/vnd.kurrent.events+json'];
+  app.addContentTypeParser(jsonTypes, { parseAs: 'string' }, (req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(badRequest('The request body is empty; send JSON'), undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(badRequest(`The request body is not valid JSON: ${(e as Error).message}`), undefined);
+    }
+  });
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(['application/xml', 'text/xml', 'application/vnd.eventstore.events+xml', 'application/vnd.kurrent.events+xml', 'application/atom+xml'], (_req, _payload, done) =>
+    done(unsupportedMediaType('XML bodies are not supported: send application/vnd.eventstore.events+json or application/json'), undefined),
+  );
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  // ---- authentication: every request gets a principal before routing decisions ----
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (closing.signal.aborted) reply.header('connection', 'close');
+    req.principal = ANONYMOUS;
+    if (insecure) {
+      req.principal = SYSTEM;
+      return;
+    }
+    const header = req.headers.authorization;
+    if (header === undefined) return;
+    req.principal = await users.authenticate(header);
+  });
+  app.addHook('onResponse', async (_req, reply) => {
+    metrics.response(reply.statusCode);
+  });
+
+  app.setErrorHandler((error: FastifyError | Error, req, reply) => {
+    if (isTelltaleError(error)) {
+      const status = errorStatus(error.code).http;
+      if (error instanceof WrongExpectedRevisionError) {
+        const current = error.actual.toString();
+        reply.header('kurrent-currentversion', current).header('es-currentversion', current);
+        reply.raw.statusMessage = 'Wrong expected EventNumber';
+      } else if (error.code === 'stream-deleted') {
+        reply.raw.statusMessage = req.method === 'GET' ? 'Deleted' : 'Stream deleted';
+      } else if (error.code === 'not-authenticated') {
+        reply.header('www-authenticate', 'Basic realm="Telltale", charset="UTF-8"');
+      } else if (error.code === 'event-too-large') {
+        reply.raw.statusMessage = 'Too large events received';
+      }
+      return reply.code(status).type('application/json; charset=utf-8').send(errorBody(error.code, error.message));
+    }
+    if (error instanceof HttpError) return reply.code(error.statusCode).type('application/json; charset=utf-8').send(errorBody(error.code, error.message));
+    if (error instanceof TooManySubscribersError) return reply.code(409).type('application/json; charset=utf-8').send(errorBody('conflict', error.message));
+    const status = (error as FastifyError).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const code = (error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'body-too-large' : status === 415 ? 'unsupported-media-type' : 'bad-request';
+      const message = code === 'body-too-large' ? `The request body is larger than the limit of ${options.bodyLimit ?? 16 * 1024 * 1024} bytes` : error.message;
+      return reply.code(status).type('application/json; charset=utf-8').send(errorBody(code, message));
+    }
+    log(`error handling ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+    return reply.code(500).type('application/json; charset=utf-8').send(errorBody('internal', 'Internal server error; see the server log'));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).type('application/json; charset=utf-8').send(errorBody('not-found', `No route for ${req.method} ${req.url.split('?')[0]}`));
+  });
+
+  // ---- routes ----
+  app.get('/ping', async () => ({ text: 'Ping request successfully handled' }));
+  app.get('/info', async () => ({ esVersion: '24.0.0-telltale', state: 'leader', features: { projections: false, userManagement: !insecure, atomPub: true } }));
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()));
+  metrics.addSource(() => subscriptionMetrics(subscriptions));
+  metrics.addSource(() => backendMetrics(store));
+
+  registerStreamRoutes(app, ctx);
+  registerSubscriptionRoutes(app, ctx);
+  registerUserRoutes(app, ctx, { insecure });
+  registerFeedRoutes(app, ctx);
+
+  async function listen(): Promise<ServerAddress> {
+    let host = options.host ?? '127.0.0.1';
+    if (!insecure) {
+      const { adminHasDefaultPassword, created } = await users.bootstrap({
+        adminPassword: options.auth?.adminPassword ?? process.env.TELLTALE_ADMIN_PASSWORD,
+        opsPassword: options.auth?.opsPassword ?? process.env.TELLTALE_OPS_PASSWORD,
+      });
+      if (created.length > 0) log(`created user${created.length > 1 ? 's' : ''} ${created.join(', ')}`);
+      if (adminHasDefaultPassword) {
+        if (!LOOPBACK.test(host)) {
+          log(
+            `admin still has the well-known default password, so the server listens on 127.0.0.1 only instead of ${host}. ` +
+              'Set TELLTALE_ADMIN_PASSWORD (or change the password with POST /users/admin/command/change-password) and restart to listen beyond loopback.',
+          );
+          host = '127.0.0.1';
+        } else {
+          log("admin has the default password 'changeit'; the server listens on loopback only until it is changed");
+        }
+      }
+    } else {
+      log('authentication is OFF (insecure): every caller is an administrator');
+    }
+    await subscriptions.start();
+    settingsFeed = watchSettings(store, access);
+    await app.listen({ host, port: options.port ?? 2113 });
+    const bound = app.server.address() as AddressInfo;
+    const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+    address = { host: bound.address, port: bound.port, url: `http://${shownHost}:${bound.port}` };
+    log(`telltale HTTP API listening on ${address.url}`);
+    return address;
+  }
+
+  let closed: Promise<void> | undefined;
+  function close(): Promise<void> {
+    closed ??= (async () => {
+      closing.abort();
+      const timer = setTimeout(() => app.server.closeAllConnections(), options.shutdownTimeoutMs ?? 10_000);
+      timer.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(timer);
+      }
+      await settingsFeed?.close();
+      await subscriptions.stop();
+      if (options.closeStore === true) await store.close();
+    })();
+    return closed;
+  }
+
+  return {
+    listen,
+    close,
+    get address() {
+      return address;
+    },
+    app,
+    subscriptions,
+    metrics,
+  };
+}
+
+/** Keeps the ACL defaults fresh when another writer changes `$settings`. */
+function watchSettings(store: Store, access: StreamAccess): { close(): Promise<void> } {
+  const subscription = store.subscribeToStream(SETTINGS_STREAM, { fromRevision: 'end' });
+  void (async () => {
+    try {
+      for await (const _ of subscription) access.settingsChanged();
+    } catch {
+      // The store closed or `$settings` was deleted; the cached defaults stay until restart.
+    }
+  })();
+  return subscription;
+}
+
+function subscriptionMetrics(subscriptions: PersistentSubscriptions): string[] {
+  const groups = subscriptions.list();
+  const families: Array<[string, string, 'counter' | 'gauge', (c: ReturnType<(typeof groups)[number]['counters']>) => number]> = [
+    ['telltale_persistent_delivered_total', 'Messages delivered to consumers (retries included).', 'counter', (c) => c.delivered],
+    ['telltale_persistent_processed_total', 'Messages acked, skipped or parked.', 'counter', (c) => c.processed],
+    ['telltale_persistent_parked_total', 'Messages parked.', 'counter', (c) => c.parked],
+    ['telltale_persistent_retried_total', 'Messages retried (nack retry or timeout).', 'counter', (c) => c.retried],
+    ['telltale_persistent_outstanding', 'Messages delivered and not yet acked.', 'gauge', (c) => c.outstanding],
+    ['telltale_persistent_buffered', 'Messages read and waiting for a consumer.', 'gauge', (c) => c.buffered],
+  ];
+  const lines: string[] = [];
+  for (const [name, help, type, pick] of families) {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const g of groups) lines.push(`${name}{stream=${JSON.stringify(g.stream)},group=${JSON.stringify(g.group)}} ${pick(g.counters())}`);
+  }
+  return lines;
+}
+
+/** A backend that reports its own figures (fsync count and time) exposes `stats()`. */
+interface BackendStats {
+  readonly fsyncs?: number;
+  readonly fsyncSeconds?: number;
+  readonly commits?: number;
+}
+
+function backendMetrics(store: Store): string[] {
+  const backend = (store as { backend?: { stats?: () => BackendStats } }).backend;
+  const stats = typeof backend?.stats === 'function' ? backend.stats() : undefined;
+  if (stats === undefined) return [];
+  const lines: string[] = [];
+  if (stats.fsyncs !== undefined) lines.push('# HELP telltale_store_fsyncs_total fsync calls by the store.', '# TYPE telltale_store_fsyncs_total counter', `telltale_store_fsyncs_total ${stats.fsyncs}`);
+  if (stats.fsyncSeconds !== undefined) {
+    lines.push('# HELP telltale_store_fsync_seconds_total Time spent in fsync.', '# TYPE telltale_store_fsync_seconds_total counter', `telltale_store_fsync_seconds_total ${stats.fsyncSeconds}`);
+  }
+  if (stats.commits !== undefined) lines.push('# HELP telltale_store_commits_total Group commits.', '# TYPE telltale_store_commits_total counter', `telltale_store_commits_total ${stats.commits}`);
+  return lines;
+}
+
+export { NotAuthenticatedError, type Principal };

@@ -1,0 +1,408 @@
+// Event Store's stream API over HTTP (shared/reference/eventstore-semantics.md §2.2–§2.8):
+// appends (event batches, single JSON or binary events with the 307 idempotent redirect), stream
+// and `$all` feeds paged both ways with long polling, single events, metadata, soft and hard
+// delete, with Event Store's status codes and caching headers.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { StreamNotFoundError, StreamDeletedError, InvalidArgumentError } from '../store/errors.js';
+import { ALL_STREAM, isMetastream, metastreamOf, METADATA_EVENT_TYPE } from '../store/stream-name.js';
+import type { EventData, RecordedEvent } from '../store/types.js';
+import { SETTINGS_STREAM } from '../store/acl.js';
+import { entry, FEED_PAGE_SIZE, formatPosition, parseAllPosition, parseEmbed, representationHash, streamUrl, type Embed, type Feed, type FeedLink } from './atom-feed.js';
+import { badRequest, unsupportedMediaType } from './http-error.js';
+import { eventIdHeader, eventTypeHeader, expectedVersion, hardDelete, isEventId, longPollSeconds, resolveLinkTos } from './http-headers.js';
+import { authorize, baseUrl, negotiateAtom, streamParam, type AtomType, type ServerContext } from './server-context.js';
+
+const BATCH_TYPES = new Set(['application/vnd.eventstore.events+json', 'application/vnd.kurrent.events+json']);
+const YEAR = 'max-age=31536000';
+const NO_CACHE = 'max-age=0, no-cache, must-revalidate';
+const MAX_COUNT = 4096;
+
+type Params = Record<string, string | undefined>;
+
+function mediaType(req: FastifyRequest): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function parseCount(text: string | undefined): number {
+  if (text === undefined || !/^\d{1,9}$/.test(text) || Number(text) < 1) throw badRequest(`count must be a positive integer, got ${JSON.stringify(text)}`);
+  const n = Number(text);
+  if (n > MAX_COUNT) throw badRequest(`count must be at most ${MAX_COUNT}, got ${n}`);
+  return n;
+}
+
+function parseEventNumber(text: string | undefined): bigint | 'head' {
+  if (text === 'head') return 'head';
+  if (text === undefined || !/^\d{1,19}$/.test(text) || BigInt(text) > 9223372036854775806n) throw badRequest(`event must be 'head' or an event number ≥ 0, got ${JSON.stringify(text)}`);
+  return BigInt(text);
+}
+
+function eventFromBatchItem(item: unknown, index: number): EventData {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) throw badRequest(`Event ${index} must be a JSON object with eventId, eventType and data`);
+  const e = item as Record<string, unknown>;
+  if (!isEventId(e.eventId)) throw badRequest(`Event ${index}: eventId must be a non-empty GUID, got ${JSON.stringify(e.eventId)}`);
+  if (typeof e.eventType !== 'string' || e.eventType.length === 0) throw badRequest(`Event ${index}: eventType must be a non-empty string`);
+  const metadata = e.metadata ?? e.metaData;
+  if (metadata !== undefined && metadata !== null && (typeof metadata !== 'object' || Array.isArray(metadata))) {
+    throw badRequest(`Event ${index}: metadata must be a JSON object`);
+  }
+  return { id: e.eventId, type: e.eventType, data: e.data === undefined ? {} : e.data, metadata: metadata ?? undefined };
+}
+
+/** The events of an append request, or a redirect when a single event has no id. */
+function requestEvents(req: FastifyRequest, idFromPath: string | undefined): EventData[] | { redirect: true } {
+  const type = mediaType(req);
+  if (type === '') throw unsupportedMediaType('A Content-Type is required: application/vnd.eventstore.events+json, application/json or application/octet-stream');
+  if (BATCH_TYPES.has(type)) {
+    if (!Array.isArray(req.body)) throw badRequest(`${type} must be a JSON array of events`);
+    if (req.body.length === 0) throw badRequest('The batch has no events');
+    return req.body.map(eventFromBatchItem);
+  }
+  const eventType = eventTypeHeader(req.headers);
+  if (eventType === undefined) throw badRequest('Must include an event type with the request either in body or as Kurrent-EventType header.');
+  const id = idFromPath ?? eventIdHeader(req.headers);
+  if (id === undefined) return { redirect: true };
+  if (type === 'application/octet-stream') {
+    const body = req.body;
+    return [{ id, type: eventType, data: body instanceof Uint8Array ? new Uint8Array(body) : new Uint8Array() }];
+  }
+  return [{ id, type: eventType, data: req.body === undefined ? {} : req.body }];
+}
+
+function cacheControl(immutable: boolean, isPublic: boolean, maxAge: number | undefined): string {
+  if (immutable) return `${YEAR}, ${isPublic ? 'public' : 'private'}`;
+  return maxAge !== undefined ? `max-age=${maxAge}` : NO_CACHE;
+}
+
+async function collect(iterable: AsyncIterable<RecordedEvent>): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  for await (const e of iterable) out.push(e);
+  return out;
+}
+
+/** Where an event sits in the stream being read (a resolved link's own number). */
+const placeOf = (e: RecordedEvent): bigint => e.link?.revision ?? e.revision;
+const positionOf = (e: RecordedEvent): bigint => e.link?.position ?? e.position;
+
+/**
+ * Waits until the stream (or `$all`) has an event after `after`, the timeout passes, the client
+ * goes away or the server closes. Returns whether something arrived.
+ */
+async function waitForEvents(ctx: ServerContext, req: FastifyRequest, target: { stream: string; after: bigint } | { all: true; after: bigint }, seconds: number): Promise<boolean> {
+  const from = target.after < 0n ? 'start' : target.after;
+  const subscription = 'all' in target ? ctx.store.subscribeToAll({ fromPosition: from }) : ctx.store.subscribeToStream(target.stream, { fromRevision: from });
+  const iterator = subscription[Symbol.asyncIterator]();
+  let timer: NodeJS.Timeout | undefined;
+  let onClose: (() => void) | undefined;
+  ctx.metrics.longPollsWaiting++;
+  try {
+    const stop = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), seconds * 1000);
+      onClose = () => resolve(false);
+      req.raw.once('close', onClose);
+      ctx.closing.addEventListener('abort', onClose, { once: true });
+    });
+    return await Promise.race([iterator.next().then((r) => r.done !== true, () => false), stop]);
+  } finally {
+    ctx.metrics.longPollsWaiting--;
+    clearTimeout(timer);
+    if (onClose) {
+      req.raw.off('close', onClose);
+      ctx.closing.removeEventListener('abort', onClose);
+    }
+    await subscription.close();
+  }
+}
+
+function notModified(req: FastifyRequest, etag: string): boolean {
+  const header = req.headers['if-none-match'];
+  if (header === undefined) return false;
+  return header.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`);
+}
+
+function sendFeed(reply: FastifyReply, type: AtomType, feed: Feed, cache: string): FastifyReply {
+  return reply.code(200).header('cache-control', cache).header('etag', feed.eTag).header('vary', 'Accept').type(`${type}; charset=utf-8`).send(JSON.stringify(feed));
+}
+
+export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { store, metrics } = ctx;
+
+  async function append(req: FastifyRequest, reply: FastifyReply, streamId: string, idFromPath?: string): Promise<FastifyReply> {
+    const started = process.hrtime.bigint();
+    try {
+      const expected = expectedVersion(req.headers);
+      const events = requestEvents(req, idFromPath);
+      if ('redirect' in events) {
+        const location = `${streamUrl(baseUrl(ctx, req), streamId)}/incoming/${randomUUID()}`;
+        return await reply.code(307).header('location', location).type('text/plain; charset=utf-8').send('Forwarding to idempotent URI');
+      }
+      await authorize(ctx, req, streamId, 'write');
+      const result = await store.appendToStream(streamId, events, { expectedRevision: expected });
+      if (streamId === SETTINGS_STREAM) ctx.access.settingsChanged();
+      const first = result.nextExpectedRevision - BigInt(events.length) + 1n;
+      metrics.appendRequests++;
+      metrics.appendedEvents += events.length;
+      metrics.appendLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      reply.raw.statusMessage = 'Created';
+      return await reply.code(201).header('location', `${streamUrl(baseUrl(ctx, req), streamId)}/${first}`).send();
+    } catch (e) {
+      metrics.appendFailures++;
+      throw e;
+    }
+  }
+
+  app.post('/streams/:stream', async (req, reply) => append(req, reply, streamParam((req.params as Params).stream)));
+
+  app.post('/streams/:stream/incoming/:guid', async (req, reply) => {
+    const { stream, guid } = req.params as Params;
+    if (!isEventId(guid)) throw badRequest(`The idempotent URI needs a GUID, got ${JSON.stringify(guid)}`);
+    return append(req, reply, streamParam(stream), guid.toLowerCase());
+  });
+
+  // Event Store redirects a trailing slash, keeping the verb.
+  app.route({
+    method: ['GET', 'POST', 'DELETE'],
+    url: '/streams/:stream/',
+    handler: async (req, reply) => {
+      const stream = streamParam((req.params as Params).stream, true);
+      return reply.code(301).header('location', streamUrl(baseUrl(ctx, req), stream)).header('cache-control', `${YEAR}, public`).send();
+    },
+  });
+
+  app.delete('/streams/:stream', async (req, reply) => {
+    const streamId = streamParam((req.params as Params).stream);
+    const expected = expectedVersion(req.headers);
+    const hard = hardDelete(req.headers);
+    await authorize(ctx, req, streamId, 'delete');
+    if (hard) await store.tombstoneStream(streamId, { expectedRevision: expected });
+    else await store.deleteStream(streamId, { expectedRevision: expected });
+    metrics.deletes++;
+    reply.raw.statusMessage = 'Stream deleted';
+    return reply.code(204).send();
+  });
+
+  // ---- reads ----
+
+  async function readPage(req: FastifyRequest, reply: FastifyReply, streamId: string, from: bigint | 'head', direction: 'backwards' | 'forwards', count: number, isHead: boolean): Promise<FastifyReply> {
+    const type = negotiateAtom(req);
+    const query = req.query as Params;
+    const embed = parseEmbed(query.embed, 'none');
+    if (streamId === ALL_STREAM) return readAllPage(req, reply, type, embed, from, direction, count, isHead);
+    const resolve = resolveLinkTos(req.headers, !isMetastream(streamId));
+    const longPoll = direction === 'forwards' || isHead ? longPollSeconds(req.headers, ctx.longPollMaxSeconds) : undefined;
+    await authorize(ctx, req, streamId, 'read');
+    const started = process.hrtime.bigint();
+    let info = await store.getStreamInfo(streamId);
+    if (info.tombstoned) throw new StreamDeletedError(streamId);
+    if (info.lastRevision < 0n || info.softDeleted) throw new StreamNotFoundError(streamId);
+    // A long poll waits only when the page would hold nothing new.
+    if (longPoll !== undefined) {
+      const wantedAfter = direction === 'forwards' && from !== 'head' ? from - 1n : undefined;
+      if (wantedAfter !== undefined && wantedAfter >= info.lastRevision) {
+        if (await waitForEvents(ctx, req, { stream: streamId, after: info.lastRevision }, longPoll)) info = await store.getStreamInfo(streamId);
+      }
+    }
+    const last = info.lastRevision;
+    const base = baseUrl(ctx, req);
+    const url = streamUrl(base, streamId);
+    const etag = `"${last};${representationHash(`${type}|${embed}|${resolve}`)}"`;
+    const { metadata } = await store.getStreamMetadata(streamId);
+    const start = from === 'head' ? last : from;
+    const events = await collect(store.readStream(streamId, { fromRevision: start, direction, maxCount: count, resolveLinks: resolve }));
+    if (direction === 'forwards') events.reverse();
+    const newest = events[0] !== undefined ? placeOf(events[0]) : undefined;
+    const oldest = events.length > 0 ? placeOf(events[events.length - 1]!) : undefined;
+    const headOfStream = newest === undefined ? start >= last || direction === 'backwards' : newest >= last;
+    const reachedStart = direction === 'backwards' ? events.length < count || oldest === 0n : start === 0n || oldest === 0n;
+    const links: FeedLink[] = [
+      { uri: isHead ? url : `${url}/${from}/${direction === 'backwards' ? 'backward' : 'forward'}/${count}`, relation: 'self' },
+      { uri: `${url}/head/backward/${count}`, relation: 'first' },
+    ];
+    if (!reachedStart) links.push({ uri: `${url}/0/forward/${count}`, relation: 'last' });
+    if (direction === 'backwards' && !reachedStart && oldest !== undefined) links.push({ uri: `${url}/${oldest - 1n}/backward/${count}`, relation: 'next' });
+    if (direction === 'forwards' && start > 0n) links.push({ uri: `${url}/${start - 1n}/backward/${count}`, relation: 'next' });
+    const previousFrom = newest !== undefined ? newest + 1n : direction === 'forwards' ? start : start + 1n;
+    links.push({ uri: `${url}/${previousFrom}/forward/${count}`, relation: 'previous' }, { uri: `${url}/metadata`, relation: 'metadata' });
+    const immutable = !headOfStream && events.length === count;
+    const cache = cacheControl(immutable, immutable && (await ctx.access.publiclyReadable(streamId)), metadata.cacheControl);
+    if (notModified(req, etag)) return reply.code(304).header('etag', etag).header('cache-control', cache).header('vary', 'Accept').send();
+    metrics.readRequests++;
+    metrics.readEvents += events.length;
+    const feed: Feed = {
+      title: `Event stream '${streamId}'`,
+      id: url,
+      updated: (events[0]?.created ?? new Date()).toISOString(),
+      streamId,
+      author: { name: 'EventStore' },
+      headOfStream,
+      selfUrl: links[0]!.uri,
+      eTag: etag,
+      links,
+      entries: events.map((e) => entry(base, e, embed)),
+    };
+    metrics.readLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return sendFeed(reply, type, feed, cache);
+  }
+
+  async function readAllPage(req: FastifyRequest, reply: FastifyReply, type: AtomType, embed: Embed, from: bigint | 'head', direction: 'backwards' | 'forwards', count: number, isHead: boolean): Promise<FastifyReply> {
+    const resolve = resolveLinkTos(req.headers, false);
+    const longPoll = direction === 'forwards' || isHead ? longPollSeconds(req.headers, ctx.longPollMaxSeconds) : undefined;
+    await authorize(ctx, req, ALL_STREAM, 'read');
+    const started = process.hrtime.bigint();
+    let head = await store.headPosition();
+    if (longPoll !== undefined && direction === 'forwards' && from !== 'head' && from >= head) {
+      if (await waitForEvents(ctx, req, { all: true, after: head - 1n }, longPoll)) head = await store.headPosition();
+    }
+    const base = baseUrl(ctx, req);
+    const url = streamUrl(base, ALL_STREAM);
+    const etag = `"${head};${representationHash(`${type}|${embed}|${resolve}`)}"`;
+    const start = from === 'head' ? (direction === 'backwards' ? 'end' : head) : from;
+    const events = await collect(store.readAll({ fromPosition: start, direction, maxCount: count, resolveLinks: resolve }));
+    if (direction === 'forwards') events.reverse();
+    const newest = events[0] !== undefined ? positionOf(events[0]) : undefined;
+    const oldest = events.length > 0 ? positionOf(events[events.length - 1]!) : undefined;
+    const headOfStream = newest === undefined ? direction === 'backwards' || (typeof start === 'bigint' && start >= head) : newest >= head - 1n || events.length < count;
+    const reachedStart = direction === 'backwards' ? events.length < count : start === 0n;
+    const zero = formatPosition(0n);
+    const links: FeedLink[] = [
+      { uri: isHead ? url : `${url}/${from === 'head' ? 'head' : formatPosition(from)}/${direction === 'backwards' ? 'backward' : 'forward'}/${count}`, relation: 'self' },
+      { uri: `${url}/head/backward/${count}`, relation: 'first' },
+    ];
+    if (!reachedStart) links.push({ uri: `${url}/${zero}/forward/${count}`, relation: 'last' });
+    if (direction === 'backwards' && !reachedStart && oldest !== undefined && oldest > 0n) links.push({ uri: `${url}/${formatPosition(oldest - 1n)}/backward/${count}`, relation: 'next' });
+    if (direction === 'forwards' && typeof start === 'bigint' && start > 0n) links.push({ uri: `${url}/${formatPosition(start - 1n)}/backward/${count}`, relation: 'next' });
+    const previousFrom = newest !== undefined ? newest + 1n : typeof start === 'bigint' ? start : head;
+    links.push({ uri: `${url}/${formatPosition(previousFrom)}/forward/${count}`, relation: 'previous' }, { uri: `${url}/metadata`, relation: 'metadata' });
+    const immutable = !headOfStream && events.length === count;
+    const cache = cacheControl(immutable, false, undefined);
+    if (notModified(req, etag)) return reply.code(304).header('etag', etag).header('cache-control', cache).header('vary', 'Accept').send();
+    metrics.readRequests++;
+    metrics.readEvents += events.length;
+    const feed: Feed = {
+      title: 'All events',
+      id: url,
+      updated: (events[0]?.created ?? new Date()).toISOString(),
+      author: { name: 'EventStore' },
+      headOfStream,
+      selfUrl: links[0]!.uri,
+      eTag: etag,
+      links,
+      entries: events.map((e) => entry(base, e, embed)),
+    };
+    metrics.readLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return sendFeed(reply, type, feed, cache);
+  }
+
+  function allFrom(text: string | undefined): bigint | 'head' {
+    return parseAllPosition(text ?? '');
+  }
+
+  app.get('/streams/:stream', async (req, reply) => {
+    const streamId = streamParam((req.params as Params).stream, true);
+    return readPage(req, reply, streamId, 'head', 'backwards', FEED_PAGE_SIZE, true);
+  });
+
+  app.get('/streams/:stream/:event', async (req, reply) => {
+    const { stream, event } = req.params as Params;
+    const streamId = streamParam(stream, true);
+    if (streamId === ALL_STREAM) {
+      if (event === 'head') return readPage(req, reply, streamId, 'head', 'backwards', FEED_PAGE_SIZE, true);
+      throw badRequest('Read single events of $all through their stream; page $all with /streams/$all/{position}/{backward|forward}/{count}');
+    }
+    return readEvent(req, reply, streamId, parseEventNumber(event));
+  });
+
+  app.get('/streams/:stream/:event/:count', async (req, reply) => {
+    const { stream, event, count } = req.params as Params;
+    const streamId = streamParam(stream, true);
+    const from = streamId === ALL_STREAM ? allFrom(event) : parseEventNumber(event);
+    return readPage(req, reply, streamId, from, 'backwards', parseCount(count), false);
+  });
+
+  for (const dir of ['backward', 'forward'] as const) {
+    app.get(`/streams/:stream/:event/${dir}/:count`, async (req, reply) => {
+      const { stream, event, count } = req.params as Params;
+      const streamId = streamParam(stream, true);
+      const from = streamId === ALL_STREAM ? allFrom(event) : parseEventNumber(event);
+      return readPage(req, reply, streamId, from, dir === 'backward' ? 'backwards' : 'forwards', parseCount(count), false);
+    });
+  }
+
+  async function readEvent(req: FastifyRequest, reply: FastifyReply, streamId: string, number: bigint | 'head'): Promise<FastifyReply> {
+    const type = negotiateAtom(req);
+    const query = req.query as Params;
+    const embed = parseEmbed(query.embed, 'tryharder');
+    const resolve = resolveLinkTos(req.headers, !isMetastream(streamId));
+    await authorize(ctx, req, streamId, 'read');
+    const info = await store.getStreamInfo(streamId);
+    if (info.tombstoned) throw new StreamDeletedError(streamId);
+    if (info.lastRevision < 0n || info.softDeleted) throw new StreamNotFoundError(streamId);
+    const options = number === 'head' ? ({ direction: 'backwards', maxCount: 1 } as const) : ({ fromRevision: number, maxCount: 1 } as const);
+    const [event] = await collect(store.readStream(streamId, { ...options, resolveLinks: resolve }));
+    if (event === undefined || (number !== 'head' && placeOf(event) !== number)) {
+      return reply.code(404).type('application/json; charset=utf-8').send(JSON.stringify({ error: 'not-found', message: `Event ${String(number)} of stream '${streamId}' not found` }));
+    }
+    // A link whose target is gone (deleted, truncated, expired) is a 404, as in Event Store.
+    if (resolve && event.type === '$>' && event.link === undefined) {
+      return reply.code(404).type('application/json; charset=utf-8').send(JSON.stringify({ error: 'not-found', message: `The event linked from ${String(placeOf(event))}@${streamId} no longer exists` }));
+    }
+    const etag = `"${placeOf(event)};${representationHash(`${type}|${embed}|${resolve}|event`)}"`;
+    const cache = number === 'head' ? NO_CACHE : cacheControl(true, await ctx.access.publiclyReadable(streamId), undefined);
+    if (notModified(req, etag)) return reply.code(304).header('etag', etag).header('cache-control', cache).header('vary', 'Accept').send();
+    metrics.readRequests++;
+    metrics.readEvents++;
+    reply.header('cache-control', cache).header('etag', etag).header('vary', 'Accept');
+    if (type === 'application/json') {
+      // Event Store answers `application/json` with the event's data itself.
+      if (!event.isJson) return reply.code(200).type('application/octet-stream').send(Buffer.from(event.dataBytes));
+      return reply.code(200).type('application/json; charset=utf-8').send(Buffer.from(event.dataBytes));
+    }
+    return reply.code(200).type(`${type}; charset=utf-8`).send(JSON.stringify(entry(baseUrl(ctx, req), event, embed)));
+  }
+
+  // ---- metadata ----
+
+  function metadataStream(value: string | undefined): string {
+    const streamId = streamParam(value);
+    if (isMetastream(streamId)) throw new InvalidArgumentError(`Invalid stream name '${streamId}': address the metadata of a stream as /streams/{stream}/metadata`, 'invalid-stream-name');
+    return streamId;
+  }
+
+  app.get('/streams/:stream/metadata', async (req, reply) => {
+    const streamId = metadataStream((req.params as Params).stream);
+    const type = negotiateAtom(req);
+    await authorize(ctx, req, metastreamOf(streamId), 'read');
+    const meta = metastreamOf(streamId);
+    const info = await store.getStreamInfo(meta);
+    const [event] = info.lastRevision < 0n ? [] : await collect(store.readStream(meta, { direction: 'backwards', maxCount: 1 }));
+    metrics.readRequests++;
+    reply.header('cache-control', NO_CACHE).header('vary', 'Accept');
+    if (type === 'application/json' || event === undefined) {
+      return reply.code(200).type('application/json; charset=utf-8').send(event === undefined ? '{}' : Buffer.from(event.dataBytes));
+    }
+    return reply.code(200).type(`${type}; charset=utf-8`).send(JSON.stringify(entry(baseUrl(ctx, req), event, 'tryharder')));
+  });
+
+  app.post('/streams/:stream/metadata', async (req, reply) => {
+    const streamId = metadataStream((req.params as Params).stream);
+    const expected = expectedVersion(req.headers);
+    const type = mediaType(req);
+    let event: EventData;
+    if (BATCH_TYPES.has(type)) {
+      if (!Array.isArray(req.body) || req.body.length !== 1) throw badRequest('Stream metadata is written as a batch of exactly one event');
+      const item = eventFromBatchItem(req.body[0], 0);
+      event = { id: item.id, type: METADATA_EVENT_TYPE, data: item.data };
+    } else if (type === 'application/json') {
+      event = { id: eventIdHeader(req.headers) ?? randomUUID(), type: METADATA_EVENT_TYPE, data: req.body };
+    } else {
+      throw unsupportedMediaType('Stream metadata is JSON: send application/json or application/vnd.eventstore.events+json');
+    }
+    if (event.data === null || typeof event.data !== 'object' || Array.isArray(event.data)) throw badRequest('Stream metadata must be a JSON object');
+    await authorize(ctx, req, metastreamOf(streamId), 'write');
+    const result = await store.appendToStream(metastreamOf(streamId), [event], { expectedRevision: expected });
+    metrics.appendRequests++;
+    metrics.appendedEvents++;
+    reply.raw.statusMessage = 'Created';
+    return reply.code(201).header('location', `${streamUrl(baseUrl(ctx, req), metastreamOf(streamId))}/${result.nextExpectedRevision}`).send();
+  });
+}
