@@ -10,3 +10,4 @@ export * from './stream-name.js';
 export { parseMetadataJson, metadataToJson, recreatedMetadata, isSoftDeleteMarker, metadataEvent, SOFT_DELETED_TB } from './metadata.js';
 export { compileFilter, type FilterPredicate } from './event-filter.js';
 export { StoredEvent } from './recorded-event.js';
+export * from './log/register.js';

@@ -1,0 +1,1094 @@
+// The embedded log engine, Telltale's default backend (DESIGN decisions 1–6).
+//
+// Storage: one logical, append-only byte log cut into segment files (store/log/segment.ts); an
+// event's global position is the byte offset of its record in that log (store/log/record-format.ts),
+// so positions strictly increase and a position handed out stays valid for ever, scavenge or not.
+//
+// Writing: commits are decided one at a time, in order, by `planCommit` under a single-writer
+// chain, against the durable index plus an overlay of commits decided but not yet on disk; a
+// decided commit is encoded as one contiguous run of records and queued. One flush at a time
+// writes everything queued in a single write and one fdatasync (group commit, as Event Store's
+// writer does: fsync when the queue drains); every commit in it resolves only after that
+// fdatasync returns. Only then are its records put in the index that readers use, so reads see
+// durable records only.
+//
+// Opening: takes the directory lock, loads the index checkpoint and scans only the log after it,
+// cutting back a torn tail (a commit whose last record is missing or incomplete) and stopping with
+// `CorruptLogError` (file and offset) at a bad record anywhere else. A missing, stale or bad
+// checkpoint is rebuilt by scanning the whole log. Records covered by a valid checkpoint are not
+// re-read at open (that is what keeps open time flat); each read verifies the checksums of the
+// records it returns instead, so a flipped byte in old data surfaces as `CorruptLogError` on the
+// first read that touches it, never as a wrong event.
+import * as fs from 'node:fs';
+import { join, resolve } from 'node:path';
+import type {
+  BackendReadAllRequest,
+  BackendReadStreamRequest,
+  BackendSupports,
+  PreparedWrite,
+  ScavengePlan,
+  StorageBackend,
+  StoredRecord,
+  StreamState,
+  WriteOutcome,
+} from '../backend.js';
+import { planCommit, type CommitView } from '../commit-plan.js';
+import { BackendUnavailableError, CorruptLogError, EventTooLargeError, StoreClosedError } from '../errors.js';
+import type { StreamIdLookup } from '../expected-revision.js';
+import { isSoftDeleteMarker } from '../metadata.js';
+import { isMetastream, metastreamOf, TOMBSTONE_REVISION } from '../stream-name.js';
+import { LockFile } from './lock-file.js';
+import {
+  checkRecord,
+  encodeCommit,
+  FLAG_COMMIT_FIRST,
+  FLAG_COMMIT_LAST,
+  Frame,
+  LogRecord,
+  MAX_RECORD_BYTES,
+  RECORD_OVERHEAD_BYTES,
+  recordData,
+  recordFlags,
+  recordId,
+  recordLength,
+  recordPosition,
+  recordRevisionNumber,
+  recordStreamId,
+  type RecordInput,
+} from './record-format.js';
+import {
+  fdatasync,
+  parseSegmentHeader,
+  pread,
+  pwrite,
+  Segment,
+  SEGMENT_HEADER_BYTES,
+  SEGMENT_NAME,
+  segmentFileName,
+  segmentHeader,
+  syncDirectory,
+} from './segment.js';
+import { deserializeIndex, HOLE, serializeIndex, StreamIndex, type IndexCheckpoint } from './stream-index.js';
+
+/**
+ * `'fsync'`: an append resolves only once its bytes are on disk (fdatasync, group-committed).
+ * `'none'`: an append resolves once its bytes are handed to the operating system, without
+ * fsync. Faster, survives a crash of this process, but **acknowledged appends can be lost** if
+ * the machine crashes or loses power. Only for data you can rebuild.
+ */
+export type Durability = 'fsync' | 'none';
+
+export interface LogBackendOptions {
+  /** @defaultValue `'fsync'` */
+  readonly durability?: Durability;
+  /** A segment is closed once it would grow past this many bytes. @defaultValue 256 MiB */
+  readonly segmentBytes?: number;
+  /** Write an index checkpoint every time the log has grown this much. @defaultValue 32 MiB */
+  readonly checkpointBytes?: number;
+  /**
+   * How many recent event ids are remembered for recognising a retried append under `any` /
+   * `stream_exists` (Event Store keeps 8Mi in a compact .NET cache; a JS Map entry costs about
+   * 120 bytes, so we keep fewer). Retries of older batches with an exact expected revision are
+   * still recognised, from the log itself. @defaultValue 65536
+   */
+  readonly recentIds?: number;
+  /** Clock for `created`. @defaultValue Date.now */
+  readonly clock?: () => number;
+  /** Verify each record's checksum on every read. @defaultValue true */
+  readonly verifyReads?: boolean;
+}
+
+/** What the open found and repaired, for operators and tests. */
+export interface RecoveryReport {
+  /** Whether the index checkpoint was usable (false: the index was rebuilt from the whole log). */
+  readonly usedCheckpoint: boolean;
+  /** Bytes of log scanned at open. */
+  readonly scannedBytes: number;
+  /** Set when a torn tail was cut back. */
+  readonly truncated?: { readonly file: string; readonly offset: number; readonly bytes: number };
+}
+
+const INDEX_FILE = 'index.tti';
+const CHUNK_BYTES = 4 * 1024 * 1024;
+const HINTS = 1024;
+const NEW_STREAM: StreamState = { lastRevision: -1n, tombstoned: false, softDeleted: false, metadataExists: false };
+
+interface IndexedRecord {
+  readonly streamId: string;
+  /** -1 for a tombstone. */
+  readonly revision: number;
+  readonly position: number;
+  /** Kept for metastream records only (soft-delete marker). */
+  readonly data: Uint8Array | undefined;
+}
+
+interface QueuedCommit {
+  readonly buffer: Buffer;
+  readonly position: number;
+  readonly segmentStart: number;
+  readonly records: IndexedRecord[];
+  readonly lastRecordPosition: number;
+}
+
+/** A stream's state as decided but not yet durable. */
+interface PendingStream {
+  lastRevision: number;
+  tombstoned: boolean;
+  /** For a metastream: its last event's data. */
+  lastData: Uint8Array | undefined;
+  /** Pending records by revision, contiguous. */
+  readonly records: { revision: number; id: string; position: number }[];
+  lastPosition: number;
+}
+
+interface Waiter {
+  readonly at: number;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export class LogBackend implements StorageBackend {
+  readonly supports: BackendSupports;
+  readonly directory: string;
+  recovery: RecoveryReport = { usedCheckpoint: false, scannedBytes: 0 };
+  /** The last failure to write an index checkpoint (the log stays the truth; the next open rescans). */
+  checkpointError: unknown;
+
+  readonly #lock: LockFile;
+  readonly #durable: boolean;
+  readonly #segmentBytes: number;
+  readonly #checkpointBytes: number;
+  readonly #recentLimit: number;
+  readonly #clock: () => number;
+  readonly #verify: boolean;
+
+  #segments: Segment[] = [];
+  #index = new StreamIndex();
+  readonly #overlay = new Map<string, PendingStream>();
+  readonly #recent = new Map<string, { streamId: string; revision: number }>();
+  readonly #hints = new Map<number, { segment: Segment; physical: number }>();
+  readonly #listeners = new Set<() => void>();
+
+  /** End of the log including decided, queued commits. */
+  #nextPosition = 0;
+  #lastRecordPosition = -1;
+  /** Start of the segment the next decided commit goes to. */
+  #writeSegmentStart = 0;
+  /** End of the durable log: readers see records before it only. */
+  #durableHead = 0;
+  #durableLastRecordPosition = -1;
+  #checkpointPosition = -1;
+  #averageRecordBytes = 512;
+
+  #decisions: Promise<unknown> = Promise.resolve();
+  #queue: QueuedCommit[] = [];
+  #flushing: Promise<void> | undefined;
+  #waiters: Waiter[] = [];
+  #failure: Error | undefined;
+  #maintenance: Promise<unknown> = Promise.resolve();
+  #checkpointRunning = false;
+  #checkpointQueued = false;
+  #closed = false;
+
+  private constructor(directory: string, lock: LockFile, options: LogBackendOptions) {
+    this.directory = directory;
+    this.#lock = lock;
+    this.#durable = (options.durability ?? 'fsync') === 'fsync';
+    if (options.durability !== undefined && options.durability !== 'fsync' && options.durability !== 'none') {
+      throw new TypeError(`durability must be 'fsync' or 'none', got ${String(options.durability)}`);
+    }
+    this.#segmentBytes = options.segmentBytes ?? 256 * 1024 * 1024;
+    this.#checkpointBytes = options.checkpointBytes ?? 32 * 1024 * 1024;
+    this.#recentLimit = options.recentIds ?? 65536;
+    this.#clock = options.clock ?? Date.now;
+    this.#verify = options.verifyReads ?? true;
+    this.supports = { durable: this.#durable, shared: false, scavenge: true };
+  }
+
+  /** Opens (creating when needed) the log in `directory`; one writer per directory. */
+  static async open(directory: string, options: LogBackendOptions = {}): Promise<LogBackend> {
+    const dir = resolve(directory);
+    fs.mkdirSync(dir, { recursive: true });
+    const lock = LockFile.acquire(dir);
+    let backend: LogBackend | undefined;
+    try {
+      backend = new LogBackend(dir, lock, options);
+      await backend.#recover();
+      return backend;
+    } catch (e) {
+      if (backend) for (const s of backend.#segments) fs.closeSync(s.fd);
+      lock.release();
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing
+
+  commit(writes: readonly PreparedWrite[]): Promise<WriteOutcome[]> {
+    const decided = this.#decisions.then(() => this.#decide(writes));
+    this.#decisions = decided.catch(() => undefined);
+    return decided.then(({ outcomes, durableAt }) => (durableAt > this.#durableHead ? this.#whenDurable(durableAt).then(() => outcomes) : outcomes));
+  }
+
+  async #decide(writes: readonly PreparedWrite[]): Promise<{ outcomes: WriteOutcome[]; durableAt: number }> {
+    if (this.#failure) throw this.#failure;
+    if (this.#closed) throw new StoreClosedError();
+    const plan = await planCommit(writes, this.#view);
+    if (!plan.ok) return { outcomes: plan.outcomes, durableAt: -1 };
+    const lastOfWrite = new Map<number, number>();
+    if (plan.records.length > 0) {
+      const inputs: RecordInput[] = plan.records.map((r) => ({ streamId: r.streamId, revision: r.revision, ...r.event }));
+      const lengths = inputs.map(recordLength);
+      let total = 0;
+      for (const length of lengths) {
+        if (length > MAX_RECORD_BYTES) throw new EventTooLargeError(length - RECORD_OVERHEAD_BYTES, MAX_RECORD_BYTES - RECORD_OVERHEAD_BYTES);
+        total += length;
+      }
+      // A commit never spans two segments: the segment closes before it instead.
+      if (this.#nextPosition > this.#writeSegmentStart && this.#nextPosition - this.#writeSegmentStart + total > this.#segmentBytes) {
+        this.#writeSegmentStart = this.#nextPosition;
+      }
+      const start = this.#nextPosition;
+      const buffer = Buffer.allocUnsafe(total);
+      const positions = encodeCommit(inputs, lengths, buffer, 0, start, this.#clock());
+      const records: IndexedRecord[] = [];
+      for (const [i, planned] of plan.records.entries()) {
+        const position = positions[i]!;
+        const tombstone = planned.revision === TOMBSTONE_REVISION;
+        const revision = tombstone ? -1 : Number(planned.revision);
+        const meta = isMetastream(planned.streamId);
+        records.push({ streamId: planned.streamId, revision, position, data: meta ? planned.event.data : undefined });
+        this.#pend(planned.streamId, revision, planned.event.id, position, meta ? planned.event.data : undefined);
+        if (!tombstone) this.#remember(planned.event.id, planned.streamId, revision);
+        lastOfWrite.set(planned.write, position);
+      }
+      this.#nextPosition += total;
+      this.#lastRecordPosition = positions[positions.length - 1]!;
+      this.#averageRecordBytes = this.#averageRecordBytes * 0.9 + (total / positions.length) * 0.1;
+      this.#queue.push({ buffer, position: start, segmentStart: this.#writeSegmentStart, records, lastRecordPosition: this.#lastRecordPosition });
+      this.#kick();
+    }
+    const outcomes = writes.map((w, i): WriteOutcome => {
+      const known = plan.known[i];
+      if (known?.kind === 'idempotent') return { ...known, position: this.#positionOf(w.streamId, Number(known.lastRevision)) };
+      return { kind: 'written', lastRevision: plan.lastRevisions[i]!, position: BigInt(lastOfWrite.get(i) ?? this.#lastRecordPosition) };
+    });
+    // Even a commit that wrote nothing (an idempotent retry, an empty batch) was decided against
+    // commits still in flight; it answers only once they are durable.
+    return { outcomes, durableAt: this.#nextPosition };
+  }
+
+  #pend(streamId: string, revision: number, id: string, position: number, data: Uint8Array | undefined): void {
+    let pending = this.#overlay.get(streamId);
+    if (pending === undefined) {
+      const durable = this.#index.get(streamId);
+      pending = { lastRevision: (durable?.count ?? 0) - 1, tombstoned: false, lastData: undefined, records: [], lastPosition: position };
+      this.#overlay.set(streamId, pending);
+    }
+    if (revision < 0) pending.tombstoned = true;
+    else {
+      pending.lastRevision = revision;
+      pending.records.push({ revision, id, position });
+    }
+    if (data !== undefined) pending.lastData = data;
+    pending.lastPosition = position;
+  }
+
+  #remember(id: string, streamId: string, revision: number): void {
+    if (this.#recentLimit <= 0) return;
+    this.#recent.delete(id);
+    this.#recent.set(id, { streamId, revision });
+    if (this.#recent.size > this.#recentLimit) this.#recent.delete(this.#recent.keys().next().value!);
+  }
+
+  #positionOf(streamId: string, revision: number): bigint {
+    const pending = this.#overlay.get(streamId)?.records;
+    const first = pending?.[0];
+    if (first !== undefined && revision >= first.revision) {
+      const hit = pending![revision - first.revision];
+      if (hit) return BigInt(hit.position);
+    }
+    const position = this.#index.get(streamId)?.at(revision) ?? HOLE;
+    return BigInt(position >= 0 ? position : this.#lastRecordPosition);
+  }
+
+  /** What `planCommit` sees: durable state plus every commit decided before this one. */
+  readonly #view: CommitView = {
+    streamState: (streamId) => this.#decidedState(streamId),
+    lookup: (streamId) => this.#lookup(streamId),
+    lastMetadata: async (metastreamId) => {
+      const pending = this.#overlay.get(metastreamId);
+      if (pending?.lastData !== undefined) return pending.lastData;
+      const entry = this.#index.get(metastreamId);
+      const position = entry && entry.count > 0 ? entry.at(entry.count - 1) : HOLE;
+      if (position < 0) return undefined;
+      return (await this.#readPositions([position]))[0]?.data;
+    },
+  };
+
+  #decidedState(streamId: string): StreamState {
+    const metastream = metastreamOf(streamId);
+    const pending = this.#overlay.get(streamId);
+    const pendingMeta = this.#overlay.get(metastream);
+    const durable = this.#index.get(streamId);
+    const durableMeta = this.#index.get(metastream);
+    if (!pending && !pendingMeta && !durable && !durableMeta) return NEW_STREAM;
+    return {
+      lastRevision: BigInt(pending ? pending.lastRevision : (durable?.count ?? 0) - 1),
+      tombstoned: pending?.tombstoned === true || (durable?.tombstone ?? -1) >= 0,
+      softDeleted: pendingMeta?.lastData !== undefined ? isSoftDeleteMarker(pendingMeta.lastData) : (durable?.softDeleted ?? false),
+      metadataExists: (durableMeta?.count ?? 0) > 0 || (pendingMeta !== undefined && pendingMeta.lastRevision >= 0),
+    };
+  }
+
+  #lookup(streamId: string): StreamIdLookup {
+    return {
+      idsFrom: async (from, count) => {
+        const pending = this.#overlay.get(streamId)?.records ?? [];
+        const entry = this.#index.get(streamId);
+        const ids: string[] = [];
+        const toRead: { slot: number; position: number }[] = [];
+        for (let r = Number(from); ids.length < count; r++) {
+          const hit = pending.length > 0 && r >= pending[0]!.revision ? pending[r - pending[0]!.revision] : undefined;
+          if (hit) ids.push(hit.id);
+          else if (entry && r < entry.count) {
+            const position = entry.at(r);
+            // A scavenged event's id is gone; the retry can no longer be recognised, as in Event Store.
+            if (position >= 0) toRead.push({ slot: ids.length, position });
+            ids.push('');
+          } else break;
+        }
+        if (toRead.length > 0) {
+          const records = await this.#readPositions(toRead.map((t) => t.position));
+          for (const [i, t] of toRead.entries()) ids[t.slot] = records[i]!.id;
+        }
+        return ids;
+      },
+      revisionOf: (id) => {
+        const hit = this.#recent.get(id);
+        return hit !== undefined && hit.streamId === streamId ? BigInt(hit.revision) : undefined;
+      },
+    };
+  }
+
+  #kick(): void {
+    if (this.#flushing === undefined) this.#flushing = this.#flushLoop();
+  }
+
+  async #flushLoop(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && this.#failure === undefined) {
+        const batch = this.#queue;
+        this.#queue = [];
+        await this.#writeBatch(batch);
+        this.#publish(batch);
+      }
+    } catch (e) {
+      this.#fail(e);
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  /** One write per segment touched (almost always one) and one fdatasync each. */
+  async #writeBatch(batch: QueuedCommit[]): Promise<void> {
+    const touched: Segment[] = [];
+    let i = 0;
+    while (i < batch.length) {
+      const segmentStart = batch[i]!.segmentStart;
+      let j = i + 1;
+      while (j < batch.length && batch[j]!.segmentStart === segmentStart) j++;
+      let segment = this.#active;
+      if (segment.start !== segmentStart) {
+        // Seal the segment before the next one exists, so a later segment implies every earlier one is whole.
+        if (this.#durable && !touched.includes(segment)) await fdatasync(segment.fd);
+        segment = await this.#createSegment(segmentStart);
+      }
+      const group = batch.slice(i, j);
+      const bytes = group.length === 1 ? group[0]!.buffer : Buffer.concat(group.map((c) => c.buffer));
+      const physical = segment.physicalOf(group[0]!.position);
+      await pwrite(segment.fd, bytes, physical);
+      segment.size = Math.max(segment.size, physical + bytes.length);
+      touched.push(segment);
+      i = j;
+    }
+    if (this.#durable) await Promise.all(touched.map((s) => fdatasync(s.fd)));
+  }
+
+  async #createSegment(start: number): Promise<Segment> {
+    const fd = fs.openSync(join(this.directory, segmentFileName(start)), 'wx+');
+    await pwrite(fd, segmentHeader(start, 0), 0);
+    if (this.#durable) {
+      await fdatasync(fd);
+      syncDirectory(this.directory);
+    }
+    const segment = new Segment(this.directory, start, 0, fd, SEGMENT_HEADER_BYTES);
+    this.#segments.push(segment);
+    return segment;
+  }
+
+  get #active(): Segment {
+    return this.#segments[this.#segments.length - 1]!;
+  }
+
+  /** Makes a durable batch visible: index, durable head, waiting commits, subscribers. */
+  #publish(batch: QueuedCommit[]): void {
+    for (const commit of batch) {
+      for (const r of commit.records) this.#index.apply(r.streamId, r.revision, r.position, () => r.data!);
+      const segment = this.#segmentAt(commit.position);
+      segment.addSample(commit.position, segment.physicalOf(commit.position));
+    }
+    const last = batch[batch.length - 1]!;
+    this.#durableHead = last.position + last.buffer.length;
+    this.#durableLastRecordPosition = last.lastRecordPosition;
+    for (const [streamId, pending] of this.#overlay) {
+      if (pending.lastPosition < this.#durableHead) this.#overlay.delete(streamId);
+      else {
+        let drop = 0;
+        while (drop < pending.records.length && pending.records[drop]!.position < this.#durableHead) drop++;
+        if (drop > 0) pending.records.splice(0, drop);
+      }
+    }
+    let done = 0;
+    while (done < this.#waiters.length && this.#waiters[done]!.at <= this.#durableHead) this.#waiters[done++]!.resolve();
+    if (done > 0) this.#waiters.splice(0, done);
+    for (const listener of this.#listeners) listener();
+    if (this.#durableHead - this.#checkpointPosition >= this.#checkpointBytes && !this.#checkpointQueued) {
+      this.#checkpointQueued = true;
+      this.#maintenance = this.#maintenance.then(() => this.#checkpoint());
+    }
+  }
+
+  #whenDurable(at: number): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => this.#waiters.push({ at, resolve, reject }));
+  }
+
+  /**
+   * A failed write or fsync leaves the file in an unknown state (after a failed fsync, Linux may
+   * have dropped the dirty pages), so the store stops taking writes, as PostgreSQL does; reopening
+   * re-reads the log and cuts any torn tail.
+   */
+  #fail(cause: unknown): void {
+    this.#failure = new BackendUnavailableError(`Writing the log in ${this.directory} failed; the store accepts no more writes until it is reopened`, { cause });
+    for (const w of this.#waiters) w.reject(this.#failure);
+    this.#waiters = [];
+    this.#queue = [];
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading (durable records only)
+
+  async streamState(streamId: string): Promise<StreamState> {
+    const entry = this.#index.get(streamId);
+    const meta = this.#index.get(metastreamOf(streamId));
+    if (!entry && !meta) return NEW_STREAM;
+    return {
+      lastRevision: BigInt((entry?.count ?? 0) - 1),
+      tombstoned: (entry?.tombstone ?? -1) >= 0,
+      softDeleted: entry?.softDeleted ?? false,
+      metadataExists: (meta?.count ?? 0) > 0,
+    };
+  }
+
+  async readStream(request: BackendReadStreamRequest): Promise<StoredRecord[]> {
+    const entry = this.#index.get(request.streamId);
+    if (!entry) return [];
+    const positions: number[] = [];
+    const last = entry.count - 1;
+    const from = request.fromRevision > BigInt(last) ? last + 1 : Number(request.fromRevision);
+    if (request.direction === 'forwards') {
+      for (let r = from; r <= last && positions.length < request.limit; r++) {
+        const p = entry.positions[r]!;
+        if (p >= 0) positions.push(p);
+      }
+      if (positions.length < request.limit && entry.tombstone >= 0) positions.push(entry.tombstone);
+      return this.#readPositions(positions);
+    }
+    for (let r = Math.min(from, last); r >= 0 && positions.length < request.limit; r--) {
+      const p = entry.positions[r]!;
+      if (p >= 0) positions.push(p);
+    }
+    return (await this.#readPositions(positions.reverse())).reverse();
+  }
+
+  async readAll(request: BackendReadAllRequest): Promise<StoredRecord[]> {
+    if (request.limit <= 0) return [];
+    const from = request.fromPosition > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(request.fromPosition);
+    return request.direction === 'forwards' ? this.#readForwards(from, request.limit) : this.#readBackwards(from, request.limit);
+  }
+
+  async headPosition(): Promise<bigint> {
+    return BigInt(this.#durableHead);
+  }
+
+  onCommit(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #segmentIndexOf(position: number): number {
+    const s = this.#segments;
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (s[mid]!.start <= position) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  #segmentAt(position: number): Segment {
+    return this.#segments[this.#segmentIndexOf(position)]!;
+  }
+
+  /** Logical end of segment k as readers see it. */
+  #segmentEnd(k: number, head: number): number {
+    const next = this.#segments[k + 1];
+    return next === undefined ? head : Math.min(next.start, head);
+  }
+
+  /** File offset where readable bytes of a segment end. */
+  #physicalEnd(segment: Segment, logicalEnd: number): number {
+    return segment.scavenged ? segment.size : segment.physicalOf(logicalEnd);
+  }
+
+  #readSize(records: number): number {
+    return Math.min(CHUNK_BYTES, Math.max(16 * 1024, Math.ceil(records * this.#averageRecordBytes * 1.1) + 4096));
+  }
+
+  async #readForwards(from: number, limit: number): Promise<StoredRecord[]> {
+    const head = this.#durableHead;
+    const out: StoredRecord[] = [];
+    let p = Math.max(0, from);
+    const hint = this.#hints.get(p);
+    let hinted: { segment: Segment; physical: number } | undefined = hint;
+    let nextPhysical = 0;
+    let lastSegment: Segment | undefined;
+    while (out.length < limit && p < head) {
+      const k = this.#segmentIndexOf(p);
+      const segment = this.#segments[k]!;
+      const end = this.#segmentEnd(k, head);
+      if (p >= end) {
+        p = end;
+        hinted = undefined;
+        continue;
+      }
+      const physicalEnd = this.#physicalEnd(segment, end);
+      let physical = hinted?.segment === segment ? hinted.physical : segment.floor(p).physical;
+      hinted = undefined;
+      segment.acquire();
+      try {
+        let want = 0;
+        while (out.length < limit && physical < physicalEnd) {
+          const size = Math.min(physicalEnd - physical, Math.max(want, this.#readSize(limit - out.length)));
+          const buf = await pread(segment.fd, size, physical);
+          let off = 0;
+          want = 0;
+          while (off < buf.length && out.length < limit) {
+            const length = checkRecord(buf, off, buf.length, this.#verify);
+            if (length === Frame.Incomplete) {
+              if (off === 0) want = this.#declaredLength(buf, segment, physical);
+              break;
+            }
+            if (length === Frame.Bad) throw new CorruptLogError(segment.file, physical + off, 'bad record (length, checksum or framing)');
+            const position = recordPosition(buf, off);
+            if (position >= p) out.push(new LogRecord(buf, off));
+            off += length;
+          }
+          physical += off;
+        }
+        lastSegment = segment;
+        nextPhysical = physical;
+        p = out.length > 0 ? Number(out[out.length - 1]!.position) + 1 : end;
+        if (physical >= physicalEnd) p = Math.max(p, end);
+      } finally {
+        segment.release();
+      }
+    }
+    // The next page usually starts right after this one's last record: remember where that is.
+    if (out.length > 0 && lastSegment !== undefined) {
+      const next = Number(out[out.length - 1]!.position) + 1;
+      this.#hints.set(next, { segment: lastSegment, physical: nextPhysical });
+      if (this.#hints.size > HINTS) this.#hints.delete(this.#hints.keys().next().value!);
+    }
+    return out;
+  }
+
+  /** The length a record at the start of `buf` declares, checked for sanity. */
+  #declaredLength(buf: Buffer, segment: Segment, physical: number): number {
+    if (buf.length < 4) throw new CorruptLogError(segment.file, physical, 'record cut short');
+    const length = buf.readUInt32LE(0);
+    if (length < RECORD_OVERHEAD_BYTES || length > MAX_RECORD_BYTES || length <= buf.length) {
+      throw new CorruptLogError(segment.file, physical, `implausible record length ${length}`);
+    }
+    return length;
+  }
+
+  async #readBackwards(from: number, limit: number): Promise<StoredRecord[]> {
+    const head = this.#durableHead;
+    const out: StoredRecord[] = [];
+    let p = Math.min(from, head - 1);
+    while (out.length < limit && p >= 0) {
+      const k = this.#segmentIndexOf(p);
+      const segment = this.#segments[k]!;
+      const floor = segment.floor(p);
+      const window = await this.#scan(segment, floor.physical, this.#physicalEnd(segment, this.#segmentEnd(k, head)), p);
+      for (let i = window.length - 1; i >= 0 && out.length < limit; i--) out.push(window[i]!);
+      p = floor.logical - 1;
+    }
+    return out;
+  }
+
+  /** Records of a segment from a record start, in order, up to position `until` inclusive. */
+  async #scan(segment: Segment, physical: number, physicalEnd: number, until: number, wanted?: Set<number>): Promise<LogRecord[]> {
+    const out: LogRecord[] = [];
+    segment.acquire();
+    try {
+      let want = 0;
+      while (physical < physicalEnd) {
+        const buf = await pread(segment.fd, Math.min(physicalEnd - physical, Math.max(want, 256 * 1024)), physical);
+        let off = 0;
+        want = 0;
+        while (off < buf.length) {
+          const length = checkRecord(buf, off, buf.length, this.#verify);
+          if (length === Frame.Incomplete) {
+            if (off === 0) want = this.#declaredLength(buf, segment, physical);
+            break;
+          }
+          if (length === Frame.Bad) throw new CorruptLogError(segment.file, physical + off, 'bad record (length, checksum or framing)');
+          const position = recordPosition(buf, off);
+          if (position > until) return out;
+          if (wanted === undefined || wanted.has(position)) out.push(new LogRecord(buf, off));
+          off += length;
+        }
+        physical += off;
+      }
+      return out;
+    } finally {
+      segment.release();
+    }
+  }
+
+  /** The records at these positions (ascending, all durable), read a run of nearby ones per pread. */
+  async #readPositions(positions: readonly number[]): Promise<LogRecord[]> {
+    const out: LogRecord[] = [];
+    const head = this.#durableHead;
+    let i = 0;
+    while (i < positions.length) {
+      const first = positions[i]!;
+      const k = this.#segmentIndexOf(first);
+      const segment = this.#segments[k]!;
+      const end = this.#segmentEnd(k, head);
+      let j = i + 1;
+      while (j < positions.length && positions[j]! < end && positions[j]! - first < CHUNK_BYTES / 4) j++;
+      const run = positions.slice(i, j);
+      if (segment.scavenged) {
+        const records = await this.#scan(segment, segment.floor(first).physical, segment.size, run[run.length - 1]!, new Set(run));
+        if (records.length !== run.length) throw new CorruptLogError(segment.file, segment.floor(first).physical, `the index points at a record that is not in the segment`);
+        out.push(...records);
+      } else {
+        const physicalEnd = segment.physicalOf(end);
+        const base = segment.physicalOf(first);
+        segment.acquire();
+        try {
+          const buf = await pread(segment.fd, Math.min(physicalEnd - base, run[run.length - 1]! - first + Math.ceil(this.#averageRecordBytes * 2) + 4096), base);
+          for (const position of run) {
+            let record = buf;
+            let off = position - first;
+            let length = checkRecord(record, off, record.length, this.#verify);
+            if (length === Frame.Incomplete) {
+              // Only a run's last record can reach past the bytes read: fetch it alone.
+              const physical = segment.physicalOf(position);
+              const declared = off + 4 <= buf.length ? buf.readUInt32LE(off) : (await pread(segment.fd, 4, physical)).readUInt32LE(0);
+              record = await pread(segment.fd, Math.min(Math.max(declared, RECORD_OVERHEAD_BYTES), MAX_RECORD_BYTES), physical);
+              off = 0;
+              length = checkRecord(record, 0, record.length, this.#verify);
+            }
+            if (length < 0 || recordPosition(record, off) !== position) {
+              throw new CorruptLogError(segment.file, segment.physicalOf(position), 'bad record (length, checksum, framing or position)');
+            }
+            out.push(new LogRecord(record, off));
+          }
+        } finally {
+          segment.release();
+        }
+      }
+      i = j;
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Opening and recovery
+
+  async #recover(): Promise<void> {
+    const names = fs.readdirSync(this.directory);
+    for (const name of names) if (name.endsWith('.tmp')) fs.unlinkSync(join(this.directory, name));
+    const starts = names
+      .map((n) => SEGMENT_NAME.exec(n)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    if (starts.length === 0) {
+      fs.rmSync(join(this.directory, INDEX_FILE), { force: true });
+      await this.#createSegment(0);
+      this.#checkpointPosition = 0;
+      return;
+    }
+    for (const [k, start] of starts.entries()) {
+      const last = k === starts.length - 1;
+      const file = join(this.directory, segmentFileName(start));
+      const fd = fs.openSync(file, last ? 'r+' : 'r');
+      this.#segments.push(new Segment(this.directory, start, 0, fd, fs.fstatSync(fd).size));
+      const segment = this.#segments[k]!;
+      if (segment.size < SEGMENT_HEADER_BYTES) {
+        // A crash while a new segment was being created: it holds nothing yet.
+        if (!last) throw new CorruptLogError(file, 0, 'segment header cut short');
+        fs.ftruncateSync(fd, 0);
+        fs.writeSync(fd, segmentHeader(start, 0), 0, SEGMENT_HEADER_BYTES, 0);
+        fs.fsyncSync(fd);
+        segment.size = SEGMENT_HEADER_BYTES;
+      }
+      const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+      fs.readSync(fd, header, 0, SEGMENT_HEADER_BYTES, 0);
+      const { generation } = parseSegmentHeader(header, file, start);
+      if (generation > 0) {
+        if (last) throw new CorruptLogError(file, 0, 'the last segment is a scavenged one; the segment after it is missing');
+        this.#segments[k] = new Segment(this.directory, start, generation, fd, segment.size);
+      }
+    }
+    for (let k = 0; k + 1 < this.#segments.length; k++) {
+      const s = this.#segments[k]!;
+      const next = this.#segments[k + 1]!;
+      if (!s.scavenged && s.start + s.size - SEGMENT_HEADER_BYTES !== next.start) {
+        throw new CorruptLogError(s.file, s.size, `the segment ends at position ${s.start + s.size - SEGMENT_HEADER_BYTES} but the next one starts at ${next.start}`);
+      }
+    }
+
+    const checkpoint = this.#loadCheckpoint();
+    let from = 0;
+    if (checkpoint) {
+      this.#index = checkpoint.index;
+      for (const [k, s] of checkpoint.segments.entries()) {
+        const segment = this.#segments[k]!;
+        segment.samplesLogical.push(...s.samplesLogical);
+        segment.samplesPhysical.push(...s.samplesPhysical);
+      }
+      from = checkpoint.position;
+      this.#lastRecordPosition = checkpoint.lastRecordPosition;
+      this.#checkpointPosition = checkpoint.position;
+    }
+    let scanned = 0;
+    let end = from;
+    let truncated: RecoveryReport['truncated'];
+    for (let k = this.#segmentIndexOf(from); k < this.#segments.length; k++) {
+      const segment = this.#segments[k]!;
+      const start = Math.max(from, segment.start);
+      const result = await this.#scanSegment(segment, start, k === this.#segments.length - 1);
+      scanned += result.scanned;
+      end = result.end;
+      truncated ??= result.truncated;
+    }
+    this.#nextPosition = this.#durableHead = end;
+    this.#durableLastRecordPosition = this.#lastRecordPosition;
+    this.#writeSegmentStart = this.#active.start;
+    this.recovery = { usedCheckpoint: checkpoint !== undefined, scannedBytes: scanned, ...(truncated ? { truncated } : {}) };
+    if (scanned > 0 || !checkpoint) await this.#checkpoint();
+  }
+
+  #loadCheckpoint(): IndexCheckpoint | undefined {
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(join(this.directory, INDEX_FILE));
+    } catch {
+      return undefined;
+    }
+    const checkpoint = deserializeIndex(buf);
+    if (!checkpoint || checkpoint.segments.length === 0 || checkpoint.segments.length > this.#segments.length) return undefined;
+    for (const [k, s] of checkpoint.segments.entries()) {
+      const segment = this.#segments[k]!;
+      const lastCovered = k === checkpoint.segments.length - 1;
+      if (segment.start !== s.start || segment.generation !== s.generation) return undefined;
+      if (lastCovered ? segment.size < s.size : segment.size !== s.size) return undefined;
+    }
+    const lastCovered = this.#segments[checkpoint.segments.length - 1]!;
+    if (lastCovered.scavenged || checkpoint.position < lastCovered.start || lastCovered.physicalOf(checkpoint.position) > lastCovered.size) return undefined;
+    return checkpoint;
+  }
+
+  /**
+   * Scans a segment from `from` (a record start), indexing each whole commit. Returns the logical
+   * end. In the last segment, a torn tail is cut back to the last whole commit; a bad record
+   * followed by any valid one is corruption, not a torn write, and stops the open.
+   */
+  async #scanSegment(segment: Segment, from: number, last: boolean): Promise<{ end: number; scanned: number; truncated?: RecoveryReport['truncated'] }> {
+    const file = segment.file;
+    const fileEnd = segment.size;
+    let physical = segment.scavenged ? SEGMENT_HEADER_BYTES : segment.physicalOf(from);
+    const startPhysical = physical;
+    let txStart = -1;
+    let txStartPosition = 0;
+    let tx: IndexedRecord[] = [];
+    let txIds: { id: string; streamId: string; revision: number }[] = [];
+    let previous = -1;
+    let badAt = -1;
+    let buf: Buffer = Buffer.alloc(0);
+    let bufStart = physical;
+    const commit = (records: IndexedRecord[], ids: typeof txIds) => {
+      for (const r of records) this.#index.apply(r.streamId, r.revision, r.position, () => r.data!);
+      for (const x of ids) this.#remember(x.id, x.streamId, x.revision);
+    };
+    while (physical < fileEnd) {
+      let off = physical - bufStart;
+      let length = checkRecord(buf, off, buf.length, true);
+      if (length === Frame.Incomplete && bufStart + buf.length < fileEnd) {
+        const declared = buf.length - off >= 4 ? buf.readUInt32LE(off) : 0;
+        const size = Math.min(fileEnd - physical, Math.max(CHUNK_BYTES, declared <= MAX_RECORD_BYTES ? declared : 0));
+        buf = await pread(segment.fd, size, physical);
+        bufStart = physical;
+        off = 0;
+        length = checkRecord(buf, 0, buf.length, true);
+      }
+      if (length < 0) {
+        badAt = physical;
+        break;
+      }
+      const position = recordPosition(buf, off);
+      const revision = recordRevisionNumber(buf, off);
+      const streamId = recordStreamId(buf, off);
+      const record: IndexedRecord = { streamId, revision, position, data: isMetastream(streamId) ? Buffer.from(recordData(buf, off)) : undefined };
+      const id = revision >= 0 ? { id: recordId(buf, off), streamId, revision } : undefined;
+      if (segment.scavenged) {
+        if (position <= previous || position < segment.start) {
+          badAt = physical;
+          break;
+        }
+        commit([record], id ? [id] : []);
+        segment.addSample(position, physical);
+        this.#lastRecordPosition = position;
+      } else {
+        const flags = recordFlags(buf, off);
+        const first = (flags & FLAG_COMMIT_FIRST) !== 0;
+        // A record must sit where its position says, and commits must nest: a first record only
+        // outside a commit, any other only inside one.
+        if (position !== segment.start + physical - SEGMENT_HEADER_BYTES || first === (txStart >= 0)) {
+          badAt = physical;
+          break;
+        }
+        if (first) {
+          txStart = physical;
+          txStartPosition = position;
+          tx = [];
+          txIds = [];
+        }
+        tx.push(record);
+        if (id) txIds.push(id);
+        if ((flags & FLAG_COMMIT_LAST) !== 0) {
+          commit(tx, txIds);
+          segment.addSample(txStartPosition, txStart);
+          this.#lastRecordPosition = position;
+          txStart = -1;
+        }
+      }
+      previous = position;
+      physical += length;
+    }
+    const scanned = physical - startPhysical;
+    if (badAt < 0 && txStart < 0) return { end: segment.scavenged ? segment.start : segment.start + fileEnd - SEGMENT_HEADER_BYTES, scanned };
+    const where = badAt >= 0 ? badAt : txStart;
+    if (!last) throw new CorruptLogError(file, where, badAt >= 0 ? 'bad record (length, checksum, framing or position)' : 'a commit is cut short at the end of a sealed segment');
+    if (badAt >= 0 && (await this.#validRecordAfter(segment, badAt + 1))) {
+      throw new CorruptLogError(file, badAt, 'bad record (length, checksum, framing or position) with whole records after it');
+    }
+    // A torn tail: the last commit never completed. Cut back to its first record.
+    const cut = txStart >= 0 ? txStart : badAt;
+    fs.ftruncateSync(segment.fd, cut);
+    fs.fsyncSync(segment.fd);
+    segment.size = cut;
+    return { end: segment.start + cut - SEGMENT_HEADER_BYTES, scanned, truncated: { file, offset: cut, bytes: fileEnd - cut } };
+  }
+
+  /** Whether a whole, valid record starts anywhere in the segment at or after `from`. */
+  async #validRecordAfter(segment: Segment, from: number): Promise<boolean> {
+    if (from >= segment.size) return false;
+    const buf = await pread(segment.fd, segment.size - from, from);
+    for (let i = 0; i + RECORD_OVERHEAD_BYTES <= buf.length; i++) {
+      const length = buf.readUInt32LE(i);
+      if (length < RECORD_OVERHEAD_BYTES || length > buf.length - i || buf.readUInt32LE(i + length - 4) !== length) continue;
+      if (checkRecord(buf, i, buf.length, true) > 0) return true;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Index checkpoints
+
+  /** Writes the index as of the durable head to `index.tti` (temporary file, fsync, rename). */
+  async #checkpoint(): Promise<void> {
+    if (this.#checkpointRunning) return;
+    this.#checkpointRunning = true;
+    this.#checkpointQueued = false;
+    try {
+      const position = this.#durableHead;
+      const segments = this.#segments.filter((s) => s.start <= position || s === this.#segments[0]);
+      const buf = serializeIndex({
+        position,
+        lastRecordPosition: this.#durableLastRecordPosition,
+        index: this.#index,
+        segments: segments.map((s, k) => ({
+          start: s.start,
+          generation: s.generation,
+          size: k === segments.length - 1 && !s.scavenged ? s.physicalOf(position) : s.size,
+          samplesLogical: s.samplesLogical,
+          samplesPhysical: s.samplesPhysical,
+        })),
+      });
+      const tmp = join(this.directory, `${INDEX_FILE}.tmp`);
+      const handle = await fs.promises.open(tmp, 'w');
+      try {
+        await handle.writeFile(buf);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.promises.rename(tmp, join(this.directory, INDEX_FILE));
+      syncDirectory(this.directory);
+      this.#checkpointPosition = position;
+      this.checkpointError = undefined;
+    } catch (e) {
+      this.checkpointError = e;
+    } finally {
+      this.#checkpointRunning = false;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Scavenging
+
+  /**
+   * Rewrites each closed segment keeping only the records `plan` keeps, copied byte for byte (so
+   * their checksums and stored positions stay), into a new file that replaces the old one by an
+   * atomic rename; the segment keeps its name (its starting position) and its sparse map now maps
+   * positions to the new offsets. The active segment is closed first, so everything written so far
+   * can be reclaimed. Removed events become holes in the index. A crash mid-scavenge leaves either
+   * the old file or the new one, and a checkpoint that no longer matches is rebuilt at open.
+   */
+  scavenge(plan: ScavengePlan): Promise<{ eventsRemoved: number; bytesReclaimed: number }> {
+    const run = this.#maintenance.then(() => this.#scavenge(plan));
+    this.#maintenance = run.catch(() => undefined);
+    return run;
+  }
+
+  async #scavenge(plan: ScavengePlan): Promise<{ eventsRemoved: number; bytesReclaimed: number }> {
+    await this.#sealActive();
+    let eventsRemoved = 0;
+    let bytesReclaimed = 0;
+    const closed = this.#segments.slice(0, -1);
+    for (const segment of closed) {
+      const removed: LogRecord[] = [];
+      const tmp = join(this.directory, `${segmentFileName(segment.start)}.tmp`);
+      const fd = fs.openSync(tmp, 'w+');
+      let size = SEGMENT_HEADER_BYTES;
+      const samplesLogical: number[] = [];
+      const samplesPhysical: number[] = [];
+      try {
+        fs.writeSync(fd, segmentHeader(segment.start, segment.generation + 1), 0, SEGMENT_HEADER_BYTES, 0);
+        let physical = SEGMENT_HEADER_BYTES;
+        let want = 0;
+        segment.acquire();
+        try {
+          while (physical < segment.size) {
+            const buf = await pread(segment.fd, Math.min(segment.size - physical, Math.max(want, CHUNK_BYTES)), physical);
+            let off = 0;
+            want = 0;
+            const kept: Buffer[] = [];
+            while (off < buf.length) {
+              const length = checkRecord(buf, off, buf.length, true);
+              if (length === Frame.Incomplete) {
+                if (off === 0) want = this.#declaredLength(buf, segment, physical);
+                break;
+              }
+              if (length === Frame.Bad) throw new CorruptLogError(segment.file, physical + off, 'bad record (length, checksum or framing)');
+              const record = new LogRecord(buf, off);
+              if (plan.keep(record)) {
+                if (samplesPhysical.length === 0 || size >= samplesPhysical[samplesPhysical.length - 1]! + 64 * 1024) {
+                  samplesLogical.push(Number(record.position));
+                  samplesPhysical.push(size);
+                }
+                kept.push(buf.subarray(off, off + length));
+                size += length;
+              } else removed.push(record);
+              off += length;
+            }
+            if (kept.length > 0) {
+              const bytes = Buffer.concat(kept);
+              fs.writeSync(fd, bytes, 0, bytes.length, size - bytes.length);
+            }
+            physical += off;
+          }
+        } finally {
+          segment.release();
+        }
+        if (removed.length === 0) {
+          fs.closeSync(fd);
+          fs.unlinkSync(tmp);
+          continue;
+        }
+        fs.fsyncSync(fd);
+      } catch (e) {
+        fs.closeSync(fd);
+        fs.rmSync(tmp, { force: true });
+        throw e;
+      }
+      fs.closeSync(fd);
+      fs.renameSync(tmp, segment.file);
+      syncDirectory(this.directory);
+      const replacement = new Segment(this.directory, segment.start, segment.generation + 1, fs.openSync(segment.file, 'r'), size, samplesLogical, samplesPhysical);
+      this.#segments[this.#segments.indexOf(segment)] = replacement;
+      segment.retire();
+      this.#hints.clear();
+      for (const r of removed) {
+        const entry = this.#index.get(r.streamId);
+        const revision = r.revision === TOMBSTONE_REVISION ? -1 : Number(r.revision);
+        if (entry && revision >= 0 && entry.at(revision) === Number(r.position)) entry.positions[revision] = HOLE;
+        if (entry && revision < 0 && entry.tombstone === Number(r.position)) entry.tombstone = -1;
+      }
+      eventsRemoved += removed.length;
+      bytesReclaimed += segment.size - size;
+    }
+    await this.#checkpoint();
+    return { eventsRemoved, bytesReclaimed };
+  }
+
+  /** Closes the active segment (when it holds records) so the next commit opens a new one. */
+  async #sealActive(): Promise<void> {
+    const sealed = this.#decisions.then(async () => {
+      if (this.#failure) throw this.#failure;
+      if (this.#nextPosition === this.#active.start) return;
+      this.#writeSegmentStart = this.#nextPosition;
+      if (this.#nextPosition > this.#durableHead) await this.#whenDurable(this.#nextPosition);
+      await this.#flushing;
+      if (this.#durable) await fdatasync(this.#active.fd);
+      await this.#createSegment(this.#nextPosition);
+    });
+    this.#decisions = sealed.catch(() => undefined);
+    await sealed;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#decisions;
+    this.#closed = true;
+    while (this.#flushing) await this.#flushing;
+    await this.#maintenance;
+    if (!this.#failure && this.#checkpointPosition !== this.#durableHead) await this.#checkpoint();
+    this.#listeners.clear();
+    for (const s of this.#segments) s.retire();
+    this.#lock.release();
+  }
+}

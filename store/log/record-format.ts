@@ -1,0 +1,211 @@
+// The on-disk record: one event, framed so that a torn or flipped byte is always noticed.
+//
+//   off  size  field (little-endian)
+//   0    4     length L of the whole record, both length fields included
+//   4    1     kind (1 = event)
+//   5    1     flags: 1 data is JSON, 2 first record of a commit, 4 last record of a commit
+//   6    2     stream name length S (UTF-8 bytes)
+//   8    2     event type length T (UTF-8 bytes)
+//   10   2     reserved, 0
+//   12   4     data length D
+//   16   4     metadata length M
+//   20   8     position: the record's own offset in the logical log (u64)
+//   28   8     revision in its stream (u64; Int64.MaxValue for a tombstone)
+//   36   8     created, milliseconds since the epoch (f64)
+//   44   16    event id (UUID bytes)
+//   60   S+T+D+M  stream name, type, data, metadata
+//   L-8  4     CRC-32 of bytes [0, L-8)
+//   L-4  4     length L again, so a reader can also walk backwards and a flipped length is caught
+//
+// A commit (one `commit(writes)` call, possibly several streams) is the run of records from one
+// flagged "first" to the next flagged "last", written contiguously by one write call. On open, a
+// run without its "last" record at the end of the log is a torn commit and is cut back as a
+// whole, so a crash never exposes part of a batch. The position is stored in the record (not
+// only implied by its offset) so that a scavenged segment can copy kept records verbatim,
+// checksums and all, and still say where each one stands in the logical log.
+import type { StoredRecord } from '../backend.js';
+import { TOMBSTONE_REVISION } from '../stream-name.js';
+import { crc32 } from './crc32.js';
+
+export const RECORD_KIND_EVENT = 1;
+export const FLAG_JSON = 1;
+export const FLAG_COMMIT_FIRST = 2;
+export const FLAG_COMMIT_LAST = 4;
+export const RECORD_HEADER_BYTES = 60;
+export const RECORD_OVERHEAD_BYTES = RECORD_HEADER_BYTES + 8;
+/** No record is larger; a length field above it is corruption, not a big event. */
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
+const TWO_32 = 2 ** 32;
+const TOMBSTONE_HIGH = 0x7fffffff;
+
+/** One event to write: its stream, revision and prepared bytes. */
+export interface RecordInput {
+  readonly streamId: string;
+  /** Revision; `TOMBSTONE_REVISION` for a tombstone. */
+  readonly revision: bigint;
+  readonly id: string;
+  readonly type: string;
+  readonly isJson: boolean;
+  readonly data: Uint8Array;
+  readonly metadata: Uint8Array;
+}
+
+/** Encoded size of a record. */
+export function recordLength(input: RecordInput): number {
+  return RECORD_OVERHEAD_BYTES + Buffer.byteLength(input.streamId) + Buffer.byteLength(input.type) + input.data.length + input.metadata.length;
+}
+
+/**
+ * Encodes one commit's records into `out` at `offset`, the first at logical `position`; returns
+ * the positions of the records. `out` must have `sum(recordLength)` bytes free.
+ */
+export function encodeCommit(inputs: readonly RecordInput[], lengths: readonly number[], out: Buffer, offset: number, position: number, created: number): number[] {
+  const positions: number[] = [];
+  let at = offset;
+  let pos = position;
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i]!;
+    const length = lengths[i]!;
+    let flags = input.isJson ? FLAG_JSON : 0;
+    if (i === 0) flags |= FLAG_COMMIT_FIRST;
+    if (i === inputs.length - 1) flags |= FLAG_COMMIT_LAST;
+    out.writeUInt32LE(length, at);
+    out[at + 4] = RECORD_KIND_EVENT;
+    out[at + 5] = flags;
+    let p = at + RECORD_HEADER_BYTES;
+    const s = out.write(input.streamId, p, 'utf8');
+    p += s;
+    const t = out.write(input.type, p, 'utf8');
+    p += t;
+    out.writeUInt16LE(s, at + 6);
+    out.writeUInt16LE(t, at + 8);
+    out.writeUInt16LE(0, at + 10);
+    out.writeUInt32LE(input.data.length, at + 12);
+    out.writeUInt32LE(input.metadata.length, at + 16);
+    writeU64(out, at + 20, pos);
+    if (input.revision === TOMBSTONE_REVISION) {
+      out.writeUInt32LE(0xffffffff, at + 28);
+      out.writeUInt32LE(TOMBSTONE_HIGH, at + 32);
+    } else writeU64(out, at + 28, Number(input.revision));
+    out.writeDoubleLE(created, at + 36);
+    out.write(input.id.length === 36 ? input.id.replaceAll('-', '') : input.id, at + 44, 16, 'hex');
+    out.set(input.data, p);
+    p += input.data.length;
+    out.set(input.metadata, p);
+    out.writeUInt32LE(crc32(out, at, at + length - 8), at + length - 8);
+    out.writeUInt32LE(length, at + length - 4);
+    positions.push(pos);
+    at += length;
+    pos += length;
+  }
+  return positions;
+}
+
+function writeU64(out: Buffer, at: number, value: number): void {
+  out.writeUInt32LE(value % TWO_32, at);
+  out.writeUInt32LE(Math.floor(value / TWO_32), at + 4);
+}
+
+export function readU64(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * TWO_32;
+}
+
+/** What a reader finds at an offset. */
+export const enum Frame {
+  /** The bytes end before the record does (a torn tail, or a read that must fetch more). */
+  Incomplete = -1,
+  /** Not a whole, valid record: a bad length, a mismatched trailer or checksum, an unknown kind. */
+  Bad = -2,
+}
+
+/**
+ * The length of the valid record at `at` in `buf[.., end)`, or `Frame.Incomplete` / `Frame.Bad`.
+ * `verify` false skips the checksum (the length fields and kind are still checked).
+ */
+export function checkRecord(buf: Buffer, at: number, end: number, verify = true): number {
+  if (end - at < 4) return Frame.Incomplete;
+  const length = buf.readUInt32LE(at);
+  if (length < RECORD_OVERHEAD_BYTES || length > MAX_RECORD_BYTES) return Frame.Bad;
+  if (end - at < length) return Frame.Incomplete;
+  if (buf[at + 4] !== RECORD_KIND_EVENT || buf.readUInt32LE(at + length - 4) !== length) return Frame.Bad;
+  const s = buf.readUInt16LE(at + 6);
+  const t = buf.readUInt16LE(at + 8);
+  if (RECORD_OVERHEAD_BYTES + s + t + buf.readUInt32LE(at + 12) + buf.readUInt32LE(at + 16) !== length) return Frame.Bad;
+  if (verify && crc32(buf, at, at + length - 8) !== buf.readUInt32LE(at + length - 8)) return Frame.Bad;
+  return length;
+}
+
+export function recordPosition(buf: Buffer, at: number): number {
+  return readU64(buf, at + 20);
+}
+
+export function recordFlags(buf: Buffer, at: number): number {
+  return buf[at + 5]!;
+}
+
+/** The revision as a number; -1 for a tombstone (callers index arrays with it). */
+export function recordRevisionNumber(buf: Buffer, at: number): number {
+  const high = buf.readUInt32LE(at + 32);
+  if (high === TOMBSTONE_HIGH && buf.readUInt32LE(at + 28) === 0xffffffff) return -1;
+  return buf.readUInt32LE(at + 28) + high * TWO_32;
+}
+
+export function recordStreamId(buf: Buffer, at: number): string {
+  return buf.toString('utf8', at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + buf.readUInt16LE(at + 6));
+}
+
+export function recordId(buf: Buffer, at: number): string {
+  const h = buf.toString('hex', at + 44, at + 60);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The data bytes of the record at `at` (a view into `buf`). */
+export function recordData(buf: Buffer, at: number): Buffer {
+  const p = at + RECORD_HEADER_BYTES + buf.readUInt16LE(at + 6) + buf.readUInt16LE(at + 8);
+  return buf.subarray(p, p + buf.readUInt32LE(at + 12));
+}
+
+/**
+ * A stored record decoded from a read buffer. The payloads are views into that buffer (no
+ * copy); the id is formatted only when asked for, since most `$all` readers never look at it.
+ */
+export class LogRecord implements StoredRecord {
+  readonly streamId: string;
+  readonly revision: bigint;
+  readonly position: bigint;
+  readonly type: string;
+  readonly isJson: boolean;
+  readonly data: Uint8Array;
+  readonly metadata: Uint8Array;
+  readonly created: number;
+  #id: string | undefined;
+  readonly #buf: Buffer;
+  readonly #at: number;
+
+  constructor(buf: Buffer, at: number) {
+    this.#buf = buf;
+    this.#at = at;
+    const s = buf.readUInt16LE(at + 6);
+    const t = buf.readUInt16LE(at + 8);
+    const d = buf.readUInt32LE(at + 12);
+    const m = buf.readUInt32LE(at + 16);
+    let p = at + RECORD_HEADER_BYTES;
+    this.streamId = buf.toString('utf8', p, p + s);
+    p += s;
+    this.type = buf.toString('utf8', p, p + t);
+    p += t;
+    this.data = buf.subarray(p, p + d);
+    p += d;
+    this.metadata = buf.subarray(p, p + m);
+    this.position = BigInt(readU64(buf, at + 20));
+    const revision = recordRevisionNumber(buf, at);
+    this.revision = revision < 0 ? TOMBSTONE_REVISION : BigInt(revision);
+    this.created = buf.readDoubleLE(at + 36);
+    this.isJson = (buf[at + 5]! & FLAG_JSON) !== 0;
+  }
+
+  get id(): string {
+    return (this.#id ??= recordId(this.#buf, this.#at));
+  }
+}

@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync, openSync, readSync, writeSync, closeSync, writeFileSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CorruptLogError, EventStore, openStore, StoreLockedError, type EventData, type Store } from '../../store/index.js';
+import { LogBackend } from '../../store/log/log-backend.js';
+import { crc32, crc32Table } from '../../store/log/crc32.js';
+import { storeConformance, collect } from './conformance.js';
+import { expect } from '../support/chai.js';
+
+let dir: string;
+const fresh = () => (dir = mkdtempSync(join(tmpdir(), 'telltale-log-')));
+const cleanup = async () => rmSync(dir, { recursive: true, force: true });
+
+describe('log store', () => {
+  storeConformance({ open: async ({ clock }) => new EventStore(await LogBackend.open(fresh(), { clock }), { clock }), cleanup });
+});
+
+function events(n: number, from = 0): EventData[] {
+  return Array.from({ length: n }, (_, i) => ({ id: randomUUID(), type: 'Tested', data: { n: from + i, pad: 'y'.repeat(40) } }));
+}
+
+const segmentsOf = (d: string) => readdirSync(d).filter((f) => f.endsWith('.seg')).sort();
+
+function flipByte(file: string, offset: number): void {
+  const fd = openSync(file, 'r+');
+  const b = Buffer.alloc(1);
+  readSync(fd, b, 0, 1, offset);
+  b[0] = b[0]! ^ 0x5a;
+  writeSync(fd, b, 0, 1, offset);
+  closeSync(fd);
+}
+
+describe('log backend', () => {
+  beforeEach(fresh);
+  afterEach(cleanup);
+
+  async function populate(url = `file:${dir}`): Promise<Store> {
+    const store = await openStore(url);
+    for (let i = 0; i < 20; i++) await store.appendToStream(`s-${i % 3}`, events(5, i * 5));
+    await store.appendToStreams([
+      { streamId: 'multi-a', events: events(2) },
+      { streamId: 'multi-b', events: events(3) },
+    ]);
+    return store;
+  }
+
+  it('computes the same CRC-32 natively and in JavaScript', () => {
+    const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 31) & 0xff));
+    expect(crc32Table(bytes, 3, 997)).to.equal(crc32(bytes, 3, 997));
+    expect(crc32(Buffer.from('123456789'))).to.equal(0xcbf43926);
+  });
+
+  it('opens file: URLs and bare paths, and keeps everything across a reopen', async () => {
+    const store = await populate();
+    const before = await collect(store.readAll());
+    await store.close();
+    const again = await openStore(dir);
+    const after = await collect(again.readAll());
+    expect(after.map((e) => [e.position, e.streamId, e.revision, e.id, e.type, Buffer.from(e.dataBytes).toString()])).to.deep.equal(
+      before.map((e) => [e.position, e.streamId, e.revision, e.id, e.type, Buffer.from(e.dataBytes).toString()]),
+    );
+    expect((await again.appendToStream('s-0', events(1))).nextExpectedRevision).to.equal(35n);
+    expect((await collect(again.readStream('multi-b'))).length).to.equal(3);
+    await again.close();
+  });
+
+  it('says in its supports flags whether appends are durable', async () => {
+    const durable = await openStore(`file:${dir}/a`);
+    const fast = await openStore(`file:${dir}/b`, { durable: false });
+    expect(durable.supports.durable).to.equal(true);
+    expect(fast.supports.durable).to.equal(false);
+    await durable.close();
+    await fast.close();
+  });
+
+  it('refuses a second opener of the same directory with StoreLockedError, and takes over a stale lock', async () => {
+    const store = await openStore(dir);
+    const second = openStore(dir);
+    await expect(second).to.be.rejectedWith(StoreLockedError);
+    const error = (await second.catch((e: unknown) => e)) as StoreLockedError;
+    expect(error.code).to.equal('store-locked');
+    expect(error.holderPid).to.equal(process.pid);
+    await store.close();
+    // A lock left by a process that no longer exists.
+    writeFileSync(join(dir, 'LOCK'), '999999999\n');
+    const after = await openStore(dir);
+    await after.close();
+  });
+
+  it('cuts a torn tail back to the last whole commit', async () => {
+    const store = await populate();
+    const whole = await collect(store.readAll());
+    await store.appendToStream('torn', events(4));
+    await store.close();
+    const [segment] = segmentsOf(dir);
+    const file = join(dir, segment!);
+    // Drop the middle of the last record of a 4-event commit: the whole commit must go.
+    truncateSync(file, statSync(file).size - 30);
+    rmSync(join(dir, 'index.tti'));
+    const backend = await LogBackend.open(dir);
+    expect(backend.recovery.truncated?.file).to.equal(file);
+    const reopened = new EventStore(backend);
+    const all = await collect(reopened.readAll());
+    expect(all.map((e) => e.id)).to.deep.equal(whole.map((e) => e.id));
+    expect((await reopened.getStreamInfo('torn')).lastRevision).to.equal(-1n);
+    await reopened.appendToStream('torn', events(1), { expectedRevision: 'no_stream' });
+    await reopened.close();
+  });
+
+  it('cuts a tail torn after the index checkpoint without rescanning the rest', async () => {
+    const store = await populate();
+    await store.close();
+    const size = statSync(join(dir, segmentsOf(dir)[0]!)).size;
+    const again = await openStore(dir);
+    await again.appendToStream('late', events(3));
+    await again.close();
+    // Restore the older checkpoint's view: the log is longer than it says, then torn.
+    const file = join(dir, segmentsOf(dir)[0]!);
+    truncateSync(file, statSync(file).size - 10);
+    const backend = await LogBackend.open(dir);
+    expect(backend.recovery.truncated?.offset).to.be.greaterThanOrEqual(size - 1);
+    await backend.close();
+  });
+
+  it('stops the open with CorruptLogError naming file and offset for a flipped byte mid-log', async () => {
+    const store = await populate();
+    const all = await collect(store.readAll());
+    await store.close();
+    const file = join(dir, segmentsOf(dir)[0]!);
+    const target = Number(all[10]!.position) + 32 + 70; // inside the 11th record, after its header
+    flipByte(file, target);
+    rmSync(join(dir, 'index.tti'));
+    const open = LogBackend.open(dir);
+    await expect(open).to.be.rejectedWith(CorruptLogError);
+    const error = (await open.catch((e: unknown) => e)) as CorruptLogError;
+    expect(error.file).to.equal(file);
+    expect(error.offset).to.equal(Number(all[10]!.position) + 32);
+    // The lock was released by the failed open.
+    await expect(LogBackend.open(dir)).to.be.rejectedWith(CorruptLogError);
+  });
+
+  it('reports a flipped length field mid-log as corruption, not as a torn tail', async () => {
+    const store = await populate();
+    const all = await collect(store.readAll());
+    await store.close();
+    const file = join(dir, segmentsOf(dir)[0]!);
+    flipByte(file, Number(all[7]!.position) + 32 + 1);
+    rmSync(join(dir, 'index.tti'));
+    await expect(LogBackend.open(dir)).to.be.rejectedWith(CorruptLogError);
+  });
+
+  it('verifies checksums on read for records behind the index checkpoint', async () => {
+    const store = await populate();
+    const all = await collect(store.readAll());
+    await store.close();
+    flipByte(join(dir, segmentsOf(dir)[0]!), Number(all[3]!.position) + 32 + 70);
+    const again = await openStore(dir);
+    const read = collect(again.readAll());
+    await expect(read).to.be.rejectedWith(CorruptLogError);
+    expect(((await read.catch((e: unknown) => e)) as CorruptLogError).offset).to.equal(Number(all[3]!.position) + 32);
+    await again.close();
+  });
+
+  it('rebuilds a deleted or corrupted index from the log', async () => {
+    const store = await populate();
+    const before = await collect(store.readAll());
+    const info = await store.getStreamInfo('s-1');
+    await store.close();
+    for (const damage of ['delete', 'corrupt']) {
+      if (damage === 'delete') rmSync(join(dir, 'index.tti'));
+      else flipByte(join(dir, 'index.tti'), 40);
+      const backend = await LogBackend.open(dir);
+      expect(backend.recovery.usedCheckpoint).to.equal(false);
+      const again = new EventStore(backend);
+      expect((await collect(again.readAll())).map((e) => e.id)).to.deep.equal(before.map((e) => e.id));
+      expect(await again.getStreamInfo('s-1')).to.deep.equal(info);
+      expect((await collect(again.readStream('s-2', { direction: 'backwards', maxCount: 3 }))).map((e) => e.revision)).to.deep.equal([29n, 28n, 27n]);
+      await again.close();
+    }
+    const backend = await LogBackend.open(dir);
+    expect(backend.recovery.usedCheckpoint).to.equal(true);
+    expect(backend.recovery.scannedBytes).to.equal(0);
+    await backend.close();
+  });
+
+  it('rolls over to new segments named by their starting position, and reads across them', async () => {
+    const backend = await LogBackend.open(dir, { segmentBytes: 4096 });
+    const store = new EventStore(backend);
+    for (let i = 0; i < 40; i++) await store.appendToStream(`r-${i % 4}`, events(3, i * 3));
+    const all = await collect(store.readAll());
+    await store.close();
+    const segments = segmentsOf(dir);
+    expect(segments.length).to.be.greaterThan(3);
+    for (const name of segments.slice(1)) expect(all.some((e) => e.position === BigInt(name.slice(0, 20)))).to.equal(true);
+    const again = await openStore(dir);
+    expect((await collect(again.readAll())).map((e) => e.position)).to.deep.equal(all.map((e) => e.position));
+    expect((await collect(again.readAll({ direction: 'backwards' }))).map((e) => e.position)).to.deep.equal(all.map((e) => e.position).reverse());
+    const middle = all[61]!.position;
+    expect((await collect(again.readAll({ fromPosition: middle - 3n, maxCount: 2 }))).map((e) => e.position)).to.deep.equal([middle, all[62]!.position]);
+    await again.close();
+  });
+
+  it('keeps positions, revisions and reads after a scavenge and a reopen', async () => {
+    const backend = await LogBackend.open(dir, { segmentBytes: 8192 });
+    const store = new EventStore(backend);
+    for (let i = 0; i < 30; i++) await store.appendToStream(i % 2 ? 'kept' : 'trimmed', events(4, i * 4));
+    await store.setStreamMetadata('trimmed', { maxCount: 3 });
+    await store.appendToStream('doomed', events(5));
+    await store.tombstoneStream('doomed');
+    const kept = await collect(store.readStream('kept'));
+    const trimmed = await collect(store.readStream('trimmed'));
+    const result = await store.scavenge();
+    expect(result.eventsRemoved).to.equal(57 + 5);
+    expect(result.bytesReclaimed).to.be.greaterThan(0);
+    const check = async (s: Store) => {
+      expect((await collect(s.readStream('kept'))).map((e) => [e.position, e.id])).to.deep.equal(kept.map((e) => [e.position, e.id]));
+      expect((await collect(s.readStream('trimmed'))).map((e) => [e.position, e.id])).to.deep.equal(trimmed.map((e) => [e.position, e.id]));
+      const all = await collect(s.readAll());
+      for (let i = 1; i < all.length; i++) expect(all[i]!.position > all[i - 1]!.position).to.equal(true);
+      expect(all.filter((e) => e.streamId === 'kept').length).to.equal(60);
+      const back = await collect(s.readAll({ direction: 'backwards' }));
+      expect(back.map((e) => e.position)).to.deep.equal(all.map((e) => e.position).reverse());
+      // A position whose event was scavenged starts a read at the next kept event.
+      const removed = (await collect(s.readStream('kept'))).at(0)!.position - 1n;
+      expect((await collect(s.readAll({ fromPosition: removed, maxCount: 1 })))[0]!.position).to.equal(kept[0]!.position);
+    };
+    await check(store);
+    expect((await store.getStreamInfo('trimmed')).lastRevision).to.equal(59n);
+    await store.close();
+    const again = await openStore(dir);
+    await check(again);
+    await again.close();
+    rmSync(join(dir, 'index.tti'));
+    const rebuilt = await openStore(dir);
+    await check(rebuilt);
+    expect((await rebuilt.appendToStream('trimmed', events(1))).nextExpectedRevision).to.equal(60n);
+    await rebuilt.close();
+  });
+
+  it('lets a reader see only durable commits while group commit batches concurrent writers', async () => {
+    const store = await openStore(dir);
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => store.appendToStream(`c-${i % 7}`, events(1))));
+    const positions = results.map((r) => r.position);
+    expect(new Set(positions).size).to.equal(200);
+    const all = await collect(store.readAll());
+    expect(all.map((e) => e.position)).to.deep.equal([...positions].sort((a, b) => (a < b ? -1 : 1)));
+    await store.close();
+  });
+});
