@@ -1,2 +1,3 @@
 // The package's public entry: `import { openStore } from 'telltale'`.
 export * from './store/index.js';
+export * from './engine/index.js';

@@ -1,0 +1,17 @@
+// The projection runtime's public surface: `import { ProjectionManager } from 'telltale'`.
+export {
+  ProjectionManager,
+  type ProjectionManagerOptions,
+  type CreateProjectionOptions,
+  type UpdateProjectionOptions,
+  type DeleteProjectionOptions,
+  type ProjectionStatus,
+} from './projections/projection-manager.js';
+export type { ProjectionMode, ProjectionRunStatus, ProjectionFault, RunnerLogger } from './projections/projection-runner.js';
+export { ProjectionFaultedError, ProjectionInvalidError, ProjectionNotFoundError, ProjectionExistsError } from './projections/errors.js';
+export { compileProjection } from './projections/processor.js';
+export type { SourceDefinition } from './projections/source-definition.js';
+export type { SandboxLimits } from './projections/sandbox.js';
+export { defaultSandboxLimits } from './projections/sandbox.js';
+export { SYSTEM_PROJECTIONS, categoryOf } from './projections/system-projections.js';
+export type { Clock } from './projections/clock.js';

@@ -1,0 +1,218 @@
+// Feeds a projection: a catch-up subscription on the store (history, then live) pumped into a
+// bounded queue, pre-filtered on the host by stream and event type, so the isolate only ever sees
+// events its handlers want. The runner takes whatever has queued up as its next batch, so batches
+// grow by themselves while the isolate is busy, and shrink to single events when live traffic is
+// light.
+import { isSoftDeleteMarker } from '../../store/metadata.js';
+import { LINK_EVENT_TYPE, METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, TOMBSTONE_REVISION } from '../../store/stream-name.js';
+import type { EventFilter, RecordedEvent, Store, Subscription } from '../../store/types.js';
+import type { BatchItem } from './batch-encoder.js';
+import type { ReadPoint } from './projection-streams.js';
+import { PROJECTION_PREFIX } from './projection-streams.js';
+import type { ReaderKind } from './source-definition.js';
+
+export interface FeedOptions {
+  readonly reader: ReaderKind;
+  /** Exclusive: the last point already processed. */
+  readonly from: ReadPoint | undefined;
+  /** Event types the handlers want; undefined for all. */
+  readonly eventTypes: readonly string[] | undefined;
+  readonly includeLinks: boolean;
+  /** Turn stream deletions into notices for `$deleted` (foreachStream). */
+  readonly deletions: boolean;
+  /** One-time and transient: end once history is read. */
+  readonly stopAtEnd: boolean;
+  /** Queue bound, in events. */
+  readonly highWater: number;
+  /** Native system projections see what the standard projections see, not the host pre-filter. */
+  readonly accept?: (e: RecordedEvent) => boolean;
+}
+
+export interface Taken {
+  readonly items: BatchItem[];
+  /** The read point after the taken items (and any filtered-out events before the next one). */
+  readonly point: ReadPoint | undefined;
+  readonly end: boolean;
+  /** The subscription is live and nothing is queued. */
+  readonly idle: boolean;
+}
+
+interface Queued {
+  readonly item: BatchItem;
+  readonly point: ReadPoint;
+}
+
+export class EventFeed {
+  readonly #store: Store;
+  readonly #options: FeedOptions;
+  readonly #queue: Queued[] = [];
+  #head = 0;
+  #subscription: Subscription | undefined;
+  #point: ReadPoint | undefined;
+  /** The last event the pump has looked at, queued or filtered out. */
+  #scanned: ReadPoint | undefined;
+  #caughtUp = false;
+  #ended = false;
+  #error: unknown;
+  #wakeTaker: (() => void) | undefined;
+  #wakePump: (() => void) | undefined;
+  #closed = false;
+  #types: Set<string> | undefined;
+
+  constructor(store: Store, options: FeedOptions) {
+    this.#store = store;
+    this.#options = options;
+    this.#point = options.from;
+    this.#scanned = options.from;
+  }
+
+  start(): void {
+    const o = this.#options;
+    const onCaughtUp = (): void => {
+      this.#caughtUp = true;
+      if (o.stopAtEnd) this.#ended = true;
+      this.#wake();
+    };
+    if (o.reader.kind === 'stream') {
+      const from = o.from?.kind === 'stream' ? o.from.revision : 'start';
+      this.#subscription = this.#store.subscribeToStream(o.reader.streamId, { fromRevision: from, resolveLinks: true, onCaughtUp });
+    } else {
+      const from = o.from?.kind === 'all' ? o.from.position : 'start';
+      this.#subscription = this.#store.subscribeToAll({
+        fromPosition: from,
+        resolveLinks: o.reader.kind === 'streams',
+        filter: this.#storeFilter(),
+        // With a store-side filter, the subscription reports how far it has looked after every
+        // event it considered, so the read point (and `whenProcessed`) stay exact.
+        checkpointInterval: 1,
+        onCheckpoint: (position) => {
+          this.#scan({ kind: 'all', position });
+        },
+        onCaughtUp,
+      });
+    }
+    void this.#pump();
+  }
+
+  /** The store-side pre-filter: prefixes that cover what `#accept` keeps exactly. */
+  #storeFilter(): EventFilter | undefined {
+    const o = this.#options;
+    if (o.reader.kind === 'streams') return { streamNamePrefix: o.reader.streamIds };
+    if (o.accept !== undefined || o.eventTypes === undefined) return undefined;
+    const types = [...o.eventTypes];
+    if (o.deletions) types.push(TOMBSTONE_EVENT_TYPE, METADATA_EVENT_TYPE);
+    if (o.includeLinks) types.push(LINK_EVENT_TYPE);
+    return { eventTypePrefix: types };
+  }
+
+  async #pump(): Promise<void> {
+    const o = this.#options;
+    const streams = o.reader.kind === 'streams' ? new Set(o.reader.streamIds) : undefined;
+    const byStream = o.reader.kind === 'stream' ? o.reader.streamId : undefined;
+    this.#types = o.eventTypes === undefined ? undefined : new Set(o.eventTypes);
+    try {
+      for await (const e of this.#subscription!) {
+        const record = e.link ?? e;
+        const point: ReadPoint = byStream !== undefined ? { kind: 'stream', streamId: byStream, revision: record.revision } : { kind: 'all', position: record.position };
+        let item: BatchItem | undefined;
+        if (o.accept !== undefined) item = o.accept(e) ? e : undefined;
+        else if (streams !== undefined && !streams.has(record.streamId)) item = undefined;
+        else item = this.#select(e);
+        if (item === undefined) this.#scan(point);
+        else this.#push({ item, point });
+        if (this.#queue.length - this.#head >= o.highWater) {
+          await new Promise<void>((resolve) => {
+            this.#wakePump = resolve;
+          });
+          this.#wakePump = undefined;
+        }
+        if (this.#closed) break;
+      }
+    } catch (err) {
+      if (!this.#closed) this.#error = err;
+    }
+    this.#ended = true;
+    this.#wake();
+  }
+
+  /** The host pre-filter: what a user projection sees of an event. */
+  #select(e: RecordedEvent): BatchItem | undefined {
+    const o = this.#options;
+    const stream = e.link?.streamId ?? e.streamId;
+    // The engine's own bookkeeping streams are never fed back to projections (a Telltale rule:
+    // otherwise checkpoints of one projection would wake the others for ever).
+    if (stream.startsWith(PROJECTION_PREFIX)) return undefined;
+    if (o.deletions) {
+      if (e.type === TOMBSTONE_EVENT_TYPE && e.revision === TOMBSTONE_REVISION) return { deleted: 'hard', streamId: e.streamId, position: e.position };
+      if (e.type === METADATA_EVENT_TYPE && e.streamId.startsWith('$$') && isSoftDeleteMarker(e.dataBytes)) {
+        return { deleted: 'soft', streamId: e.streamId.slice(2), position: e.position };
+      }
+      // $by_category links a deletion into the category with `$deleted` and the original stream.
+      const l = e.link ?? (e.type === LINK_EVENT_TYPE ? e : undefined);
+      if (l !== undefined && l.metadata.$deleted !== undefined && typeof l.metadata.$o === 'string') {
+        return { deleted: e.type === TOMBSTONE_EVENT_TYPE ? 'hard' : 'soft', streamId: l.metadata.$o, position: l.position };
+      }
+    }
+    if (o.reader.kind === 'all' && e.type === LINK_EVENT_TYPE && !o.includeLinks) return undefined;
+    if (this.#types !== undefined && !this.#types.has(e.type)) return undefined;
+    return e;
+  }
+
+  #push(q: Queued): void {
+    this.#queue.push(q);
+    this.#scanned = q.point;
+    this.#wake();
+  }
+
+  /** An event was looked at and filtered out: the read point moves past it once the queue drains. */
+  #scan(point: ReadPoint): void {
+    this.#scanned = point;
+    if (this.#head >= this.#queue.length) this.#wake();
+  }
+
+  #wake(): void {
+    const w = this.#wakeTaker;
+    this.#wakeTaker = undefined;
+    w?.();
+  }
+
+  /**
+   * Up to `max` events. Waits for at least one unless `returnWhenIdle` and the feed is idle (live,
+   * nothing queued), or the feed ended.
+   */
+  async take(max: number, returnWhenIdle: boolean): Promise<Taken> {
+    for (;;) {
+      if (this.#error !== undefined) throw this.#error;
+      const items: BatchItem[] = [];
+      while (this.#head < this.#queue.length && items.length < max) {
+        const q = this.#queue[this.#head++]!;
+        this.#point = q.point;
+        items.push(q.item);
+      }
+      if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
+        this.#queue.splice(0, this.#head);
+        this.#head = 0;
+      }
+      this.#wakePump?.();
+      const empty = this.#head >= this.#queue.length;
+      const moved = empty && this.#scanned !== undefined && this.#scanned !== this.#point;
+      if (empty) this.#point = this.#scanned;
+      const end = this.#ended && empty;
+      if (items.length > 0 || end) return { items, point: this.#point, end, idle: false };
+      const live = this.#caughtUp || this.#subscription?.isLive === true;
+      if (returnWhenIdle && live) return { items, point: this.#point, end: false, idle: true };
+      if (moved) return { items, point: this.#point, end: false, idle: false };
+      await new Promise<void>((resolve) => {
+        this.#wakeTaker = resolve;
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#ended = true;
+    this.#wakePump?.();
+    this.#wake();
+    await this.#subscription?.close();
+  }
+}

@@ -1,0 +1,688 @@
+// @ts-nocheck -- this function never runs in Node: its source text is evaluated inside each projection's isolate, where it works on plain JSON values the type system cannot follow.
+//
+// The prelude: Event Store's projection language (shared/reference/eventstore-semantics.md §1) as it
+// runs inside the isolate. It is evaluated once per isolate, after the patterns/ bundle and before
+// the user's script, and keeps the Jint runtime's two scopes (§7.1):
+// - the definition scope: fromAll/fromStream/…/options/on_event/on_any/log, a chain grammar that only
+//   offers the methods Event Store allows at each step (a wrong chain is a TypeError "x is not a
+//   function", as in Jint, because the property is not there);
+// - the execution scope: the selectors are removed, emit/linkTo/copyTo/linkStreamTo/log/requestTimer
+//   are added, and string compilation (eval, the Function constructors) is disabled (Event Store PR #3788).
+// Events arrive as one JSON text per batch; states stay here between batches. What leaves is one JSON
+// text per batch: counts, emitted events, logs, and (on a flush) the dirty states. Nothing in here can
+// reach the host except the partition loader, which the prelude captures and removes from the global.
+//
+// Keep it plain ES2022: no imports, no helpers, no template literals with `${` that tsc would rewrite.
+
+export function prelude(global, config) {
+  'use strict';
+  const hostLoad = global.__telltaleHostLoad;
+  delete global.__telltaleHostLoad;
+  const parse = JSON.parse;
+  const stringify = JSON.stringify;
+  const MIN_TIME = -8640000000000000;
+  const userFile = config.filename;
+
+  // ---------------------------------------------------------------- definition scope
+  const def = {
+    allStreams: false,
+    categories: [],
+    streams: [],
+    allEvents: false,
+    events: [],
+    byStreams: false,
+    byCustomPartitions: false,
+    definesFold: false,
+    definesStateTransform: false,
+    producesResults: false,
+    handlesDeletedNotifications: false,
+    handlesTimers: false,
+    includeLinks: false,
+    reorderEvents: false,
+    processingLag: 0,
+    isBiState: false,
+    resultStreamName: null,
+    partitionResultStreamNamePattern: null,
+    eventTimeField: null,
+    allowedLateness: 0,
+    sourceCalls: 0,
+    namedHandlersBeforeAny: false,
+  };
+  const handlers = { init: null, initShared: null, any: null, created: [], deleted: null, timer: null, byType: Object.create(null) };
+  let partitionFn = null;
+  const transforms = [];
+
+  function expectString(value) {
+    if (typeof value !== 'string') throw new TypeError('expected string value');
+    return value;
+  }
+  function flatten(args) {
+    const list = args.length === 1 && Array.isArray(args[0]) ? args[0] : Array.prototype.slice.call(args);
+    return list.map(expectString);
+  }
+
+  function when(h) {
+    if (h === null || typeof h !== 'object') throw new TypeError('when() expects an object of handlers');
+    def.definesFold = true;
+    for (const key of Object.keys(h)) {
+      const fn = h[key];
+      if (typeof fn !== 'function') throw new TypeError('Handler for ' + key + ' must be a function');
+      if (key === '$init' || key === '0') handlers.init = fn;
+      else if (key === '$initShared') {
+        handlers.initShared = fn;
+        def.isBiState = true;
+      } else if (key === '$any') {
+        handlers.any = fn;
+        def.allEvents = true;
+      } else if (key === '$created') handlers.created.push(fn);
+      else if (key === '$deleted') {
+        handlers.deleted = fn;
+        def.handlesDeletedNotifications = true;
+      } else if (key === '$timer') {
+        handlers.timer = fn;
+        def.handlesTimers = true;
+      } else {
+        handlers.byType[key] = fn;
+        def.events.push(key);
+      }
+    }
+    return { transformBy, filterBy, outputState, outputTo, $defines_state_transform };
+  }
+  function $defines_state_transform() {
+    def.definesStateTransform = true;
+    def.producesResults = true;
+  }
+  function outputState() {
+    def.producesResults = true;
+    return { transformBy, filterBy, outputTo };
+  }
+  function transformBy(fn) {
+    if (typeof fn !== 'function') throw new TypeError('transformBy expects a function');
+    transforms.push({ kind: 'transform', fn });
+    $defines_state_transform();
+    return { transformBy, filterBy, outputState, outputTo };
+  }
+  function filterBy(fn) {
+    if (typeof fn !== 'function') throw new TypeError('filterBy expects a function');
+    transforms.push({ kind: 'filter', fn });
+    $defines_state_transform();
+    return { transformBy, filterBy, outputState, outputTo };
+  }
+  // Telltale follows the V8 prelude here (a documented divergence from Jint): outputTo also makes
+  // the projection produce results, since naming a result stream is pointless otherwise.
+  function outputTo(resultStream, partitionPattern) {
+    def.resultStreamName = expectString(resultStream);
+    if (partitionPattern !== undefined) def.partitionResultStreamNamePattern = expectString(partitionPattern);
+    $defines_state_transform();
+  }
+  function partitionBy(fn) {
+    if (typeof fn !== 'function') throw new TypeError('partitionBy expects a function');
+    def.byCustomPartitions = true;
+    partitionFn = fn;
+    return { when };
+  }
+  function foreachStream() {
+    def.byStreams = true;
+    return { when };
+  }
+  function source() {
+    def.sourceCalls++;
+  }
+  function fromAll() {
+    source();
+    def.allStreams = true;
+    return { when, partitionBy, outputState, foreachStream };
+  }
+  function fromStream(stream) {
+    source();
+    if (typeof stream !== 'string') throw new TypeError('fromStream expects a stream name (string)');
+    def.streams.push(stream);
+    return { when, partitionBy, outputState };
+  }
+  function fromStreams() {
+    source();
+    for (const s of flatten(arguments)) def.streams.push(s);
+    return { when, partitionBy, outputState };
+  }
+  function fromCategory() {
+    source();
+    const list = flatten(arguments);
+    if (list.length === 1) def.categories.push(list[0]);
+    // Several categories are rewritten as fromStreams('$ce-a', '$ce-b'), as Jint does.
+    else for (const c of list) def.streams.push('$ce-' + c);
+    return { when, partitionBy, outputState, foreachStream };
+  }
+  function fromCategories() {
+    return fromCategory.apply(null, arguments);
+  }
+
+  const optionKeys = {
+    resultstreamname: ['resultStreamName', 'string'],
+    $includelinks: ['includeLinks', 'boolean'],
+    reorderevents: ['reorderEvents', 'boolean'],
+    processinglag: ['processingLag', 'number'],
+    bistate: ['isBiState', 'boolean'],
+    // Telltale extensions for event time (decision 11); Event Store has no event time.
+    eventtimefield: ['eventTimeField', 'string'],
+    allowedlateness: ['allowedLateness', 'duration'],
+  };
+  function options(o) {
+    if (o === null || typeof o !== 'object') throw new TypeError('options() expects an object');
+    for (const key of Object.keys(o)) {
+      const known = optionKeys[key.toLowerCase()];
+      if (!known) throw new Error('Unrecognized option: ' + key);
+      let value = o[key];
+      if (known[1] === 'duration') {
+        if (typeof value === 'string' && global.telltale && typeof global.telltale.parseDuration === 'function') value = global.telltale.parseDuration(value);
+        if (typeof value !== 'number' || !(value >= 0)) throw new TypeError('Invalid value');
+      } else if (typeof value !== known[1]) throw new TypeError('Invalid value');
+      def[known[0]] = value;
+    }
+  }
+
+  function log() {
+    const parts = [];
+    for (let i = 0; i < arguments.length; i++) {
+      const a = arguments[i];
+      parts.push(typeof a === 'string' ? a : safeStringify(a));
+    }
+    if (logs.length < 1000) logs.push(parts.join(' '));
+  }
+  function safeStringify(v) {
+    try {
+      const s = stringify(v);
+      return s === undefined ? String(v) : s;
+    } catch (e) {
+      return String(v);
+    }
+  }
+
+  // Legacy V8 prelude entry points; `on_event` is `$any`, `on_any` as well.
+  function on_any(fn) {
+    return fromAll().when({ $any: fn });
+  }
+
+  const definitionGlobals = { fromAll, fromStream, fromStreams, fromCategory, fromCategories, options, on_event: on_any, on_any, log };
+  for (const name of Object.keys(definitionGlobals)) {
+    Object.defineProperty(global, name, { value: definitionGlobals[name], writable: true, configurable: true, enumerable: false });
+  }
+
+  // ---------------------------------------------------------------- execution scope
+  let logs = [];
+  let emits = [];
+  let current = null; // { index, position, id } of the batch event being handled
+  let currentKey = '';
+  let emitEnabled = false;
+
+  function requireEmit() {
+    if (!emitEnabled) throw new Error("'emit' is not allowed by the projection/configuration/mode");
+  }
+  function requireSource() {
+    if (current === null) throw new Error('emit, linkTo and copyTo can only be called while an event is being handled');
+  }
+  function checkStream(stream) {
+    if (typeof stream !== 'string' || stream.length === 0) throw new TypeError('streamId: string expected');
+  }
+  function cleanMetadata(metadata) {
+    if (metadata === undefined || metadata === null) return null;
+    if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new TypeError('metadata: object expected');
+    const out = {};
+    for (const k of Object.keys(metadata)) {
+      if (metadata[k] === undefined || k === '$causedBy') continue;
+      out[k] = metadata[k];
+    }
+    return out;
+  }
+  function pushEmit(stream, type, data, metadata, kind) {
+    emits.push([stream, type, data, metadata, kind, current.index]);
+  }
+  function emit(stream, eventType, body, metadata) {
+    requireEmit();
+    requireSource();
+    if (arguments.length < 3) throw new TypeError('emit requires streamId, eventType and body');
+    checkStream(stream);
+    if (typeof eventType !== 'string' || eventType.length === 0) throw new TypeError('eventType: string expected');
+    if (body === null || typeof body !== 'object') throw new TypeError('body: non-null object expected');
+    pushEmit(stream, eventType, parse(stringify(body)), cleanMetadata(metadata), 'e');
+  }
+  function linkTo(stream, event, metadata) {
+    requireEmit();
+    requireSource();
+    checkStream(stream);
+    if (event === null || typeof event !== 'object' || typeof event.sequenceNumber !== 'number' || typeof event.streamId !== 'string') {
+      throw new TypeError('Invalid link to event ' + (event && event.sequenceNumber) + '@' + (event && event.streamId));
+    }
+    pushEmit(stream, '$>', event.sequenceNumber + '@' + event.streamId, cleanMetadata(metadata), 'r');
+  }
+  function linkStreamTo(stream, linkedStream, metadata) {
+    requireEmit();
+    requireSource();
+    checkStream(stream);
+    checkStream(linkedStream);
+    pushEmit(stream, '$@', linkedStream, cleanMetadata(metadata), 'r');
+  }
+  // copyTo follows the V8 prelude (a documented divergence: Jint made it a no-op): the event's body
+  // and type go to `stream`, with its non-`$` metadata merged with the caller's non-`$` keys.
+  function copyTo(stream, event, metadata) {
+    requireEmit();
+    requireSource();
+    checkStream(stream);
+    if (event === null || typeof event !== 'object' || typeof event.eventType !== 'string') throw new TypeError('copyTo expects an event');
+    const merged = {};
+    const source = event.metadata || {};
+    for (const k of Object.keys(source)) if (k[0] !== '$' || k === '$correlationId') merged[k] = source[k];
+    const extra = cleanMetadata(metadata) || {};
+    for (const k of Object.keys(extra)) if (k[0] !== '$') merged[k] = extra[k];
+    if (event.isJson) pushEmit(stream, event.eventType, event.body === undefined ? null : parse(stringify(event.body)), merged, 'e');
+    else pushEmit(stream, event.eventType, event.bodyRaw, merged, 'r');
+  }
+  const timerKeys = new Set();
+  let timers = []; // sorted by deadline, then registration order: [deadline, partition]
+  function requestTimer(at) {
+    if (!handlers.timer) throw new Error('requestTimer needs a $timer handler in when({...})');
+    if (typeof at !== 'number' || !isFinite(at)) throw new TypeError('requestTimer expects an event time in milliseconds');
+    const id = at + '\u0000' + currentKey;
+    if (timerKeys.has(id)) return;
+    timerKeys.add(id);
+    let lo = 0;
+    let hi = timers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (timers[mid][0] <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    timers.splice(lo, 0, [at, currentKey]);
+  }
+
+  // The event object (§1.6). Eager fields are plain data; the raw texts and parsed metadata are
+  // computed on first use, so a handler that only reads `eventType` costs no parsing.
+  function Envelope(r, partition) {
+    this.streamId = r.s;
+    this.sequenceNumber = r.n;
+    this.eventType = r.t;
+    this.eventId = r.i;
+    this.isJson = r.j === 1;
+    this.data = this.body = r.j === 1 ? r.d : undefined;
+    this.metadataRaw = r.m === undefined ? '' : r.m;
+    this.linkMetadataRaw = r.l === undefined ? '' : r.l;
+    this.partition = partition;
+    this.position = r.p;
+    this.created = r.c;
+    Object.defineProperty(this, '_r', { value: r });
+  }
+  Object.defineProperties(Envelope.prototype, {
+    bodyRaw: {
+      enumerable: true,
+      get() {
+        const r = this._r;
+        return r.j === 1 ? stringify(r.d) : r.r === undefined ? '' : r.r;
+      },
+    },
+    metadata: {
+      enumerable: true,
+      get() {
+        return parseObject(this.metadataRaw);
+      },
+    },
+    linkMetadata: {
+      enumerable: true,
+      get() {
+        return this.linkMetadataRaw === '' ? undefined : parseObject(this.linkMetadataRaw);
+      },
+    },
+    category: {
+      enumerable: true,
+      get() {
+        const s = this.streamId;
+        if (s[0] === '$') return undefined;
+        const dash = s.indexOf('-');
+        return dash > 0 ? s.slice(0, dash) : undefined;
+      },
+    },
+  });
+  function parseObject(text) {
+    if (text === '') return {};
+    try {
+      return parse(text);
+    } catch (e) {
+      return undefined;
+    }
+  }
+
+  // ---------------------------------------------------------------- partitions and state
+  // Each partition's entry: s = state, d = dirty since the last flush, n = new (no $created yet),
+  // r = the last result written (JSON text), so a Result is written only when it changed.
+  let root = null;
+  let shared;
+  const cache = new Map();
+  const dirty = new Set();
+  let cacheLimit = config.partitionCacheSize;
+  let handledSinceFlush = 0;
+  let maxT = MIN_TIME;
+  let wm = MIN_TIME;
+  let started = false;
+
+  function init() {
+    const s = handlers.init ? handlers.init() : {};
+    return s === undefined ? {} : s;
+  }
+  function newEntry(state, isNew) {
+    return { s: state, d: false, n: isNew, r: undefined };
+  }
+  function rootEntry() {
+    if (root === null) root = newEntry(init(), true);
+    return root;
+  }
+  function entryFor(key) {
+    if (key === '') return rootEntry();
+    let e = cache.get(key);
+    if (e === undefined) throw new Error('internal: partition ' + key + ' was not loaded');
+    // Map order is the LRU order: a hit moves the entry to the end.
+    cache.delete(key);
+    cache.set(key, e);
+    return e;
+  }
+  function load(keys) {
+    if (keys.length === 0) return;
+    const answer = parse(hostLoad.applySyncPromise(undefined, [stringify(keys)]));
+    for (const key of keys) {
+      const found = answer[key];
+      cache.set(key, found === null || found === undefined ? newEntry(init(), true) : newEntry(found.s, false));
+      if (found && found.r !== undefined) cache.get(key).r = found.r;
+    }
+  }
+  function sharedState() {
+    if (shared === undefined) shared = handlers.initShared ? handlers.initShared() : {};
+    return shared;
+  }
+  function markDirty(key, entry) {
+    if (!entry.d) {
+      entry.d = true;
+      dirty.add(key);
+    }
+  }
+
+  function call(fn, entry, event, key) {
+    if (def.isBiState) {
+      const out = fn([entry.s, sharedState()], event);
+      if (Array.isArray(out)) {
+        if (out[0] !== undefined) entry.s = out[0];
+        if (out[1] !== undefined) shared = out[1];
+      }
+      if (root === null) root = newEntry({}, false);
+      markDirty('', root);
+    } else {
+      const out = fn(entry.s, event);
+      if (out !== undefined) entry.s = out;
+    }
+    markDirty(key, entry);
+  }
+
+  function eventTime(r) {
+    if (def.eventTimeField !== null && r.j === 1 && r.d !== null && typeof r.d === 'object') {
+      let v = r.d;
+      for (const part of def.eventTimeField.split('.')) v = v === null || v === undefined ? undefined : v[part];
+      if (typeof v === 'number') return v;
+      if (typeof v === 'string') {
+        const ms = Date.parse(v);
+        if (!isNaN(ms)) return ms;
+      }
+    }
+    return r.c;
+  }
+
+  function partitionOf(r) {
+    if (def.byStreams) return r.o !== undefined ? r.o : r.s;
+    if (!def.byCustomPartitions) return '';
+    const k = partitionFn(new Envelope(r, ''));
+    if (typeof k === 'string') return k;
+    if (typeof k === 'number') return String(k);
+    // Jint: a null, undefined or non-string key maps the event to no partition: it is skipped.
+    return null;
+  }
+
+  function fireTimers(upTo, r, index) {
+    while (timers.length > 0 && timers[0][0] <= upTo) {
+      const t = timers.shift();
+      timerKeys.delete(t[0] + '\u0000' + t[1]);
+      current = { index, r };
+      currentKey = t[1];
+      const entry = entryFor(t[1]);
+      if (entry.n) entry.n = false;
+      call(handlers.timer, entry, { at: t[0], watermark: upTo, partition: t[1] }, t[1]);
+    }
+  }
+
+  function advanceTime(r, index) {
+    const t = eventTime(r);
+    if (t > maxT) {
+      maxT = t;
+      const next = maxT - def.allowedLateness;
+      if (next > wm) {
+        wm = next;
+        if (handlers.timer) fireTimers(wm, r, index);
+      }
+    }
+  }
+
+  function handle(r, index, key) {
+    const ev = new Envelope(r, key);
+    current = { index, r };
+    currentKey = key;
+    const entry = entryFor(key);
+    if (entry.n) {
+      entry.n = false;
+      for (const created of handlers.created) {
+        // The return value of $created is ignored (Jint); it may mutate the state and emit.
+        if (def.isBiState) created([entry.s, sharedState()], ev);
+        else created(entry.s, ev);
+      }
+      markDirty(key, entry);
+    }
+    if (r.j === 1 && r.e === 1) return; // an empty JSON body is not passed to handlers
+    const fn = handlers.byType[r.t] || handlers.any;
+    if (fn) call(fn, entry, ev, key);
+    else if (!def.definesFold) {
+      // No when(): the state becomes the event body.
+      entry.s = r.j === 1 ? r.d : ev.bodyRaw;
+      markDirty(key, entry);
+    }
+  }
+
+  function handleDeleted(r, index) {
+    const key = r.s;
+    current = { index, r };
+    currentKey = key;
+    const entry = entryFor(key);
+    const soft = r.x === 2;
+    // Both documented shapes at once: V8's (state, {partition, isSoftDeleted}) and Jint's
+    // (state, null-ish, partition, isSoftDeleted) read the same arguments here.
+    handlers.deleted(entry.s, { partition: key, isSoftDeleted: soft }, key, soft);
+    markDirty(key, entry);
+  }
+
+  function lineOf(err) {
+    const stack = err && typeof err.stack === 'string' ? err.stack : '';
+    const re = new RegExp(escapeRegExp(userFile) + ':(\\d+):(\\d+)');
+    const m = re.exec(stack);
+    return m ? { line: Number(m[1]), column: Number(m[2]) } : null;
+  }
+  function escapeRegExp(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+
+  function result(state) {
+    let value = state;
+    for (const t of transforms) {
+      if (value === null || value === undefined) return null;
+      if (t.kind === 'transform') value = t.fn(value);
+      else value = t.fn(value) === true ? value : null;
+    }
+    return value === undefined ? null : value;
+  }
+
+  function flush() {
+    const parts = [];
+    let rootOut;
+    for (const key of dirty) {
+      const entry = key === '' ? root : cache.get(key);
+      if (!entry) continue;
+      entry.d = false;
+      let res;
+      if (def.producesResults) {
+        const value = result(def.isBiState && key === '' ? shared : entry.s);
+        const text = value === null ? null : stringify(value);
+        if (text !== entry.r) {
+          entry.r = text;
+          res = text;
+        }
+      }
+      if (key === '') rootOut = res === undefined ? [entry.s] : [entry.s, res];
+      else parts.push(res === undefined ? [key, entry.s] : [key, entry.s, res]);
+    }
+    dirty.clear();
+    handledSinceFlush = 0;
+    return { root: rootOut, shared: def.isBiState ? sharedState() : undefined, parts, timers, wm, maxT };
+  }
+
+  function evict() {
+    if (cache.size <= cacheLimit) return;
+    const target = Math.floor(cacheLimit * 0.9);
+    for (const [key, entry] of cache) {
+      if (cache.size <= target) break;
+      if (!entry.d) cache.delete(key);
+    }
+  }
+
+  function disableStringCompilation() {
+    const refuse = function () {
+      throw new EvalError('Code generation from strings is disabled in projections');
+    };
+    const protos = [
+      Function.prototype,
+      Object.getPrototypeOf(async function () {}),
+      Object.getPrototypeOf(function* () {}),
+      Object.getPrototypeOf(async function* () {}),
+    ];
+    for (const p of protos) Object.defineProperty(p, 'constructor', { value: refuse, writable: false, configurable: false });
+    Object.defineProperty(global, 'eval', { value: refuse, writable: false, configurable: false });
+    Object.defineProperty(global, 'Function', { value: refuse, writable: false, configurable: false });
+  }
+
+  // Called by the host once the user's script has run.
+  function definition() {
+    for (const name of Object.keys(definitionGlobals)) delete global[name];
+    const executionGlobals = { emit, linkTo, linkStreamTo, copyTo, log, requestTimer };
+    for (const name of Object.keys(executionGlobals)) {
+      Object.defineProperty(global, name, { value: executionGlobals[name], writable: false, configurable: false, enumerable: false });
+    }
+    disableStringCompilation();
+    const out = {};
+    for (const k of Object.keys(def)) out[k] = def[k];
+    out.hasCreated = handlers.created.length > 0;
+    return stringify(out);
+  }
+
+  // Restores what a checkpoint saved: the root (or shared) state, timers and event time.
+  function restore(text, emitAllowed) {
+    emitEnabled = emitAllowed;
+    if (text === '') return;
+    const c = parse(text);
+    if (c.root !== undefined) root = newEntry(c.root, false);
+    if (c.shared !== undefined) shared = c.shared;
+    if (Array.isArray(c.timers)) {
+      timers = c.timers;
+      for (const t of timers) timerKeys.add(t[0] + '\u0000' + t[1]);
+    }
+    if (typeof c.wm === 'number') wm = c.wm;
+    if (typeof c.maxT === 'number') maxT = c.maxT;
+    if (c.rootResult !== undefined && root !== null) root.r = c.rootResult;
+  }
+
+  // One batch: `text` is {"e":[…]}; returns the JSON text the host reads.
+  function process(text, flushRequested) {
+    logs = [];
+    emits = [];
+    let batch;
+    try {
+      batch = parse(text);
+    } catch (e) {
+      return '{"reencode":true}';
+    }
+    const events = batch.e;
+    const n = events.length;
+    let handled = 0;
+    let fault = null;
+    let i = 0;
+    try {
+      let keys = null;
+      if (def.byStreams || def.byCustomPartitions) {
+        // Partition keys first, so every state the batch needs is loaded in one host round trip.
+        keys = new Array(n);
+        const missing = new Set();
+        for (i = 0; i < n; i++) {
+          const r = events[i];
+          current = { index: i, r };
+          const k = r.x ? r.s : partitionOf(r);
+          keys[i] = k;
+          if (k !== null && k !== '' && !cache.has(k)) missing.add(k);
+        }
+        if (handlers.timer && timers.length > 0) {
+          let t = maxT;
+          for (const r of events) if (!r.x) t = Math.max(t, eventTime(r));
+          const until = t - def.allowedLateness;
+          for (const timer of timers) {
+            if (timer[0] > until) break;
+            if (timer[1] !== '' && !cache.has(timer[1])) missing.add(timer[1]);
+          }
+        }
+        load(Array.from(missing));
+      }
+      for (i = 0; i < n; i++) {
+        const r = events[i];
+        if (r.x) {
+          if (handlers.deleted) {
+            handleDeleted(r, i);
+            handled++;
+          }
+          continue;
+        }
+        advanceTime(r, i);
+        const key = keys === null ? '' : keys[i];
+        if (key === null) continue;
+        handle(r, i, key);
+        handled++;
+      }
+    } catch (err) {
+      const where = lineOf(err);
+      const message = err instanceof Error ? err.message : safeStringify(err);
+      fault = { message, index: i, line: where ? where.line : null, column: where ? where.column : null, stack: err && err.stack ? String(err.stack) : null };
+    }
+    current = null;
+    handledSinceFlush += handled;
+    const out = { n, h: handled, emits, logs };
+    if (fault !== null) out.fault = fault;
+    else {
+      if (flushRequested || emits.length > 0 || handledSinceFlush >= config.checkpointHandledThreshold || dirty.size >= config.maxDirtyPartitions) out.flush = flush();
+      evict();
+    }
+    out.cached = cache.size;
+    return stringify(out);
+  }
+
+  function getState(key) {
+    if (key === '') {
+      if (def.isBiState && (def.byStreams || def.byCustomPartitions)) return stringify({ s: sharedState() });
+      return stringify({ s: rootEntry().s, r: root.r });
+    }
+    if (!cache.has(key)) return null;
+    const e = cache.get(key);
+    return stringify({ s: e.s, r: e.r });
+  }
+
+  function progress() {
+    return current === null ? -1 : current.index;
+  }
+
+  Object.defineProperty(global, '__telltale', { value: Object.freeze({ definition, restore, process, getState, progress }), writable: false, configurable: false });
+}

@@ -1,0 +1,71 @@
+// What the runner drives: the user's projection in its isolate, or a native system projection.
+// Both take batches and answer with the prelude's output shape, so checkpoints, emitted events and
+// exactly-once are handled once, in the runner.
+import type { RecordedEvent } from '../../store/types.js';
+import { BatchEncoder, type BatchItem } from './batch-encoder.js';
+import { ProjectionInvalidError } from './errors.js';
+import { defaultSandboxLimits, ProjectionSandbox, type BatchOutput, type PartitionLoader, type RestoredState, type SandboxLimits } from './sandbox.js';
+import type { SourceDefinition } from './source-definition.js';
+
+export interface Processor {
+  /** Native processors write their outputs as they are (no causation metadata). */
+  readonly native: boolean;
+  /** Replaces the host pre-filter (system projections decide themselves what they index). */
+  readonly accept?: (e: RecordedEvent) => boolean;
+  restore(state: RestoredState | undefined, emitEnabled: boolean): Promise<void>;
+  process(items: readonly BatchItem[], flush: boolean): Promise<BatchOutput>;
+  state(partition: string): Promise<{ s: unknown; r?: string | null } | undefined>;
+  dispose(): void;
+}
+
+export interface ProcessorContext {
+  readonly name: string;
+  readonly loader: PartitionLoader;
+}
+
+export type ProcessorFactory = (context: ProcessorContext) => Promise<{ processor: Processor; definition: SourceDefinition }>;
+
+/** A user projection: its script in its own isolate. */
+export class IsolateProcessor implements Processor {
+  readonly native = false;
+  readonly #sandbox: ProjectionSandbox;
+  readonly #encoder = new BatchEncoder();
+
+  constructor(sandbox: ProjectionSandbox) {
+    this.#sandbox = sandbox;
+  }
+
+  static factory(query: string, limits: Partial<SandboxLimits> = {}): ProcessorFactory {
+    return async ({ name, loader }) => {
+      const { sandbox, definition } = await ProjectionSandbox.create(name, query, { ...defaultSandboxLimits, ...limits }, loader);
+      return { processor: new IsolateProcessor(sandbox), definition };
+    };
+  }
+
+  restore(state: RestoredState | undefined, emitEnabled: boolean): Promise<void> {
+    return this.#sandbox.restore(state, emitEnabled);
+  }
+
+  async process(items: readonly BatchItem[], flush: boolean): Promise<BatchOutput> {
+    const out = await this.#sandbox.process(this.#encoder.encode(items), flush);
+    if (out.reencode !== true) return out;
+    return this.#sandbox.process(this.#encoder.encode(items, true), flush);
+  }
+
+  state(partition: string): Promise<{ s: unknown; r?: string | null } | undefined> {
+    return this.#sandbox.state(partition);
+  }
+
+  dispose(): void {
+    this.#sandbox.dispose();
+  }
+}
+
+/** Checks a script without running it against events: its definition, or the error. */
+export async function compileProjection(name: string, query: string, limits: Partial<SandboxLimits> = {}): Promise<SourceDefinition> {
+  const { sandbox, definition } = await ProjectionSandbox.create(name, query, { ...defaultSandboxLimits, ...limits }, async () => ({}));
+  sandbox.dispose();
+  return definition;
+}
+
+export { ProjectionInvalidError };

@@ -1,0 +1,505 @@
+// Runs one projection: restore from its checkpoint, feed batches to its processor (an isolate, or
+// native code for the system projections), and write each flush — emitted and linked events,
+// dirty partition states, results and the checkpoint — in ONE `appendToStreams` commit, so a crash
+// leaves either all of a flush or none of it (decision 9). The next batch is handed to the isolate
+// before the previous flush is committed, so reading, user code and writing overlap.
+import { StreamNotFoundError, WrongExpectedRevisionError } from '../../store/errors.js';
+import type { EventData, ExpectedRevision, RecordedEvent, Store, StreamWrite } from '../../store/types.js';
+import { isDeletionNotice, type BatchItem } from './batch-encoder.js';
+import type { Clock } from './clock.js';
+import { ProjectionFaultedError } from './errors.js';
+import { EventFeed } from './event-feed.js';
+import type { Processor, ProcessorFactory } from './processor.js';
+import {
+  CHECKPOINT_TYPE,
+  checkpointStream,
+  checkpointTag,
+  EmittedEventIds,
+  PARTITION_CHECKPOINT_TYPE,
+  partitionCheckpointStream,
+  partitionResultStream,
+  PROJECTION_PREFIX,
+  readPointOf,
+  resultStream,
+  type ReadPoint,
+} from './projection-streams.js';
+import type { BatchOutput, FlushOutput, RestoredState } from './sandbox.js';
+import { definitionProblem, isPartitioned, readerOf, wantedEventTypes, type SourceDefinition } from './source-definition.js';
+
+export type ProjectionMode = 'continuous' | 'one-time' | 'transient';
+export type ProjectionRunStatus = 'Stopped' | 'Starting' | 'Running' | 'Stopping' | 'Faulted' | 'Completed';
+
+export interface ProjectionFault {
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
+  /** Position (`$all`) or revision (one-stream sources) of the event being handled. */
+  readonly position?: string;
+}
+
+export interface RunnerConfig {
+  readonly name: string;
+  readonly mode: ProjectionMode;
+  readonly emitEnabled: boolean;
+  /** One-time projections checkpoint only when asked (Event Store's `checkpoints` flag). */
+  readonly checkpointsEnabled: boolean;
+  readonly epoch: number;
+  readonly version: number;
+  readonly id: number;
+  /** Largest batch handed to the processor at once. */
+  readonly maxBatch: number;
+}
+
+export interface RunnerLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+interface Counters {
+  processed: number;
+  handled: number;
+}
+
+export class ProjectionRunner {
+  readonly config: RunnerConfig;
+  readonly #store: Store;
+  readonly #factory: ProcessorFactory;
+  readonly #clock: Clock;
+  readonly #logger: RunnerLogger;
+  #status: ProjectionRunStatus = 'Stopped';
+  #fault: ProjectionFault | undefined;
+  #processor: Processor | undefined;
+  #definition: SourceDefinition | undefined;
+  #feed: EventFeed | undefined;
+  #loop: Promise<void> | undefined;
+  #stopRequested = false;
+  #point: ReadPoint | undefined;
+  #checkpointRevision: bigint = -1n;
+  #counters: Counters = { processed: 0, handled: 0 };
+  #rootState: unknown = undefined;
+  #rootResult: string | null | undefined;
+  #timers: readonly [number, string][] = [];
+  #wm: number | undefined;
+  #maxT: number | undefined;
+  #ids: EmittedEventIds;
+  /** Partition states flushed but not yet committed, so a load during the commit sees them. */
+  readonly #pendingStates = new Map<string, { s: unknown; r?: string | null }>();
+  /** On a first run every partition the store has was written by this process. */
+  #fresh = false;
+  readonly #written = new Set<string>();
+  #unflushed = false;
+  #rate = { at: 0, processed: 0, perSecond: 0 };
+  #cached = 0;
+  /** The read point up to which everything taken is also committed (or needed no commit). */
+  #settled: ReadPoint | undefined;
+  #idle = false;
+  readonly #waiters: { until: (r: ProjectionRunner) => boolean; resolve: () => void }[] = [];
+
+  constructor(config: RunnerConfig, store: Store, factory: ProcessorFactory, clock: Clock, logger: RunnerLogger) {
+    this.config = config;
+    this.#store = store;
+    this.#factory = factory;
+    this.#clock = clock;
+    this.#logger = logger;
+    this.#ids = new EmittedEventIds(config.name, config.epoch);
+  }
+
+  get status(): ProjectionRunStatus {
+    return this.#status;
+  }
+  get fault(): ProjectionFault | undefined {
+    return this.#fault;
+  }
+  get definition(): SourceDefinition | undefined {
+    return this.#definition;
+  }
+  get point(): ReadPoint | undefined {
+    return this.#point;
+  }
+  /** Everything up to this point is handled and committed. */
+  get settledPoint(): ReadPoint | undefined {
+    return this.#settled;
+  }
+  /** Caught up with the store, nothing pending. */
+  get idle(): boolean {
+    return this.#idle;
+  }
+  get eventsProcessed(): number {
+    return this.#counters.processed;
+  }
+  get partitionsCached(): number {
+    return this.#cached;
+  }
+  /** Events per second over the last measured interval of the injected clock. */
+  get rate(): number {
+    const now = this.#clock();
+    const elapsed = now - this.#rate.at;
+    if (elapsed >= 1000) {
+      this.#rate = { at: now, processed: this.#counters.processed, perSecond: this.#rate.at === 0 ? 0 : ((this.#counters.processed - this.#rate.processed) * 1000) / elapsed };
+    }
+    return this.#rate.perSecond;
+  }
+
+  /** Starts processing from the checkpoint; resolves once the projection is running (or faulted). */
+  async start(): Promise<void> {
+    if (this.#status === 'Running' || this.#status === 'Starting') return;
+    this.#status = 'Starting';
+    this.#fault = undefined;
+    this.#stopRequested = false;
+    try {
+      await this.#open();
+    } catch (err) {
+      this.#faulted(err);
+      return;
+    }
+    this.#status = 'Running';
+    this.#loop = this.#run().catch((err: unknown) => this.#faulted(err));
+  }
+
+  /** Stops after writing a checkpoint (disable). */
+  async stop(): Promise<void> {
+    if (this.#status !== 'Running' && this.#status !== 'Starting') return;
+    this.#status = 'Stopping';
+    this.#stopRequested = true;
+    await this.#feed?.close();
+    await this.#loop;
+    if (this.#status === 'Stopping') this.#status = 'Stopped';
+    this.#settleWaiters();
+  }
+
+  /** Frees the isolate; the runner can be started again. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    this.#processor?.dispose();
+    this.#processor = undefined;
+  }
+
+  /** Resolves when `until` holds (checked after each commit), or the projection stops or faults. */
+  whenever(until: (r: ProjectionRunner) => boolean): Promise<void> {
+    if (until(this) || !this.#isActive()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ until, resolve }));
+  }
+
+  #isActive(): boolean {
+    return this.#status === 'Running' || this.#status === 'Starting' || this.#status === 'Stopping';
+  }
+
+  #settleWaiters(): void {
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const w = this.#waiters[i]!;
+      if (w.until(this) || !this.#isActive()) {
+        this.#waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /** A partition's state: from the running isolate when it has it, else from the store. */
+  async state(partition: string): Promise<{ state: unknown; result: unknown } | undefined> {
+    const fromProcessor = this.#processor ? await this.#processor.state(partition).catch(() => undefined) : undefined;
+    const found = fromProcessor ?? (partition === '' ? this.#rootFromCheckpoint() : this.#pendingStates.get(partition) ?? (await this.#loadPartition(partition)));
+    if (found === undefined || found === null) return undefined;
+    const result = found.r === undefined ? (this.#definition?.producesResults ? undefined : found.s) : found.r === null ? null : (JSON.parse(found.r) as unknown);
+    return { state: found.s, result };
+  }
+
+  #rootFromCheckpoint(): { s: unknown; r?: string | null } | undefined {
+    if (this.#rootState === undefined) return undefined;
+    return { s: this.#rootState, r: this.#rootResult };
+  }
+
+  async #open(): Promise<void> {
+    const c = this.config;
+    const persisted = c.mode !== 'transient' && c.checkpointsEnabled;
+    let restored: RestoredState | undefined;
+    this.#point = undefined;
+    this.#counters = { processed: 0, handled: 0 };
+    if (persisted) {
+      const last = await this.#lastEvent(checkpointStream(c.name));
+      const info = await this.#store.getStreamInfo(checkpointStream(c.name));
+      this.#checkpointRevision = info.lastRevision;
+      const meta = last?.metadata as Record<string, unknown> | undefined;
+      const extra = (meta?.$telltale ?? {}) as { epoch?: number; processed?: number; timers?: [number, string][]; wm?: number; maxT?: number; rootResult?: string | null; shared?: unknown };
+      if (last !== undefined && extra.epoch === c.epoch) {
+        this.#point = readPointOf(meta);
+        this.#counters.processed = extra.processed ?? 0;
+        this.#rootState = last.data;
+        this.#rootResult = extra.rootResult;
+        restored = { root: last.data, shared: extra.shared, rootResult: extra.rootResult, timers: extra.timers, wm: extra.wm, maxT: extra.maxT };
+      }
+    } else this.#checkpointRevision = -1n;
+    this.#fresh = this.#point === undefined;
+    this.#written.clear();
+    const { processor, definition } = await this.#factory({ name: c.name, loader: (keys) => this.#loadPartitions(keys) });
+    this.#processor = processor;
+    this.#definition = definition;
+    const problem = definitionProblem(definition);
+    if (problem !== undefined) throw new ProjectionFaultedError(c.name, problem);
+    if (isPartitioned(definition) && restored?.shared === undefined && definition.isBiState) restored = { ...restored, shared: restored?.root };
+    if (isPartitioned(definition) && restored !== undefined) restored = { ...restored, root: undefined };
+    await processor.restore(restored, c.emitEnabled && c.mode !== 'transient');
+    const reader = readerOf(definition);
+    if (this.#point && (this.#point.kind === 'stream') !== (reader.kind === 'stream')) this.#point = undefined;
+    this.#feed = new EventFeed(this.#store, {
+      reader,
+      from: this.#point,
+      eventTypes: wantedEventTypes(definition),
+      includeLinks: definition.includeLinks,
+      deletions: definition.handlesDeletedNotifications,
+      stopAtEnd: c.mode !== 'continuous',
+      highWater: c.maxBatch * 4,
+      accept: processor.accept,
+    });
+    this.#feed.start();
+  }
+
+  async #run(): Promise<void> {
+    const feed = this.#feed!;
+    const processor = this.#processor!;
+    let previous: Promise<void> | undefined;
+    let failed: unknown;
+    const track = (p: Promise<void>): Promise<void> =>
+      p.catch((err: unknown) => {
+        failed ??= err;
+      });
+    for (;;) {
+      if (failed !== undefined) throw failed;
+      if (this.#stopRequested) break;
+      // Once idle has been reported, wait for events instead of spinning on "still idle".
+      const taken = await feed.take(this.config.maxBatch, !this.#idle || this.#unflushed || previous !== undefined);
+      if (taken.items.length > 0) this.#idle = false;
+      if (failed !== undefined) throw failed;
+      if (taken.idle || (taken.items.length === 0 && !taken.end)) {
+        // Caught up: commit what is still only in memory, then wait for more.
+        if (previous !== undefined) {
+          await previous;
+          previous = undefined;
+          continue;
+        }
+        // Only handled events make an idle checkpoint; a read point moved by filtered-out events
+        // is recorded with the next one. (Otherwise two projections would wake each other for
+        // ever, each seeing the other's checkpoint pass by.)
+        if (this.#unflushed) await this.#step(processor, [], taken.point, true);
+        this.#settled = taken.point;
+        this.#idle = taken.idle || this.#idle;
+        this.#settleWaiters();
+        continue;
+      }
+      if (taken.end && taken.items.length === 0) break;
+      const output = processor.process(taken.items, taken.end);
+      const prior = previous;
+      previous = track(
+        (async () => {
+          const out = await output;
+          if (prior !== undefined) await prior;
+          if (failed !== undefined) return;
+          await this.#apply(taken.items, out, taken.point);
+        })(),
+      );
+      if (prior !== undefined) await prior;
+      if (taken.end) break;
+    }
+    if (previous !== undefined) await previous;
+    if (failed !== undefined) throw failed;
+    // A final flush: on stop (disable writes a checkpoint) and at the end of a one-time run.
+    await this.#step(processor, [], undefined, true);
+    if (!this.#stopRequested && this.config.mode !== 'continuous') {
+      this.#status = 'Completed';
+      await feed.close();
+    }
+    this.#settleWaiters();
+  }
+
+  async #step(processor: Processor, items: BatchItem[], point: ReadPoint | undefined, flush: boolean): Promise<void> {
+    const out = await processor.process(items, flush);
+    await this.#apply(items, out, point);
+  }
+
+  async #apply(items: readonly BatchItem[], out: BatchOutput, point: ReadPoint | undefined): Promise<void> {
+    for (const line of out.logs) this.#logger.debug(line, { projection: this.config.name });
+    this.#cached = out.cached;
+    if (out.fault !== undefined) {
+      const item = items[out.fault.index];
+      throw new ProjectionFaultedError(this.config.name, out.fault.message, {
+        line: out.fault.line ?? undefined,
+        column: out.fault.column ?? undefined,
+        position: item === undefined ? undefined : positionOf(item),
+      });
+    }
+    this.#counters.processed += items.length;
+    this.#counters.handled += out.h;
+    if (point !== undefined) this.#pointCandidate = point;
+    if (items.length > 0) this.#unflushed = true;
+    if (out.flush !== undefined) await this.#commit(items, out, out.flush);
+    else if (out.emits.length > 0) throw new ProjectionFaultedError(this.config.name, 'internal: emitted events without a flush');
+    this.#settleWaiters();
+  }
+
+  /** The read point the next checkpoint records: the end of the last batch handed over. */
+  #pointCandidate: ReadPoint | undefined;
+
+  async #commit(items: readonly BatchItem[], out: BatchOutput, flush: FlushOutput): Promise<void> {
+    const c = this.config;
+    const persisted = c.mode !== 'transient' && (c.checkpointsEnabled || out.emits.length > 0);
+    const point = this.#pointCandidate ?? this.#point;
+    const version = `${c.id}:${c.epoch}:${c.version}:1`;
+    const tag = point === undefined ? { $v: version } : checkpointTag(point, version);
+    const writes = new Map<string, { events: EventData[]; expected?: ExpectedRevision }>();
+    const add = (streamId: string, event: EventData): void => {
+      let w = writes.get(streamId);
+      if (w === undefined) writes.set(streamId, (w = { events: [] }));
+      w.events.push(event);
+    };
+    this.#emitted(items, out, add);
+    const partitioned = this.#definition !== undefined && isPartitioned(this.#definition);
+    if (flush.root !== undefined) {
+      this.#rootState = partitioned && this.#definition?.isBiState ? flush.shared : flush.root[0];
+      if (flush.root.length === 2) this.#rootResult = flush.root[1];
+    } else if (flush.shared !== undefined) this.#rootState = flush.shared;
+    this.#timers = flush.timers;
+    this.#wm = flush.wm;
+    this.#maxT = flush.maxT;
+    if (persisted) {
+      const produces = this.#definition?.producesResults === true;
+      const main = this.#definition?.resultStreamName ?? resultStream(c.name);
+      for (const part of flush.parts) {
+        const [key, state] = part;
+        this.#pendingStates.set(key, part.length === 3 ? { s: state, r: part[2] } : { s: state });
+        add(partitionCheckpointStream(c.name, key), { type: PARTITION_CHECKPOINT_TYPE, data: state as object, metadata: { ...tag, $e: c.epoch } });
+        if (produces && part.length === 3) {
+          const stream = partitionResultStream(c.name, key, this.#definition?.partitionResultStreamNamePattern ?? null);
+          const revision = writes.get(stream)?.events.length ?? 0;
+          add(stream, resultEvent(part[2]));
+          // The main result stream links every partition result, as Event Store does.
+          add(main, { type: '$>', data: Buffer.from(`${await this.#nextRevision(stream, revision)}@${stream}`) });
+        }
+      }
+      if (produces && flush.root !== undefined && flush.root.length === 2 && !partitioned) add(main, resultEvent(flush.root[1]));
+      if (c.checkpointsEnabled) {
+        const extra = {
+          epoch: c.epoch,
+          processed: this.#counters.processed,
+          timers: flush.timers,
+          wm: flush.wm,
+          maxT: flush.maxT,
+          rootResult: this.#rootResult,
+          shared: partitioned && this.#definition?.isBiState ? flush.shared : undefined,
+        };
+        const stream = checkpointStream(c.name);
+        writes.set(stream, {
+          events: [{ type: CHECKPOINT_TYPE, data: (this.#rootState ?? {}) as object, metadata: { ...tag, $telltale: extra } }],
+          expected: this.#checkpointRevision < 0n ? 'any' : this.#checkpointRevision,
+        });
+      }
+    }
+    if (writes.size > 0) {
+      const list: StreamWrite[] = [...writes].map(([streamId, w]) => ({ streamId, events: w.events, expectedRevision: w.expected ?? 'any' }));
+      let results;
+      try {
+        results = await this.#store.appendToStreams(list);
+      } catch (err) {
+        if (err instanceof WrongExpectedRevisionError && err.streamId === checkpointStream(c.name)) {
+          throw new ProjectionFaultedError(c.name, `Checkpoint stream \`${err.streamId}\` has been written to from the outside`, { cause: err });
+        }
+        throw err;
+      }
+      const at = list.findIndex((w) => w.streamId === checkpointStream(c.name));
+      if (at >= 0) this.#checkpointRevision = results[at]!.nextExpectedRevision;
+      for (const part of flush.parts) {
+        this.#written.add(part[0]);
+        this.#pendingStates.delete(part[0]);
+      }
+    }
+    this.#point = point;
+    this.#settled = point;
+    this.#unflushed = false;
+  }
+
+  /** Emitted and linked events, with deterministic ids and the causation metadata. */
+  #emitted(items: readonly BatchItem[], out: BatchOutput, add: (streamId: string, event: EventData) => void): void {
+    const perSource = new Map<number, number>();
+    for (const [stream, type, data, metadata, kind, index] of out.emits) {
+      if (stream.startsWith(PROJECTION_PREFIX) || stream.startsWith('$$')) {
+        throw new ProjectionFaultedError(this.config.name, `Cannot emit to '${stream}': projection bookkeeping streams and metastreams are written by the engine only`);
+      }
+      const source = items[index];
+      const n = perSource.get(index) ?? 0;
+      perSource.set(index, n + 1);
+      const position = source === undefined ? 0n : positionOf(source);
+      const id = this.#ids.id(position, n);
+      let meta: Record<string, unknown> | null = metadata;
+      if (source !== undefined && !isDeletionNotice(source) && !this.#processorIsNative) {
+        const correlation = metadata?.$correlationId ?? source.metadata.$correlationId ?? source.id;
+        meta = { ...metadata, $causedBy: source.id, $causationId: source.id, $correlationId: correlation };
+      }
+      add(stream, { id, type, data: kind === 'r' ? Buffer.from(String(data)) : data, ...(meta === null ? {} : { metadata: meta }) });
+    }
+  }
+
+  get #processorIsNative(): boolean {
+    return this.#processor?.native === true;
+  }
+
+  async #nextRevision(stream: string, offset: number): Promise<bigint> {
+    const info = await this.#store.getStreamInfo(stream);
+    return info.lastRevision + 1n + BigInt(offset);
+  }
+
+  async #lastEvent(stream: string): Promise<RecordedEvent | undefined> {
+    try {
+      for await (const e of this.#store.readStream(stream, { direction: 'backwards', maxCount: 1 })) return e;
+    } catch (err) {
+      if (err instanceof StreamNotFoundError) return undefined;
+      throw err;
+    }
+    return undefined;
+  }
+
+  async #loadPartition(key: string): Promise<{ s: unknown; r?: string | null } | null> {
+    if (this.#fresh && !this.#written.has(key)) return null;
+    const last = await this.#lastEvent(partitionCheckpointStream(this.config.name, key));
+    if (last === undefined || last.metadata.$e !== this.config.epoch) return null;
+    return { s: last.data };
+  }
+
+  async #loadPartitions(keys: string[]): Promise<Record<string, { s: unknown; r?: string | null } | null>> {
+    const out: Record<string, { s: unknown; r?: string | null } | null> = {};
+    await Promise.all(
+      keys.map(async (key) => {
+        out[key] = this.#pendingStates.get(key) ?? (await this.#loadPartition(key));
+      }),
+    );
+    return out;
+  }
+
+  #faulted(err: unknown): void {
+    const f = err instanceof ProjectionFaultedError ? err : undefined;
+    const message = err instanceof Error ? err.message : String(err);
+    this.#fault = {
+      message,
+      ...(f?.line !== undefined ? { line: f.line } : {}),
+      ...(f?.column !== undefined ? { column: f.column } : {}),
+      ...(f?.position !== undefined ? { position: f.position.toString() } : {}),
+    };
+    this.#status = 'Faulted';
+    this.#logger.warn(`projection ${this.config.name} faulted: ${message}`, { projection: this.config.name, ...this.#fault });
+    this.#processor?.dispose();
+    this.#processor = undefined;
+    void this.#feed?.close();
+    this.#settleWaiters();
+  }
+
+  /** Timers, watermark and cache figures for status. */
+  get eventTime(): { watermark: number | undefined; maxEventTime: number | undefined; timers: number } {
+    return { watermark: this.#wm, maxEventTime: this.#maxT, timers: this.#timers.length };
+  }
+}
+
+function positionOf(item: BatchItem): bigint {
+  if (isDeletionNotice(item)) return item.position;
+  return (item.link ?? item).position;
+}
+
+function resultEvent(text: string | null): EventData {
+  return text === null ? { type: 'ResultRemoved', data: {} } : { type: 'Result', data: JSON.parse(text) as unknown };
+}

@@ -1,0 +1,69 @@
+// The streams a projection writes, named as Event Store names them (ProjectionNamesBuilder,
+// shared/reference/eventstore-semantics.md §1.12), its checkpoint tags (§1.13), and the ids of
+// emitted events.
+import { createHash } from 'node:crypto';
+
+export const REGISTRY_STREAM = '$projections-$all';
+export const PROJECTION_PREFIX = '$projections-';
+
+export const definitionStream = (name: string): string => `$projections-${name}`;
+export const checkpointStream = (name: string): string => `$projections-${name}-checkpoint`;
+export const partitionCheckpointStream = (name: string, partition: string): string => `$projections-${name}-${partition}-checkpoint`;
+export const resultStream = (name: string): string => `$projections-${name}-result`;
+export const partitionResultStream = (name: string, partition: string, pattern: string | null): string =>
+  pattern === null ? `$projections-${name}-${partition}-result` : pattern.replace(/\{0\}/g, partition);
+
+export const CHECKPOINT_TYPE = '$ProjectionCheckpoint';
+export const PARTITION_CHECKPOINT_TYPE = '$Checkpoint';
+export const PROJECTION_UPDATED_TYPE = '$ProjectionUpdated';
+export const PROJECTION_CREATED_TYPE = '$ProjectionCreated';
+export const PROJECTION_DELETED_TYPE = '$ProjectionDeleted';
+
+/** Where a projection has read up to: a `$all` position, or a revision of its one source stream. */
+export type ReadPoint = { readonly kind: 'all'; readonly position: bigint } | { readonly kind: 'stream'; readonly streamId: string; readonly revision: bigint };
+
+/** The checkpoint tag as Event Store writes it: `$c`/`$p` for `$all`, `$s` for a stream. */
+export function checkpointTag(point: ReadPoint, version: string): Record<string, unknown> {
+  if (point.kind === 'all') return { $v: version, $c: Number(point.position), $p: Number(point.position) };
+  return { $v: version, $s: { [point.streamId]: Number(point.revision) } };
+}
+
+export function readPointOf(tag: Record<string, unknown> | undefined): ReadPoint | undefined {
+  if (!tag) return undefined;
+  if (typeof tag.$c === 'number') return { kind: 'all', position: BigInt(tag.$c) };
+  const s = tag.$s;
+  if (s !== null && typeof s === 'object') {
+    const [streamId, revision] = Object.entries(s as Record<string, unknown>)[0] ?? [];
+    if (typeof streamId === 'string' && typeof revision === 'number') return { kind: 'stream', streamId, revision: BigInt(revision) };
+  }
+  return undefined;
+}
+
+/**
+ * Ids of emitted events, derived from (projection, epoch, source position, index), so that
+ * reprocessing an event after a crash produces the same ids and the store's idempotent append
+ * writes nothing twice. UUID version 5 layout: the first 48 bits are the SHA-1 of the projection
+ * and epoch (computed once), then the index (12 bits) and the source position (62 bits), which is
+ * unique per projection for any position below 2^62 and up to 4096 outputs per event; beyond that
+ * the whole tuple is hashed.
+ */
+export class EmittedEventIds {
+  readonly #prefix: string;
+  readonly #seed: string;
+
+  constructor(projection: string, epoch: number) {
+    this.#seed = `${projection}\u0000${epoch}`;
+    const h = createHash('sha1').update(this.#seed).digest('hex');
+    this.#prefix = `${h.slice(0, 8)}-${h.slice(8, 12)}-5`;
+  }
+
+  id(position: bigint, index: number): string {
+    if (index < 0x1000 && position >= 0n && position < 1n << 62n) {
+      const clock = 0x8000n | ((position >> 48n) & 0x3fffn);
+      const node = position & 0xffffffffffffn;
+      return `${this.#prefix}${index.toString(16).padStart(3, '0')}-${clock.toString(16)}-${node.toString(16).padStart(12, '0')}`;
+    }
+    const h = createHash('sha1').update(`${this.#seed}\u0000${position}\u0000${index}`).digest('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+  }
+}

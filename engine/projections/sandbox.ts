@@ -1,0 +1,243 @@
+// One projection's isolate: the patterns/ bundle, the prelude and the user's script evaluated in
+// a fresh V8 isolate with a memory limit, then batches in as JSON text and results out as JSON
+// text, one call per batch. Async calls run on isolated-vm's own threads, so several projections
+// use several cores while the host thread keeps reading the store.
+//
+// Every isolated-vm error becomes a `ProjectionFaultedError` here (STYLE habit 5), with the user's
+// line number when V8 gave one. After a timeout or an out-of-memory the isolate is disposed.
+import { readFileSync, existsSync } from 'node:fs';
+import { ProjectionFaultedError, ProjectionInvalidError } from './errors.js';
+import ivm, { type IsolatedVM } from './ivm.js';
+import { prelude } from './prelude.js';
+import type { SourceDefinition } from './source-definition.js';
+
+export interface SandboxLimits {
+  /** Isolate heap limit in MiB. @defaultValue 128 */
+  readonly memoryLimitMiB: number;
+  /** Wall time one batch may take inside the isolate, in ms. @defaultValue 2000 */
+  readonly batchTimeoutMs: number;
+  /** Time the script may take to define the projection, in ms (Event Store: 500). @defaultValue 500 */
+  readonly compileTimeoutMs: number;
+  /** Partition states kept inside the isolate; the rest are loaded on demand. @defaultValue 20000 */
+  readonly partitionCacheSize: number;
+  /** A flush (checkpoint) after this many handled events (Event Store: 4000). @defaultValue 4000 */
+  readonly checkpointHandledThreshold: number;
+  /** A flush when this many partitions are dirty. @defaultValue 10000 */
+  readonly maxDirtyPartitions: number;
+}
+
+export const defaultSandboxLimits: SandboxLimits = {
+  memoryLimitMiB: 128,
+  batchTimeoutMs: 2000,
+  compileTimeoutMs: 500,
+  partitionCacheSize: 20000,
+  checkpointHandledThreshold: 4000,
+  maxDirtyPartitions: 10000,
+};
+
+/** What the isolate answers for one batch (the prelude's `process`). */
+export interface BatchOutput {
+  readonly n: number;
+  readonly h: number;
+  /** [stream, type, data, metadata, kind ('e' JSON | 'r' raw text), index of the source event in the batch] */
+  readonly emits: readonly [string, string, unknown, Record<string, unknown> | null, 'e' | 'r', number][];
+  readonly logs: readonly string[];
+  readonly fault?: { message: string; index: number; line: number | null; column: number | null; stack: string | null };
+  readonly flush?: FlushOutput;
+  readonly reencode?: boolean;
+  readonly cached: number;
+}
+
+export interface FlushOutput {
+  /** [state] or [state, resultText|null] when the result changed. */
+  readonly root?: [unknown] | [unknown, string | null];
+  readonly shared?: unknown;
+  readonly parts: readonly ([string, unknown] | [string, unknown, string | null])[];
+  readonly timers: readonly [number, string][];
+  readonly wm: number;
+  readonly maxT: number;
+}
+
+/** What a checkpoint gives back to a fresh isolate. */
+export interface RestoredState {
+  readonly root?: unknown;
+  readonly shared?: unknown;
+  readonly rootResult?: string | null;
+  readonly timers?: readonly [number, string][];
+  readonly wm?: number;
+  readonly maxT?: number;
+}
+
+/** Loads partition states the isolate asks for: key → {s: state, r: last result text} or null. */
+export type PartitionLoader = (keys: string[]) => Promise<Record<string, { s: unknown; r?: string | null } | null>>;
+
+let bundleSource: string | undefined;
+
+/** The patterns/ library as one script (built by scripts/build-isolate-bundle.js). */
+export function isolateBundleSource(): string {
+  if (bundleSource === undefined) {
+    const file = new URL('../patterns.bundle.js', import.meta.url);
+    bundleSource = existsSync(file) ? readFileSync(file, 'utf8') : 'var telltale = {};';
+  }
+  return bundleSource;
+}
+
+/** Exposes each export of the bundle as a global too, so rules read `pattern('x')…`. */
+const EXPOSE_LIBRARY = `(function (g) {
+  var lib = g.telltale;
+  if (!lib || typeof lib !== 'object') return;
+  Object.keys(lib).forEach(function (k) {
+    if (!(k in g)) Object.defineProperty(g, k, { value: lib[k], writable: true, configurable: true, enumerable: false });
+  });
+})(globalThis);`;
+
+export class ProjectionSandbox {
+  readonly #name: string;
+  readonly #limits: SandboxLimits;
+  readonly #isolate: IsolatedVM.Isolate;
+  #context: IsolatedVM.Context | undefined;
+  #process: IsolatedVM.Reference<(text: string, flush: boolean) => string> | undefined;
+  #getState: IsolatedVM.Reference<(key: string) => string | null> | undefined;
+  #progress: IsolatedVM.Reference<() => number> | undefined;
+  #filename: string;
+
+  private constructor(name: string, limits: SandboxLimits) {
+    this.#name = name;
+    this.#limits = limits;
+    this.#filename = `${name}.js`;
+    this.#isolate = new ivm.Isolate({ memoryLimit: limits.memoryLimitMiB });
+  }
+
+  /**
+   * Creates the isolate and runs the definition scope. Throws `ProjectionInvalidError` for a
+   * script that does not compile or whose definition fails (with the line number).
+   */
+  static async create(name: string, query: string, limits: SandboxLimits, loader: PartitionLoader): Promise<{ sandbox: ProjectionSandbox; definition: SourceDefinition }> {
+    const sandbox = new ProjectionSandbox(name, limits);
+    try {
+      const definition = await sandbox.#define(query, loader);
+      return { sandbox, definition };
+    } catch (err) {
+      sandbox.dispose();
+      throw err;
+    }
+  }
+
+  get disposed(): boolean {
+    return this.#isolate.isDisposed;
+  }
+
+  async #define(query: string, loader: PartitionLoader): Promise<SourceDefinition> {
+    const context = await this.#isolate.createContext();
+    this.#context = context;
+    const jail = context.global;
+    await jail.set(
+      '__telltaleHostLoad',
+      new ivm.Reference(async (keysJson: string) => JSON.stringify(await loader(JSON.parse(keysJson) as string[]))),
+    );
+    await (await this.#isolate.compileScript(isolateBundleSource(), { filename: 'telltale-patterns.js' })).run(context, { timeout: 5000 });
+    await context.eval(EXPOSE_LIBRARY, { timeout: 1000 });
+    const config = {
+      filename: this.#filename,
+      partitionCacheSize: this.#limits.partitionCacheSize,
+      checkpointHandledThreshold: this.#limits.checkpointHandledThreshold,
+      maxDirtyPartitions: this.#limits.maxDirtyPartitions,
+    };
+    await context.eval(`(${prelude.toString()})(globalThis, ${JSON.stringify(config)});`, { timeout: 1000 });
+    // The entry points are taken before the user's script runs, so it cannot replace them.
+    this.#process = await context.eval('__telltale.process', { reference: true, timeout: 1000 });
+    this.#getState = await context.eval('__telltale.getState', { reference: true, timeout: 1000 });
+    this.#progress = await context.eval('__telltale.progress', { reference: true, timeout: 1000 });
+    const definition = await context.eval('__telltale.definition', { reference: true, timeout: 1000 });
+    let script: IsolatedVM.Script;
+    try {
+      script = await this.#isolate.compileScript(query, { filename: this.#filename });
+    } catch (err) {
+      throw this.#invalid(err);
+    }
+    try {
+      await script.run(context, { timeout: this.#limits.compileTimeoutMs });
+    } catch (err) {
+      throw this.#invalid(err, /timed out/i.test(errorMessage(err)) ? 'Projection script took too long to compile' : undefined);
+    }
+    const text = (await definition.apply(undefined, [], { timeout: 1000 })) as string;
+    return JSON.parse(text) as SourceDefinition;
+  }
+
+  /** Restores checkpointed state; `emitEnabled` decides whether emit/linkTo fault. */
+  async restore(state: RestoredState | undefined, emitEnabled: boolean): Promise<void> {
+    const restore = await this.#context!.eval('__telltale.restore', { reference: true, timeout: 1000 });
+    await restore.apply(undefined, [state === undefined ? '' : JSON.stringify(state), emitEnabled], { timeout: this.#limits.batchTimeoutMs });
+  }
+
+  /**
+   * Runs one batch. A throw in user code comes back in `fault`; a timeout or an out-of-memory is
+   * thrown as `ProjectionFaultedError` with `eventIndex` when it could still be asked.
+   */
+  async process(batchText: string, flush: boolean): Promise<BatchOutput> {
+    let text: string;
+    try {
+      text = (await this.#process!.apply(undefined, [batchText, flush], { timeout: this.#limits.batchTimeoutMs })) as string;
+    } catch (err) {
+      throw await this.#runtimeFault(err);
+    }
+    return JSON.parse(text) as BatchOutput;
+  }
+
+  /** The state (and last result) of a partition held in the isolate; undefined when not cached. */
+  async state(partition: string): Promise<{ s: unknown; r?: string | null } | undefined> {
+    if (this.disposed) return undefined;
+    const text = (await this.#getState!.apply(undefined, [partition], { timeout: 1000 })) as string | null;
+    return text === null ? undefined : (JSON.parse(text) as { s: unknown; r?: string | null });
+  }
+
+  dispose(): void {
+    if (!this.#isolate.isDisposed) this.#isolate.dispose();
+  }
+
+  /** Heap used by the isolate, in bytes. */
+  heapUsed(): number {
+    if (this.disposed) return 0;
+    const h = this.#isolate.getHeapStatisticsSync();
+    return h.used_heap_size + h.externally_allocated_size;
+  }
+
+  async #runtimeFault(err: unknown): Promise<ProjectionFaultedError> {
+    const message = errorMessage(err);
+    if (this.#isolate.isDisposed || /memory limit|disposed/i.test(message)) {
+      this.dispose();
+      return new ProjectionFaultedError(this.#name, `Projection ran out of memory (limit ${this.#limits.memoryLimitMiB} MiB): ${message}`, { cause: err });
+    }
+    if (/timed out/i.test(message)) {
+      let index: number | undefined;
+      try {
+        index = (await this.#progress!.apply(undefined, [], { timeout: 200 })) as number;
+      } catch {
+        index = undefined;
+      }
+      this.dispose();
+      return new ProjectionFaultedError(this.#name, `Projection script took too long to execute (batch limit ${this.#limits.batchTimeoutMs} ms)`, {
+        cause: err,
+        eventIndex: index !== undefined && index >= 0 ? index : undefined,
+      });
+    }
+    this.dispose();
+    return new ProjectionFaultedError(this.#name, message, { cause: err, ...lineOf(err, this.#filename) });
+  }
+
+  #invalid(err: unknown, message?: string): ProjectionInvalidError {
+    return new ProjectionInvalidError(this.#name, message ?? errorMessage(err), { cause: err, ...lineOf(err, this.#filename) });
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** isolated-vm reports a script's errors as "message [file:line:column]" or in the stack. */
+function lineOf(err: unknown, filename: string): { line?: number; column?: number } {
+  const text = err instanceof Error ? `${err.message}\n${err.stack ?? ''}` : String(err);
+  const escaped = filename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`${escaped}:(\\d+):(\\d+)`).exec(text);
+  return m ? { line: Number(m[1]), column: Number(m[2]) } : {};
+}
