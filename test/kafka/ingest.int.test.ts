@@ -1,10 +1,14 @@
 // Kafka ingest against the real broker: records become events in the streams the mapping names,
 // with ids derived from their coordinates; redelivered records are never stored twice; bad
 // records are dead-lettered and ingestion carries on.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openStore, type RecordedEvent, type Store } from '../../index.js';
 import { ingestCheckpointStream, kafkaEventId, startKafkaIngest, type KafkaIngest } from '../../engine/connectors/index.js';
 import { expect } from '../support/chai.js';
 import { kafkaBrokers, requireKafka } from '../support/kafka.js';
+import { ReportingChild } from './child-process.js';
 import { eventually, TopicFixture } from './kafka-topics.js';
 
 async function collect(iterable: AsyncIterable<RecordedEvent>): Promise<RecordedEvent[]> {
@@ -161,5 +165,62 @@ describe('startKafkaIngest (int)', function () {
     ingest = await startKafkaIngest({ store, brokers: kafkaBrokers, topic, groupId: topics.group('ingest'), mapping: { stream: 's-{key}', type: 'T', deadLetterStream: 'rejected-{topic}' } });
     await eventually('the record is handled', () => ingest!.stats().records === 1);
     expect((await collect(store.readStream(`rejected-${topic}`))).length).to.equal(1);
+  });
+});
+
+describe('startKafkaIngest across a SIGKILLed ingester (int)', function () {
+  this.timeout(120_000);
+  const topics = new TopicFixture();
+  const children: ReportingChild[] = [];
+  let dir: string;
+
+  before(async function () {
+    await requireKafka(this);
+    dir = await mkdtemp(join(tmpdir(), 'telltale-kafka-ingest-'));
+  });
+  after(async () => {
+    await Promise.all(children.map((c) => c.stop()));
+    await topics.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stores every record exactly once, in offset order per stream, when the ingester is killed midway and restarted', async () => {
+    const topic = await topics.topic('ingest-kill', 3);
+    const groupId = topics.group('ingest-kill');
+    const total = 8000;
+    await topics.produce(topic, Array.from({ length: total }, (_, i) => ({ key: `order-${i % 40}`, value: JSON.stringify({ i }), headers: { type: i % 3 === 0 ? 'OrderPlaced' : 'OrderPaid' } })), 2000);
+    const storeUrl = `file:${join(dir, 'data')}`;
+    const args = [storeUrl, kafkaBrokers.join(','), topic, groupId];
+
+    const first = new ReportingChild('ingest-child', args);
+    children.push(first);
+    await first.waitFor('a few batches are committed', () => first.commits() >= 5, 60_000);
+    first.kill('SIGKILL');
+    await first.exited;
+    const reached = first.lines.filter((l) => 'nextOffset' in l).length;
+    expect(reached, 'killed before the end').to.be.lessThan(total / 100);
+
+    const second = new ReportingChild('ingest-child', args);
+    children.push(second);
+    const ends = new Map((await (await topics.admin()).fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]));
+    await second.waitFor('every partition is ingested', (lines) => [...ends].every(([p, end]) => lines.some((l) => l.partition === p && l.nextOffset === end)), 60_000);
+    await second.stop();
+
+    const store = await openStore(storeUrl);
+    try {
+      const events = await userEvents(store);
+      expect(events).to.have.length(total);
+      expect(new Set(events.map((e) => e.id)).size).to.equal(total);
+      const seen = new Set(events.map((e) => (e.data as { i: number }).i));
+      expect(seen.size).to.equal(total);
+      for (let k = 0; k < 40; k++) {
+        const stream = await collect(store.readStream(`orders-order-${k}`));
+        const numbers = stream.map((e) => (e.data as { i: number }).i);
+        expect(numbers, `orders-order-${k} in produce order`).to.deep.equal([...numbers].sort((a, b) => a - b));
+        expect(stream.every((e) => e.type === ((e.data as { i: number }).i % 3 === 0 ? 'OrderPlaced' : 'OrderPaid'))).to.equal(true);
+      }
+    } finally {
+      await store.close();
+    }
   });
 });
