@@ -3,6 +3,7 @@ export * from './errors.js';
 export { openStore, parseStoreUrl, registerBackend, type OpenStoreOptions, type BackendOpener } from './open-store.js';
 export { EventStore, type EventStoreOptions } from './event-store.js';
 export { MemoryBackend } from './memory/memory-backend.js';
+export { openRedisBackend } from './redis/open-redis-backend.js';
 export type * from './backend.js';
 export { decideAppend, type AppendDecision, type StreamIdLookup } from './expected-revision.js';
 export { planCommit, type CommitPlan, type CommitView, type PlannedRecord } from './commit-plan.js';

@@ -4,6 +4,7 @@
 // from a read after the cursor, there is no gap and no duplicate however appends race with it, and
 // a slow consumer costs one page of memory: it simply reads history until it catches up again.
 import type { StorageBackend } from './backend.js';
+import { isTelltaleError } from './errors.js';
 import type { RecordedEvent, Subscription, SubscriptionHooks } from './types.js';
 
 /** A filtered `$all` page reports how far it has looked, between the events it delivers. */
@@ -20,6 +21,9 @@ export interface CatchUpSource<C> {
   readPage(after: C): Promise<{ items: (RecordedEvent | Checkpoint)[]; next: C; full: boolean }>;
   onClose(subscription: Subscription): void;
 }
+
+/** How long a subscription waits before reading again after its backend was unavailable. */
+const RETRY_UNAVAILABLE_MS = 250;
 
 export class CatchUpSubscription<C> implements Subscription {
   #closed = false;
@@ -59,7 +63,17 @@ export class CatchUpSubscription<C> implements Subscription {
       let cursor: C = await this.#source.start();
       while (!this.#closed) {
         this.#signalled = false;
-        const page = await this.#source.readPage(cursor);
+        let page: Awaited<ReturnType<CatchUpSource<C>['readPage']>>;
+        try {
+          page = await this.#source.readPage(cursor);
+        } catch (e) {
+          // A shared backend can be briefly out of reach (Redis restarting, a connection cut). The
+          // cursor has not moved, so reading again from it once the backend is back loses and
+          // repeats nothing: wait for its signal (it signals on reconnect) or a short delay.
+          if (!isTelltaleError(e, 'backend-unavailable')) throw e;
+          await this.#waitForSignal(RETRY_UNAVAILABLE_MS);
+          continue;
+        }
         cursor = page.next;
         for (const item of page.items) {
           if (this.#closed) return;
@@ -79,16 +93,23 @@ export class CatchUpSubscription<C> implements Subscription {
           this.#live = true;
           this.#source.hooks.onCaughtUp?.();
         }
-        if (!this.#signalled && !this.#closed) {
-          await new Promise<void>((resolve) => {
-            this.#wake = resolve;
-          });
-          this.#wake = undefined;
-        }
+        await this.#waitForSignal();
       }
     } finally {
       unsubscribe();
       await this.close();
     }
+  }
+
+  /** Waits for a commit signal (or close), unless one came since the last read; at most `timeoutMs`. */
+  async #waitForSignal(timeoutMs?: number): Promise<void> {
+    if (this.#signalled || this.#closed) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      if (timeoutMs !== undefined) timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+    this.#wake = undefined;
   }
 }

@@ -1,0 +1,239 @@
+// The Redis backend: the whole conformance suite on the shared Redis at 127.0.0.1:6379 and on a
+// Redis Cluster this file starts, then outages made for real on a redis-server this file owns.
+import { randomUUID } from 'node:crypto';
+import { Cluster, Redis } from 'ioredis';
+import { BackendUnavailableError, openStore, type EventData, type EventStore, type RecordedEvent, type Store } from '../../store/index.js';
+import { KeyLayout } from '../../store/redis/key-layout.js';
+import { expect } from '../support/chai.js';
+import { requireService } from '../support/services.js';
+import { collect, storeConformance } from './conformance.js';
+import { hasRedisServer, RedisClusterProcess, RedisServerProcess } from './redis-servers.js';
+
+const REDIS_HOST = process.env.REDIS_HOST ?? '127.0.0.1';
+const REDIS_PORT = Number(process.env.REDIS_PORT ?? 6379);
+
+function events(n: number, type = 'Tested'): EventData[] {
+  return Array.from({ length: n }, (_, i) => ({ id: randomUUID(), type, data: { n: i } }));
+}
+
+/** Deletes every key of a store: on each master, since a cluster keeps the store on one of them. */
+async function dropStore(admin: Redis | Cluster, prefix: string): Promise<void> {
+  const nodes = admin instanceof Cluster ? admin.nodes('master') : [admin];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', new KeyLayout(prefix).pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await node.unlink(...keys);
+    } while (cursor !== '0');
+  }
+}
+
+/** Runs the conformance suite on a fresh key prefix per test, dropping its keys after. */
+function conformanceOn(url: () => string, admin: () => Redis | Cluster): void {
+  let prefix = '';
+  storeConformance({
+    open: async ({ clock }) => {
+      prefix = `tt-test-${randomUUID()}`;
+      return openStore(`${url()}?prefix=${prefix}`, { clock });
+    },
+    cleanup: () => dropStore(admin(), prefix),
+  });
+}
+
+describe('redis store', function () {
+  this.timeout(30_000);
+  let admin: Redis;
+  before(async function () {
+    await requireService(this, {
+      name: 'Redis',
+      host: REDIS_HOST,
+      port: REDIS_PORT,
+      howToEnable: 'start one with `redis-server --daemonize yes` (or set REDIS_HOST / REDIS_PORT)',
+    });
+    admin = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
+  });
+  after(() => admin?.disconnect());
+
+  conformanceOn(() => `redis://${REDIS_HOST}:${REDIS_PORT}`, () => admin);
+});
+
+describe('redis cluster store', function () {
+  this.timeout(60_000);
+  let cluster: RedisClusterProcess | undefined;
+  let admin: Cluster;
+  before(async function () {
+    if (!hasRedisServer()) {
+      if (process.env.CI === 'true') throw new Error('redis-server is not installed, and CI requires every suite to run');
+      this.skip();
+    }
+    this.timeout(60_000);
+    cluster = await RedisClusterProcess.start(3);
+    admin = new Cluster(cluster.servers.map((s) => ({ host: '127.0.0.1', port: s.port })));
+  });
+  after(async () => {
+    admin?.disconnect();
+    await cluster?.dispose();
+  });
+
+  conformanceOn(() => cluster!.url, () => admin);
+
+  it('keeps a whole store in one slot and spreads stores over the masters', async () => {
+    const slots = new Set<number>();
+    for (let i = 0; i < 12; i++) {
+      const keys = new KeyLayout(`tenant-${i}`);
+      const slot = (await admin.cluster('KEYSLOT', keys.all)) as number;
+      expect(await admin.cluster('KEYSLOT', keys.positions('order-1'))).to.equal(slot);
+      expect(await admin.cluster('KEYSLOT', keys.head)).to.equal(slot);
+      slots.add(slot);
+    }
+    expect(slots.size).to.be.greaterThan(1);
+  });
+});
+
+describe('redis store failures', function () {
+  this.timeout(60_000);
+  let server: RedisServerProcess | undefined;
+  const stores: Store[] = [];
+  const open = async (url: string, options: { readPageSize?: number } = {}) => {
+    const store = await openStore(url, options);
+    stores.push(store);
+    return store;
+  };
+  /** Retries an append through an outage, as a client would: the same ids make a retry safe. */
+  const appendUntilDone = async (store: Store, stream: string, batch: EventData[], failures: unknown[]) => {
+    for (;;) {
+      try {
+        return await store.appendToStream(stream, batch);
+      } catch (e) {
+        failures.push(e);
+        if (!(e instanceof BackendUnavailableError)) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
+
+  /** Runs `fn` once the store has reconnected. */
+  const whenAvailable = async <T>(fn: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof BackendUnavailableError)) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
+
+  before(function () {
+    if (!hasRedisServer()) {
+      if (process.env.CI === 'true') throw new Error('redis-server is not installed, and CI requires every suite to run');
+      this.skip();
+    }
+  });
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+    await server?.dispose();
+    server = undefined;
+  });
+
+  it('fails fast with BackendUnavailableError while Redis is down, and recovers when it is back', async () => {
+    server = await RedisServerProcess.start();
+    const store = await open(server.url);
+    await store.appendToStream('orders-1', events(3));
+    await server.stop({ save: true });
+    const started = Date.now();
+    await expect(store.appendToStream('orders-1', events(1))).to.be.rejectedWith(BackendUnavailableError, /Redis is unavailable/);
+    await expect(collect(store.readAll())).to.be.rejectedWith(BackendUnavailableError);
+    expect(Date.now() - started).to.be.lessThan(2000);
+    await server.start();
+    const failures: unknown[] = [];
+    const r = await appendUntilDone(store, 'orders-1', events(1), failures);
+    expect(r.nextExpectedRevision).to.equal(3n);
+    expect((await collect(store.readStream('orders-1'))).map((e) => e.revision)).to.deep.equal([0n, 1n, 2n, 3n]);
+  });
+
+  it('never leaves part of a batch when connections are cut mid-append, and a retry writes each batch exactly once', async () => {
+    server = await RedisServerProcess.start();
+    const store = await open(server.url);
+    const admin = new Redis({ port: server.port });
+    const batches = Array.from({ length: 300 }, (_, i) => events(20, `Batch${i}`));
+    const failures: unknown[] = [];
+    let cutting = true;
+    const cutter = (async () => {
+      while (cutting) {
+        await new Promise((r) => setTimeout(r, 15));
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      }
+    })();
+    // Ten writers, each appending its batches through the cuts.
+    await Promise.all(Array.from({ length: 10 }, async (_, w) => {
+      for (let i = w; i < batches.length; i += 10) await appendUntilDone(store, 'cut-stream', batches[i]!, failures);
+    }));
+    cutting = false;
+    await cutter;
+    admin.disconnect();
+    expect(failures.length, 'the cuts must have hit appends in flight').to.be.greaterThan(0);
+    for (const f of failures) expect(f).to.be.instanceOf(BackendUnavailableError);
+    const read = await whenAvailable(() => collect(store.readStream('cut-stream')));
+    expect(read).to.have.length(300 * 20);
+    for (let i = 0; i < read.length; i += 20) {
+      const slice = read.slice(i, i + 20);
+      expect(new Set(slice.map((e) => e.type)).size, `batch at revision ${i} is whole`).to.equal(1);
+      expect(slice.map((e) => (e.data as { n: number }).n)).to.deep.equal(Array.from({ length: 20 }, (_, k) => k));
+    }
+    expect(new Set(read.map((e) => e.type)).size).to.equal(300);
+  });
+
+  it('reports an unknown outcome when Redis stops answering mid-append; the retry is idempotent', async () => {
+    server = await RedisServerProcess.start();
+    const store = await open(`${server.url}?commandTimeout=300`);
+    const batch = events(5);
+    server.pause();
+    try {
+      await expect(store.appendToStream('frozen', batch)).to.be.rejectedWith(BackendUnavailableError, /outcome is unknown/);
+    } finally {
+      server.resume();
+    }
+    const retry = await appendUntilDone(store, 'frozen', batch, []);
+    // The server ran the first attempt once it woke up: the retry finds every id in place.
+    expect(retry.idempotent).to.equal(true);
+    expect(await collect(store.readStream('frozen'))).to.have.length(5);
+  });
+
+  it('resumes a subscription in another store across a Redis crash and restart with no gap and no duplicate', async () => {
+    // AOF with fsync on every write: an append acknowledged before the crash survives it.
+    server = await RedisServerProcess.start({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+    const writer = await open(server.url);
+    // A slow reader with small pages is still reading history when Redis dies.
+    const reader = await open(server.url, { readPageSize: 10 });
+    const total = 200;
+    const received: RecordedEvent[] = [];
+    const sub = reader.subscribeToAll({ filter: { streamNamePrefix: ['crash-'] } });
+    const consumer = (async () => {
+      for await (const e of sub) {
+        received.push(e);
+        if (received.length === total * 5) break;
+        if (received.length % 10 === 0) await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const failures: unknown[] = [];
+    const write = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) await appendUntilDone(writer, `crash-${i % 7}`, events(5, `B${i}`), failures);
+    };
+    await write(0, total / 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received.length, 'the reader is still catching up').to.be.lessThan(total * 5 / 2);
+    await server.stop({ signal: 'SIGKILL' });
+    const writing = write(total / 2, total);
+    await new Promise((r) => setTimeout(r, 300));
+    await server.start();
+    await writing;
+    await consumer;
+    expect(failures.length, 'the crash must have hit the writer').to.be.greaterThan(0);
+    const stored = await collect(writer.readAll({ filter: { streamNamePrefix: ['crash-'] } }));
+    expect(stored).to.have.length(total * 5);
+    expect(received.map((e) => e.position)).to.deep.equal(stored.map((e) => e.position));
+    expect(received.map((e) => e.type)).to.deep.equal(Array.from({ length: total * 5 }, (_, i) => `B${Math.floor(i / 5)}`));
+  });
+});
