@@ -4,7 +4,7 @@
 // partition's checkpoint — after which, and only after which, the offset is committed to Kafka.
 // A record Kafka redelivers after a crash is skipped by its offset (the checkpoint is in the
 // store), and would be recognised by its id if it were not: it is never stored twice.
-import type { Store, StreamWrite } from '../../store/types.js';
+import type { EventData, Store, StreamWrite } from '../../store/types.js';
 import { requireText, type KafkaConnection } from './kafka-client.js';
 import { startPartitionConsumer, type CommitProgress } from './partition-consumer.js';
 import { compileMapping, type KafkaIngestMapping, type RejectionReason } from './record-mapping.js';
@@ -68,14 +68,20 @@ export async function startKafkaIngest(options: KafkaIngestOptions): Promise<Kaf
     fold: {
       initialState: () => null,
       fold: (state, batch, partition) => {
-        const writes: StreamWrite[] = [];
+        // Grouped per stream here (offset order within each) rather than merged afterwards: this
+        // loop runs once per record, so it allocates as little as it can.
+        const byStream = new Map<string, EventData[]>();
         const rejected: RejectionReason[] = [];
         for (const record of batch) {
           const mapped = mapper.map(record);
-          writes.push({ streamId: mapped.streamId, events: [mapped.event] });
+          const events = byStream.get(mapped.streamId);
+          if (events) events.push(mapped.event);
+          else byStream.set(mapped.streamId, [mapped.event]);
           if (mapped.kind === 'rejected') rejected.push(mapped.reason);
         }
         pending.set(partition, { events: batch.length - rejected.length, rejected });
+        const writes: StreamWrite[] = [];
+        for (const [streamId, events] of byStream) writes.push({ streamId, events });
         return { state, writes };
       },
     },

@@ -2,6 +2,7 @@
 // deterministic event ids derived from a record's coordinates. Because an id depends only on
 // (topic, partition, offset) — never on when or by whom the record was read — a redelivered record
 // gets the id it had the first time, which is what lets the store recognise a retried append.
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 
@@ -48,9 +49,25 @@ export function nameBasedUuid(namespace: string, name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** The id of the event ingested from a record: a function of its coordinates only. */
+/** Per (topic, partition): the hashed part of its records' ids, computed once. */
+const partitionPrefixes = new Map<string, string>();
+
+/**
+ * The id of the event ingested from a record: a function of its coordinates only. The first
+ * 80 bits are a SHA-1 of the topic and partition (version 5 and variant bits set, as in a v5
+ * UUID); the last 48 bits are the offset. Hashing once per partition instead of once per record
+ * keeps ingest off the hash function, and the offset part makes ids within a partition distinct
+ * by construction (offsets stay below 2^48 for any real topic).
+ */
 export function kafkaEventId(topic: string, partition: number, offset: bigint): string {
-  return nameBasedUuid('telltale:kafka-record', `${topic}\u0000${partition}\u0000${offset}`);
+  const key = `${topic}\u0000${partition}`;
+  let prefix = partitionPrefixes.get(key);
+  if (prefix === undefined) {
+    prefix = nameBasedUuid('telltale:kafka-record', key).slice(0, 24);
+    if (partitionPrefixes.size > 10_000) partitionPrefixes.clear();
+    partitionPrefixes.set(key, prefix);
+  }
+  return prefix + (offset & 0xffffffffffffn).toString(16).padStart(12, '0');
 }
 
 /** Where a record came from, as kept in an ingested event's metadata (`$kafka`). */
@@ -72,13 +89,7 @@ export function coordinatesOf(record: KafkaRecord): KafkaCoordinates {
   return text === null ? { ...coordinates, key: record.key.toString('base64'), keyEncoding: 'base64' } : { ...coordinates, key: text };
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** The bytes as text when they are valid UTF-8, otherwise null. */
-export function textOrNull(bytes: Uint8Array): string | null {
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    return null;
-  }
+export function textOrNull(bytes: Buffer): string | null {
+  return isUtf8(bytes) ? bytes.toString('utf8') : null;
 }
