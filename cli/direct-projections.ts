@@ -1,18 +1,107 @@
 // Projection management on a store opened by the CLI itself (`--db`, `--store`), through the
-// projection runtime in engine/.
+// projection runtime (engine/'s ProjectionManager). Definitions persist in the store, so what is
+// deployed here runs when `telltale serve` opens the same directory. While a command runs, the
+// enabled projections run in this process too; closing the connection checkpoints them.
+import { randomUUID } from 'node:crypto';
+import { ProjectionManager, type ProjectionStatus } from '../engine/index.js';
+import { TelltaleError } from '../store/errors.js';
 import type { Store } from '../store/types.js';
-import type { ProjectionAdmin } from './connection.js';
-import { NotAvailableError } from './usage-error.js';
+import type { DeployOptions, ProjectionAdmin } from './connection.js';
 
-const missing = () =>
-  new NotAvailableError(
-    'The projection runtime (engine/) is not part of this build yet, so projections cannot run on --db/--store. ' +
-      'Use --server URL to manage them on a running server.',
-  );
+/** A query that threw: where in its file, and at which event. */
+export class QueryFaultError extends TelltaleError {
+  constructor(
+    readonly detail: string,
+    readonly line: number | undefined,
+    readonly column: number | undefined,
+    readonly position: string | undefined,
+  ) {
+    super('projection-faulted', `The query faulted: ${detail}`);
+  }
 
-export function directProjections(_store: Store): ProjectionAdmin {
-  const fail = async (): Promise<never> => {
-    throw missing();
+  /** `file:line:column: message (while handling the event at position P)` */
+  located(file: string): TelltaleError {
+    const where = this.line !== undefined ? `${file}:${this.line}${this.column !== undefined ? `:${this.column}` : ''}` : file;
+    return new TelltaleError('projection-faulted', `${where}: ${this.detail}${this.position !== undefined ? ` (while handling the event at position ${this.position})` : ''}`, { cause: this });
+  }
+}
+
+export interface DirectProjections extends ProjectionAdmin {
+  close(): Promise<void>;
+}
+
+function plain(status: ProjectionStatus): Record<string, unknown> {
+  return {
+    ...status,
+    stateReason: status.lastError?.message ?? '',
   };
-  return { deploy: fail, list: fail, status: fail, state: fail, result: fail, command: fail, delete: fail, logs: fail, query: fail };
+}
+
+export function directProjections(store: Store): DirectProjections {
+  let manager: ProjectionManager | undefined;
+  const started = async (): Promise<ProjectionManager> => {
+    if (manager === undefined) {
+      manager = new ProjectionManager(store);
+      await manager.start();
+    }
+    return manager;
+  };
+  return {
+    async deploy(options: DeployOptions) {
+      const m = await started();
+      const exists = m.list().some((p) => p.name === options.name);
+      if (!exists) {
+        await m.create(options.name, options.query, { mode: options.mode, emit: options.emit, enabled: options.enable, checkpoints: options.mode !== 'transient' });
+        return { name: options.name, created: true };
+      }
+      await m.update(options.name, options.query, { emit: options.emit });
+      if (options.enable) await m.enable(options.name);
+      return { name: options.name, created: false };
+    },
+    async list() {
+      return (await started()).list().map(plain);
+    },
+    async status(name) {
+      return plain(await (await started()).statistics(name));
+    },
+    async state(name, partition) {
+      return (await started()).state(name, partition);
+    },
+    async result(name, partition) {
+      return (await started()).result(name, partition);
+    },
+    async command(name, command) {
+      const m = await started();
+      if (command === 'enable') await m.enable(name);
+      else if (command === 'disable') await m.disable(name);
+      else await m.reset(name);
+    },
+    async delete(name) {
+      await (await started()).delete(name, { deleteCheckpointStream: true, deleteStateStream: true });
+    },
+    async logs(name) {
+      // The runtime keeps no log of its own on disk; what a projection leaves is its last fault.
+      const s = (await started()).status(name);
+      return s.lastError ? [`${s.status}: ${s.lastError.message}${s.lastError.line !== undefined ? ` (line ${s.lastError.line})` : ''}${s.lastError.position !== undefined ? ` at ${s.lastError.position}` : ''}`] : [];
+    },
+    async query(query, options) {
+      if (options.from !== undefined) throw new TelltaleError('unsupported', 'query --from is not supported yet: the projection runtime always starts a query at the beginning of $all');
+      const m = await started();
+      const name = `query-${randomUUID()}`;
+      await m.create(name, query, { mode: 'transient', emit: false, enabled: true });
+      try {
+        const status = await m.when(name, (s) => s.status === 'Completed' || s.status === 'Faulted' || s.status === 'Stopped');
+        if (status.status === 'Faulted') {
+          const f = status.lastError;
+          throw new QueryFaultError(f?.message ?? 'unknown error', f?.line, f?.column, f?.position);
+        }
+        return { result: await m.result(name), status: plain(status) };
+      } finally {
+        await m.delete(name).catch(() => undefined);
+      }
+    },
+    async close() {
+      await manager?.close();
+    },
+  };
 }

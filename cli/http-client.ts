@@ -61,6 +61,25 @@ interface AtomFeed {
   readonly entries?: readonly AtomEntry[];
 }
 
+interface RequestOptions {
+  readonly headers?: Record<string, string>;
+  readonly body?: string | Buffer;
+  readonly signal?: AbortSignal;
+  readonly notFound?: () => TelltaleError;
+  /** Builds the error of a wrong expected revision from the server's current version. */
+  readonly wrongRevision?: (actual: bigint) => TelltaleError;
+  readonly redirect?: 'manual';
+}
+
+/** Event Store's default administrator; see `request`. */
+const DEFAULT_CREDENTIALS = 'admin:changeit';
+
+const KNOWN_CODES = [
+  'wrong-expected-revision', 'stream-not-found', 'stream-deleted', 'invalid-argument', 'invalid-stream-name', 'invalid-event',
+  'event-too-large', 'invalid-metadata', 'store-closed', 'store-locked', 'corrupt-log', 'unsupported', 'access-denied',
+  'not-authenticated', 'not-found', 'conflict', 'projection-faulted', 'projection-invalid', 'backend-unavailable', 'timeout',
+] as const satisfies readonly TelltaleErrorCode[];
+
 const ATOM = 'application/vnd.eventstore.atom+json';
 const EVENTS = 'application/vnd.eventstore.events+json';
 
@@ -101,16 +120,24 @@ function parseMaybeJson(value: unknown): unknown {
   }
 }
 
+/** An entry's `$all` position: 32 hex digits (commit, prepare), or a plain number. */
+function parsePosition(value: number | string | undefined): bigint | undefined {
+  if (typeof value === 'string' && /^[0-9a-f]{32}$/i.test(value)) return BigInt(`0x${value.slice(0, 16)}`);
+  return toBigInt(value);
+}
+
 function entryToEvent(entry: AtomEntry): CliEvent {
   const isJson = entry.isJson !== false;
   const rawMeta = parseMaybeJson(entry.metaData);
-  const data = isJson ? parseMaybeJson(entry.data ?? {}) : new TextEncoder().encode(typeof entry.data === 'string' ? entry.data : '');
+  // embed=body carries JSON data as text, and binary data as base64.
+  const data = isJson ? parseMaybeJson(entry.data ?? {}) : new Uint8Array(Buffer.from(typeof entry.data === 'string' ? entry.data : '', 'base64'));
+  const position = parsePosition(entry.position);
   return {
     streamId: entry.streamId ?? entry.positionStreamId ?? '',
     id: entry.eventId ?? '',
     type: entry.eventType ?? '',
     revision: toBigInt(entry.eventNumber) ?? -1n,
-    ...(toBigInt(entry.position) !== undefined ? { position: toBigInt(entry.position)! } : {}),
+    ...(position !== undefined ? { position } : {}),
     ...(entry.updated ? { created: new Date(entry.updated) } : {}),
     isJson,
     data,
@@ -139,6 +166,7 @@ export class HttpClient implements Connection {
   readonly #auth: string | undefined;
   readonly #pageSize: number;
   readonly #longPoll: number;
+  #defaultAuth: string | undefined;
 
   constructor(options: HttpClientOptions) {
     this.#base = options.url.replace(/\/+$/, '');
@@ -153,11 +181,12 @@ export class HttpClient implements Connection {
   async request(
     method: string,
     path: string,
-    options: { headers?: Record<string, string>; body?: string; signal?: AbortSignal; notFound?: () => TelltaleError; redirect?: 'manual' } = {},
+    options: RequestOptions = {},
   ): Promise<Response> {
     const url = path.startsWith('http') ? path : `${this.#base}${path}`;
     const headers: Record<string, string> = { ...options.headers };
-    if (this.#auth) headers.Authorization = this.#auth;
+    const auth = this.#auth ?? this.#defaultAuth;
+    if (auth) headers.Authorization = auth;
     let response: Response;
     try {
       response = await fetch(url, { method, headers, body: options.body, signal: options.signal, redirect: options.redirect ?? 'follow' });
@@ -172,20 +201,46 @@ export class HttpClient implements Connection {
         { cause: e },
       );
     }
+    if (response.status === 401 && this.#auth === undefined && this.#defaultAuth === undefined) {
+      // No credentials given: try Event Store's default administrator once. A server still on that
+      // well-known password listens on loopback only, so this is the out-of-the-box local setup.
+      await response.arrayBuffer();
+      this.#defaultAuth = `Basic ${Buffer.from(DEFAULT_CREDENTIALS).toString('base64')}`;
+      try {
+        return await this.request(method, path, options);
+      } catch (e) {
+        if (e instanceof TelltaleError && e.code === 'not-authenticated') this.#defaultAuth = undefined;
+        throw e;
+      }
+    }
     if (response.ok || (options.redirect === 'manual' && response.status >= 300 && response.status < 400)) return response;
-    throw await this.#errorOf(response, options.notFound);
+    throw await this.#errorOf(response, options);
   }
 
-  async #errorOf(response: Response, notFound?: () => TelltaleError): Promise<TelltaleError> {
+  async #errorOf(response: Response, options: RequestOptions): Promise<TelltaleError> {
     const text = (await response.text().catch(() => '')).trim();
     let detail = text;
+    let serverCode: string | undefined;
     try {
       const body = JSON.parse(text) as { message?: string; error?: string };
       detail = body.message ?? body.error ?? text;
+      serverCode = body.error;
     } catch {
       // a plain-text body is the message itself
     }
     const reason = detail || response.statusText;
+    const current = response.headers.get('kurrent-currentversion') ?? response.headers.get('es-currentversion');
+    if (current !== null && options.wrongRevision && /^-?\d+$/.test(current)) return options.wrongRevision(BigInt(current));
+    if (response.status === 404 && /^No route for/.test(detail)) {
+      // The server runs, but without this part of the API (e.g. projections in a build without them).
+      return new TelltaleError('unsupported', `The server at ${this.#base} does not offer this: ${detail}. Use a server that serves it, or --db DIR on its data directory while it is stopped.`);
+    }
+    if (response.status === 404 && options.notFound) return options.notFound();
+    if (serverCode !== undefined && (KNOWN_CODES as readonly string[]).includes(serverCode)) {
+      const code = serverCode as TelltaleErrorCode;
+      if (code === 'not-authenticated') return new TelltaleError(code, `${reason}; pass --user NAME:PASSWORD (or set TELLTALE_USER)`);
+      return new TelltaleError(code, reason);
+    }
     const code = ((): TelltaleErrorCode => {
       switch (response.status) {
         case 400:
@@ -212,7 +267,6 @@ export class HttpClient implements Connection {
           return 'backend-unavailable';
       }
     })();
-    if (response.status === 404 && notFound) return notFound();
     if (response.status === 401) {
       return new TelltaleError(code, `The server asks for credentials (${reason}); pass --user NAME:PASSWORD or set TELLTALE_USER`);
     }
@@ -220,21 +274,18 @@ export class HttpClient implements Connection {
   }
 
   async append(streamId: string, events: readonly EventData[], expectedRevision: ExpectedRevision): Promise<AppendOutcome> {
+    if (events.some((e) => e.data instanceof Uint8Array)) return this.#appendBinary(streamId, events, expectedRevision);
     const body = events.map((e) => ({
       eventId: e.id ?? randomUUID(),
       eventType: e.type,
-      data: e.data instanceof Uint8Array ? Buffer.from(e.data).toString('utf8') : (e.data ?? {}),
+      data: e.data ?? {},
       ...(e.metadata !== undefined ? { metadata: e.metadata } : {}),
     }));
-    let response: Response;
-    try {
-      response = await this.request('POST', `/streams/${encodeURIComponent(streamId)}`, {
-        headers: { 'Content-Type': EVENTS, 'ES-ExpectedVersion': expectedVersionHeader(expectedRevision), Accept: 'application/json' },
-        body: JSON.stringify(body),
-      });
-    } catch (e) {
-      throw this.#appendError(e, streamId, expectedRevision);
-    }
+    const response = await this.request('POST', `/streams/${encodeURIComponent(streamId)}`, {
+      headers: { 'Content-Type': EVENTS, 'ES-ExpectedVersion': expectedVersionHeader(expectedRevision), Accept: 'application/json' },
+      body: JSON.stringify(body),
+      wrongRevision: (actual) => new WrongExpectedRevisionError(streamId, expectedRevision, actual),
+    });
     // 201 with Location: {base}/streams/{stream}/{firstEventNumber}
     const location = response.headers.get('location') ?? '';
     const first = toBigInt(/\/(\d+)$/.exec(location)?.[1]) ?? -1n;
@@ -248,14 +299,37 @@ export class HttpClient implements Connection {
     };
   }
 
-  #appendError(e: unknown, streamId: string, expected: ExpectedRevision): unknown {
-    if (!(e instanceof TelltaleError)) return e;
-    if (e.code === 'stream-deleted') return new StreamDeletedError(streamId);
-    if (e.code === 'invalid-argument' && /wrong expected/i.test(e.message)) {
-      const actual = /current(?:\s*version)?\D*(-?\d+)/i.exec(e.message)?.[1];
-      return new WrongExpectedRevisionError(streamId, expected, actual !== undefined ? BigInt(actual) : -1n);
+  /**
+   * A batch with binary data cannot travel as an events+json batch: Event Store takes a binary
+   * event alone, as application/octet-stream with its type and id in headers (and no metadata).
+   * The events go one by one, each expecting the revision the previous one made.
+   */
+  async #appendBinary(streamId: string, events: readonly EventData[], expectedRevision: ExpectedRevision): Promise<AppendOutcome> {
+    let expected = expectedRevision;
+    let first: bigint | undefined;
+    let last: AppendOutcome | undefined;
+    for (const e of events) {
+      const id = e.id ?? randomUUID();
+      const single: AppendOutcome =
+        e.data instanceof Uint8Array
+          ? await this.#postOctets(streamId, id, e.type, e.data, expected)
+          : await this.append(streamId, [{ ...e, id }], expected);
+      first ??= single.firstRevision;
+      last = single;
+      expected = single.nextExpectedRevision;
     }
-    return e;
+    return { streamId, firstRevision: first ?? -1n, nextExpectedRevision: last?.nextExpectedRevision ?? -1n };
+  }
+
+  async #postOctets(streamId: string, id: string, type: string, data: Uint8Array, expected: ExpectedRevision): Promise<AppendOutcome> {
+    const response = await this.request('POST', `/streams/${encodeURIComponent(streamId)}`, {
+      headers: { 'Content-Type': 'application/octet-stream', 'ES-EventType': type, 'ES-EventId': id, 'ES-ExpectedVersion': expectedVersionHeader(expected) },
+      body: Buffer.from(data),
+      wrongRevision: (actual) => new WrongExpectedRevisionError(streamId, expected, actual),
+    });
+    const revision = toBigInt(/\/(\d+)$/.exec(response.headers.get('location') ?? '')?.[1]) ?? -1n;
+    await response.arrayBuffer();
+    return { streamId, firstRevision: revision, nextExpectedRevision: revision };
   }
 
   /** The first page of a read: where the walk starts. */
@@ -348,15 +422,12 @@ export class HttpClient implements Connection {
   }
 
   async delete(streamId: string, options: { hard: boolean; expectedRevision: ExpectedRevision }): Promise<void> {
-    try {
-      const response = await this.request('DELETE', `/streams/${encodeURIComponent(streamId)}`, {
-        headers: { 'ES-HardDelete': options.hard ? 'true' : 'false', 'ES-ExpectedVersion': expectedVersionHeader(options.expectedRevision) },
-        notFound: () => new StreamNotFoundError(streamId),
-      });
-      await response.arrayBuffer();
-    } catch (e) {
-      throw this.#appendError(e, streamId, options.expectedRevision);
-    }
+    const response = await this.request('DELETE', `/streams/${encodeURIComponent(streamId)}`, {
+      headers: { 'ES-HardDelete': options.hard ? 'true' : 'false', 'ES-ExpectedVersion': expectedVersionHeader(options.expectedRevision) },
+      notFound: () => new StreamNotFoundError(streamId),
+      wrongRevision: (actual) => new WrongExpectedRevisionError(streamId, options.expectedRevision, actual),
+    });
+    await response.arrayBuffer();
   }
 
   async getMetadata(streamId: string): Promise<MetadataOutcome> {

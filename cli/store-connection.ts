@@ -12,11 +12,11 @@ import {
   type Connection,
   type FollowOptions,
   type MetadataOutcome,
-  type ProjectionAdmin,
   type RawMetadata,
   type ReadOptions,
   type StreamSummary,
 } from './connection.js';
+import type { DirectProjections } from './direct-projections.js';
 import { NotAvailableError } from './usage-error.js';
 
 export function recordedToCli(e: RecordedEvent): CliEvent {
@@ -58,12 +58,12 @@ export async function openCliStore(url: string, what: string): Promise<Store> {
 
 export class StoreConnection implements Connection {
   readonly describe: string;
-  readonly projections: ProjectionAdmin;
+  readonly projections: DirectProjections;
 
   constructor(
     readonly store: Store,
     url: string,
-    projections: ProjectionAdmin,
+    projections: DirectProjections,
   ) {
     this.describe = `store ${url}`;
     this.projections = projections;
@@ -154,6 +154,10 @@ export class StoreConnection implements Connection {
   }
 
   async close(): Promise<void> {
-    await this.store.close();
+    try {
+      await this.projections.close();
+    } finally {
+      await this.store.close();
+    }
   }
 }

@@ -17,9 +17,11 @@ import { BadLineError, parseEventLine, readEventLines, readRawLines, type EventL
 import { toJson } from '../output.js';
 import { progressBar } from '../progress.js';
 import { InvalidArgumentError, isTelltaleError, TelltaleError } from '../../store/errors.js';
+import type { ExpectedRevision } from '../../store/types.js';
 
 interface ImportFlags extends ConnectionFlags, JsonFlag {
   batch: number;
+  revisions?: boolean;
   progress?: boolean;
 }
 
@@ -56,12 +58,14 @@ export function registerImport(program: Command, ctx: CliContext): void {
     .description('append the events of a JSON Lines file (checked as a whole first; ids kept, so re-importing is a no-op)')
     .argument('<file>', "a .jsonl file, or - for standard input")
     .option('--batch <n>', 'events per append', parseCount, 500)
+    .option('--no-revisions', 'append after whatever the target streams hold, instead of at the revisions the lines give')
     .option('--no-progress', 'no progress bar even on a terminal')
     .addHelpText(
       'after',
       `
 Each line is one event: {"streamId":"orders-1","id":"<uuid>","type":"OrderPlaced","data":{…},"metadata":{…}}
-(revision, position and created, as export writes them, are ignored). See docs/cli.md.
+A line's revision (as export writes it) is where the event goes: importing the same file twice finds
+the events in place and writes nothing. position and created are informational. See docs/cli.md.
 
 Examples:
   $ telltale import backup.jsonl
@@ -114,25 +118,30 @@ async function importLines(
   let written = 0;
   let alreadyPresent = 0;
   let batch: EventLine[] = [];
+  /** Lines keep their revisions unless told not to: the expected revision of their batch. */
+  const expectedFor = (line: EventLine): ExpectedRevision =>
+    flags.revisions === false || line.revision === undefined ? 'any' : line.revision === 0n ? 'no_stream' : line.revision - 1n;
   const flush = async () => {
     if (batch.length === 0) return;
     const lines = batch;
     batch = [];
+    const first = lines[0]!;
+    const expected = expectedFor(first);
     try {
-      const r = await connection.append(lines[0]!.streamId, lines.map((l) => l.event), 'any');
+      const r = await connection.append(first.streamId, lines.map((l) => l.event), expected);
       if (r.idempotent) alreadyPresent += lines.length;
       else written += lines.length;
     } catch (e) {
-      // Part of the batch is already there (a file that grew since the last import): the store
-      // refuses a partial overlap as a whole, so go event by event, each one idempotent.
-      if (!isTelltaleError(e, 'wrong-expected-revision') || lines.length === 1) throw located(e, lines[0]!, label);
+      if (!isTelltaleError(e, 'wrong-expected-revision') || expected !== 'any' || lines.length === 1) throw located(e, first, label, expected !== 'any');
+      // With 'any', part of the batch is already there (a file that grew since the last import):
+      // the store refuses a partial overlap as a whole, so go event by event.
       for (const l of lines) {
         try {
           const r = await connection.append(l.streamId, [l.event], 'any');
           if (r.idempotent) alreadyPresent++;
           else written++;
         } catch (inner) {
-          throw located(inner, l, label);
+          throw located(inner, l, label, false);
         }
       }
     }
@@ -141,7 +150,14 @@ async function importLines(
   };
   try {
     for await (const line of readEventLines(path, label)) {
-      if (batch.length > 0 && (batch[0]!.streamId !== line.streamId || batch.length >= flags.batch)) await flush();
+      const last = batch.at(-1);
+      const continues =
+        last !== undefined &&
+        last.streamId === line.streamId &&
+        batch.length < flags.batch &&
+        (expectedFor(line) === 'any') === (expectedFor(last) === 'any') &&
+        (line.revision === undefined || last.revision === undefined || line.revision === last.revision + 1n);
+      if (!continues) await flush();
       batch.push(line);
     }
     await flush();
@@ -152,11 +168,12 @@ async function importLines(
 }
 
 /** A store error during import names the line that caused it, and what is already written. */
-function located(e: unknown, line: EventLine, label: string): unknown {
+function located(e: unknown, line: EventLine, label: string, byRevision: boolean): unknown {
   if (!(e instanceof TelltaleError)) return e;
-  return new TelltaleError(
-    e.code,
-    `${label}:${line.line}: ${e.message}. Events before this line are imported; fix the cause and run the import again (what is there is not written twice).`,
-    { cause: e },
-  );
+  const hint =
+    byRevision && e.code === 'wrong-expected-revision'
+      ? ` The line says revision ${line.revision}, so the target's ${line.streamId} holds other events than the file's. ` +
+        'To append them after whatever is there, import with --no-revisions (then a second import skips events only as far as the store still knows their ids).'
+      : ' Events before this line are imported; fix the cause and run the import again (what is there is not written twice).';
+  return new TelltaleError(e.code, `${label}:${line.line}: ${e.message}.${hint}`, { cause: e });
 }

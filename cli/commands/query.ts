@@ -5,6 +5,7 @@ import { connectionOptions, jsonOption, withConnection, type ConnectionFlags, ty
 import type { CliContext } from '../context.js';
 import { toJson } from '../output.js';
 import { loadRuleFile } from '../rule-file.js';
+import { QueryFaultError } from '../direct-projections.js';
 import { UsageError } from '../usage-error.js';
 
 interface QueryFlags extends ConnectionFlags, JsonFlag {
@@ -30,7 +31,12 @@ Examples:
     if (flags.from === 'end') throw new UsageError('--from end leaves nothing to query; give a position or start');
     const rule = await loadRuleFile(file);
     const from = typeof flags.from === 'bigint' ? flags.from : undefined;
-    const { result } = await withConnection(flags, (c) => c.projections.query(rule.source, from !== undefined ? { from } : {}));
+    let result: unknown;
+    try {
+      ({ result } = await withConnection(flags, (c) => c.projections.query(rule.source, from !== undefined ? { from } : {})));
+    } catch (e) {
+      throw e instanceof QueryFaultError ? e.located(file) : e;
+    }
     ctx.output.out(flags.json ? `${toJson(result ?? null)}\n` : `${toJson(result ?? null, true)}\n`);
   });
 }

@@ -57,7 +57,7 @@ in order (only the fields you give are compared), and {"partition":"card-7","sta
       const rule = await loadRuleFile(file);
       const given = await readFixture<EventLine>(flags.given, 'The --given file', parseEventLine);
       const expectations = flags.expect !== undefined ? await readFixture<Expectation>(flags.expect, 'The --expect file', parseExpectation) : undefined;
-      const run = await runRuleLocally(rule, given);
+      const run = await runRuleLocally(rule, given, { givenFile: flags.given });
       const comparison = expectations !== undefined ? compareRun(run, expectations) : undefined;
       if (flags.json) {
         ctx.output.out(`${toJson({ file, events: given.length, emitted: run.emitted, states: run.states, ...(comparison ? { pass: comparison.ok, diff: comparison.diff } : {}) })}\n`);
