@@ -40,5 +40,7 @@ export function crc32Table(bytes: Uint8Array, start = 0, end = bytes.length): nu
 
 /** CRC-32 of `bytes[start, end)`. */
 export const crc32: (bytes: Uint8Array, start?: number, end?: number) => number = native
-  ? (bytes, start = 0, end = bytes.length) => native(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end)) >>> 0
+  ? (bytes, start = 0, end = bytes.length) =>
+      // A plain Uint8Array view is cheaper to make than Buffer#subarray's FastBuffer.
+      native(start === 0 && end === bytes.length ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start)) >>> 0
   : crc32Table;

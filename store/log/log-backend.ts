@@ -50,7 +50,7 @@ import {
   recordData,
   recordFlags,
   recordId,
-  recordLength,
+  recordLengths,
   recordPosition,
   recordRevisionNumber,
   recordStreamId,
@@ -165,7 +165,9 @@ export class LogBackend implements StorageBackend {
   #segments: Segment[] = [];
   #index = new StreamIndex();
   readonly #overlay = new Map<string, PendingStream>();
-  readonly #recent = new Map<string, { streamId: string; revision: number }>();
+  readonly #recent = new Map<string, { streamId: string; revision: number; slot: number }>();
+  readonly #recentRing: (string | undefined)[] = [];
+  #recentNext = 0;
   readonly #hints = new Map<number, { segment: Segment; physical: number }>();
   readonly #listeners = new Set<() => void>();
 
@@ -238,8 +240,8 @@ export class LogBackend implements StorageBackend {
     if (!plan.ok) return { outcomes: plan.outcomes, durableAt: -1 };
     const lastOfWrite = new Map<number, number>();
     if (plan.records.length > 0) {
-      const inputs: RecordInput[] = plan.records.map((r) => ({ streamId: r.streamId, revision: r.revision, ...r.event }));
-      const lengths = inputs.map(recordLength);
+      const inputs: readonly RecordInput[] = plan.records;
+      const lengths = recordLengths(inputs);
       let total = 0;
       for (const length of lengths) {
         if (length > MAX_RECORD_BYTES) throw new EventTooLargeError(length - RECORD_OVERHEAD_BYTES, MAX_RECORD_BYTES - RECORD_OVERHEAD_BYTES);
@@ -295,11 +297,19 @@ export class LogBackend implements StorageBackend {
     pending.lastPosition = position;
   }
 
+  /**
+   * Remembers an id for `revisionOf`, forgetting the oldest beyond the bound. The order is kept
+   * in a ring of ids rather than by Map insertion order: evicting from the front of a Map makes
+   * V8 walk the deleted slots on every eviction.
+   */
   #remember(id: string, streamId: string, revision: number): void {
     if (this.#recentLimit <= 0) return;
-    this.#recent.delete(id);
-    this.#recent.set(id, { streamId, revision });
-    if (this.#recent.size > this.#recentLimit) this.#recent.delete(this.#recent.keys().next().value!);
+    const slot = this.#recentNext;
+    this.#recentNext = (slot + 1) % this.#recentLimit;
+    const evicted = this.#recentRing[slot];
+    if (evicted !== undefined && this.#recent.get(evicted)?.slot === slot) this.#recent.delete(evicted);
+    this.#recentRing[slot] = id;
+    this.#recent.set(id, { streamId, revision, slot });
   }
 
   #positionOf(streamId: string, revision: number): bigint {
@@ -517,6 +527,11 @@ export class LogBackend implements StorageBackend {
     if (request.limit <= 0) return [];
     const from = request.fromPosition > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(request.fromPosition);
     return request.direction === 'forwards' ? this.#readForwards(from, request.limit) : this.#readBackwards(from, request.limit);
+  }
+
+  /** Size of the in-memory index, for benchmarks and operators. */
+  indexStats(): { events: number; streams: number } {
+    return { events: this.#index.size(), streams: this.#index.streams.size };
   }
 
   async headPosition(): Promise<bigint> {

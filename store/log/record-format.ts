@@ -23,7 +23,7 @@
 // whole, so a crash never exposes part of a batch. The position is stored in the record (not
 // only implied by its offset) so that a scavenged segment can copy kept records verbatim,
 // checksums and all, and still say where each one stands in the logical log.
-import type { StoredRecord } from '../backend.js';
+import type { PreparedEvent, StoredRecord } from '../backend.js';
 import { TOMBSTONE_REVISION } from '../stream-name.js';
 import { crc32 } from './crc32.js';
 
@@ -39,21 +39,34 @@ export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 const TWO_32 = 2 ** 32;
 const TOMBSTONE_HIGH = 0x7fffffff;
 
-/** One event to write: its stream, revision and prepared bytes. */
+/** One event to write: its stream, revision and prepared bytes (a `PlannedRecord` is one). */
 export interface RecordInput {
   readonly streamId: string;
   /** Revision; `TOMBSTONE_REVISION` for a tombstone. */
   readonly revision: bigint;
-  readonly id: string;
-  readonly type: string;
-  readonly isJson: boolean;
-  readonly data: Uint8Array;
-  readonly metadata: Uint8Array;
+  readonly event: PreparedEvent;
 }
 
-/** Encoded size of a record. */
-export function recordLength(input: RecordInput): number {
-  return RECORD_OVERHEAD_BYTES + Buffer.byteLength(input.streamId) + Buffer.byteLength(input.type) + input.data.length + input.metadata.length;
+/** Encoded sizes of records; a batch's records mostly share their stream and type, so those lengths are reused. */
+export function recordLengths(inputs: readonly RecordInput[]): number[] {
+  const lengths = new Array<number>(inputs.length);
+  let stream = '';
+  let streamBytes = 0;
+  let type = '';
+  let typeBytes = 0;
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i]!;
+    if (input.streamId !== stream) {
+      stream = input.streamId;
+      streamBytes = Buffer.byteLength(stream);
+    }
+    if (input.event.type !== type) {
+      type = input.event.type;
+      typeBytes = Buffer.byteLength(type);
+    }
+    lengths[i] = RECORD_OVERHEAD_BYTES + streamBytes + typeBytes + input.event.data.length + input.event.metadata.length;
+  }
+  return lengths;
 }
 
 /**
@@ -66,8 +79,9 @@ export function encodeCommit(inputs: readonly RecordInput[], lengths: readonly n
   let pos = position;
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;
+    const event = input.event;
     const length = lengths[i]!;
-    let flags = input.isJson ? FLAG_JSON : 0;
+    let flags = event.isJson ? FLAG_JSON : 0;
     if (i === 0) flags |= FLAG_COMMIT_FIRST;
     if (i === inputs.length - 1) flags |= FLAG_COMMIT_LAST;
     out.writeUInt32LE(length, at);
@@ -76,23 +90,23 @@ export function encodeCommit(inputs: readonly RecordInput[], lengths: readonly n
     let p = at + RECORD_HEADER_BYTES;
     const s = out.write(input.streamId, p, 'utf8');
     p += s;
-    const t = out.write(input.type, p, 'utf8');
+    const t = out.write(event.type, p, 'utf8');
     p += t;
     out.writeUInt16LE(s, at + 6);
     out.writeUInt16LE(t, at + 8);
     out.writeUInt16LE(0, at + 10);
-    out.writeUInt32LE(input.data.length, at + 12);
-    out.writeUInt32LE(input.metadata.length, at + 16);
+    out.writeUInt32LE(event.data.length, at + 12);
+    out.writeUInt32LE(event.metadata.length, at + 16);
     writeU64(out, at + 20, pos);
     if (input.revision === TOMBSTONE_REVISION) {
       out.writeUInt32LE(0xffffffff, at + 28);
       out.writeUInt32LE(TOMBSTONE_HIGH, at + 32);
     } else writeU64(out, at + 28, Number(input.revision));
     out.writeDoubleLE(created, at + 36);
-    out.write(input.id.length === 36 ? input.id.replaceAll('-', '') : input.id, at + 44, 16, 'hex');
-    out.set(input.data, p);
-    p += input.data.length;
-    out.set(input.metadata, p);
+    writeUuid(out, at + 44, event.id);
+    out.set(event.data, p);
+    p += event.data.length;
+    out.set(event.metadata, p);
     out.writeUInt32LE(crc32(out, at, at + length - 8), at + length - 8);
     out.writeUInt32LE(length, at + length - 4);
     positions.push(pos);
@@ -100,6 +114,15 @@ export function encodeCommit(inputs: readonly RecordInput[], lengths: readonly n
     pos += length;
   }
   return positions;
+}
+
+/** Writes a UUID's 16 bytes from its text (validated by EventStore: 8-4-4-4-12 hex digits). */
+function writeUuid(out: Buffer, at: number, id: string): void {
+  out.write(id.slice(0, 8), at, 4, 'hex');
+  out.write(id.slice(9, 13), at + 4, 2, 'hex');
+  out.write(id.slice(14, 18), at + 6, 2, 'hex');
+  out.write(id.slice(19, 23), at + 8, 2, 'hex');
+  out.write(id.slice(24, 36), at + 10, 6, 'hex');
 }
 
 function writeU64(out: Buffer, at: number, value: number): void {
@@ -166,46 +189,74 @@ export function recordData(buf: Buffer, at: number): Buffer {
   return buf.subarray(p, p + buf.readUInt32LE(at + 12));
 }
 
+/** Node's direct slice decoders, which skip `toString`'s encoding dispatch on this hot path. */
+interface FastSlices {
+  utf8Slice(start: number, end: number): string;
+}
+
 /**
- * A stored record decoded from a read buffer. The payloads are views into that buffer (no
- * copy); the id is formatted only when asked for, since most `$all` readers never look at it.
+ * A stored record read from a buffer. The stream name and type are decoded at once (filters
+ * need them); everything else is decoded on first use from the read buffer, so a `$all` reader
+ * that looks at a few fields pays for those only. Payloads are views into the read buffer.
  */
 export class LogRecord implements StoredRecord {
   readonly streamId: string;
-  readonly revision: bigint;
-  readonly position: bigint;
   readonly type: string;
-  readonly isJson: boolean;
-  readonly data: Uint8Array;
-  readonly metadata: Uint8Array;
-  readonly created: number;
-  #id: string | undefined;
-  readonly #buf: Buffer;
-  readonly #at: number;
+  private readonly buf: Buffer;
+  private readonly at: number;
+  private cachedId: string | undefined = undefined;
+  private cachedData: Uint8Array | undefined = undefined;
+  private cachedMetadata: Uint8Array | undefined = undefined;
+  private cachedPosition: bigint | undefined = undefined;
 
   constructor(buf: Buffer, at: number) {
-    this.#buf = buf;
-    this.#at = at;
+    this.buf = buf;
+    this.at = at;
     const s = buf.readUInt16LE(at + 6);
-    const t = buf.readUInt16LE(at + 8);
-    const d = buf.readUInt32LE(at + 12);
-    const m = buf.readUInt32LE(at + 16);
-    let p = at + RECORD_HEADER_BYTES;
-    this.streamId = buf.toString('utf8', p, p + s);
-    p += s;
-    this.type = buf.toString('utf8', p, p + t);
-    p += t;
-    this.data = buf.subarray(p, p + d);
-    p += d;
-    this.metadata = buf.subarray(p, p + m);
-    this.position = BigInt(readU64(buf, at + 20));
-    const revision = recordRevisionNumber(buf, at);
-    this.revision = revision < 0 ? TOMBSTONE_REVISION : BigInt(revision);
-    this.created = buf.readDoubleLE(at + 36);
-    this.isJson = (buf[at + 5]! & FLAG_JSON) !== 0;
+    const p = at + RECORD_HEADER_BYTES;
+    const slices = buf as unknown as FastSlices;
+    this.streamId = slices.utf8Slice(p, p + s);
+    this.type = slices.utf8Slice(p + s, p + s + buf.readUInt16LE(at + 8));
+  }
+
+  get position(): bigint {
+    return (this.cachedPosition ??= BigInt(readU64(this.buf, this.at + 20)));
+  }
+
+  get revision(): bigint {
+    const revision = recordRevisionNumber(this.buf, this.at);
+    return revision < 0 ? TOMBSTONE_REVISION : BigInt(revision);
+  }
+
+  get created(): number {
+    return this.buf.readDoubleLE(this.at + 36);
+  }
+
+  get isJson(): boolean {
+    return (this.buf[this.at + 5]! & FLAG_JSON) !== 0;
   }
 
   get id(): string {
-    return (this.#id ??= recordId(this.#buf, this.#at));
+    return (this.cachedId ??= recordId(this.buf, this.at));
+  }
+
+  get data(): Uint8Array {
+    if (this.cachedData === undefined) {
+      const p = this.#payloadStart();
+      this.cachedData = new Uint8Array(this.buf.buffer, this.buf.byteOffset + p, this.buf.readUInt32LE(this.at + 12));
+    }
+    return this.cachedData;
+  }
+
+  get metadata(): Uint8Array {
+    if (this.cachedMetadata === undefined) {
+      const p = this.#payloadStart() + this.buf.readUInt32LE(this.at + 12);
+      this.cachedMetadata = new Uint8Array(this.buf.buffer, this.buf.byteOffset + p, this.buf.readUInt32LE(this.at + 16));
+    }
+    return this.cachedMetadata;
+  }
+
+  #payloadStart(): number {
+    return this.at + RECORD_HEADER_BYTES + this.buf.readUInt16LE(this.at + 6) + this.buf.readUInt16LE(this.at + 8);
   }
 }

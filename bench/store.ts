@@ -1,0 +1,446 @@
+// `npm run bench -- store [--json] [--backend log|memory] [--events N] [--seconds S] [--no-peers]`
+//
+// The store workload of issue 2, on events of about 200 bytes: durable append with 1 writer in
+// batches of 100; 100 concurrent writers of 1 event each (events/s and p99 latency); readAll;
+// readStream of a 10k-event stream; reopen time of a 1M-event log; resident memory per million
+// indexed events. In the same run, on the same workload: SQLite (better-sqlite3, WAL,
+// synchronous=FULL, unique (stream, revision)), the local PostgreSQL (batched INSERT,
+// synchronous_commit on) and a raw-file probe doing the same writes with the same fdatasync
+// grouping — the physical limit of this disk. Ratios are Telltale ÷ peer.
+//
+// The workload functions take a `Store`, so another backend (Redis) runs the same cases: add an
+// opener to `backends`.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { EventStore, MemoryBackend, type EventData, type Store } from '../store/index.js';
+import { LogBackend } from '../store/log/log-backend.js';
+import type { BenchOptions } from './main.js';
+
+// ------------------------------------------------------------------------------------------------
+// The workload, on any Store
+
+/** An event of about 200 bytes of data and metadata, like a small business event. */
+export function benchEvent(i: number): EventData {
+  return {
+    id: randomUUID(),
+    type: i % 3 === 0 ? 'CardCharged' : 'CardAuthorised',
+    data: { card: `card-${i % 5000}`, amount: (i % 10000) / 100, currency: 'EUR', merchant: `merchant-${i % 777}`, note: 'n'.repeat(60) },
+    metadata: { $correlationId: `c-${i}`, source: 'bench' },
+  };
+}
+
+export const EVENT_BYTES = (() => {
+  const e = benchEvent(1);
+  return JSON.stringify(e.data).length + JSON.stringify(e.metadata).length;
+})();
+
+export interface Rate {
+  readonly events: number;
+  readonly seconds: number;
+  readonly eventsPerSec: number;
+}
+
+export interface LatencyRate extends Rate {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+const rate = (events: number, ms: number): Rate => ({ events, seconds: round(ms / 1000, 3), eventsPerSec: Math.round((events * 1000) / ms) });
+
+/** One writer, sequential batches of `batch` events to rotating streams, for `seconds` or `maxEvents`. */
+export async function appendBatched(store: Store, options: { batch: number; seconds: number; maxEvents: number; prefix?: string }): Promise<Rate> {
+  const start = performance.now();
+  let n = 0;
+  while (n < options.maxEvents && performance.now() - start < options.seconds * 1000) {
+    const events = Array.from({ length: options.batch }, (_, i) => benchEvent(n + i));
+    await store.appendToStream(`${options.prefix ?? 'batched'}-${(n / options.batch) % 100}`, events);
+    n += options.batch;
+  }
+  return rate(n, performance.now() - start);
+}
+
+/** `writers` concurrent loops, each appending single events to its own stream, for `seconds`. */
+export async function appendConcurrent(store: Store, options: { writers: number; seconds: number; prefix?: string }): Promise<LatencyRate> {
+  const latencies: number[] = [];
+  const start = performance.now();
+  const end = start + options.seconds * 1000;
+  await Promise.all(
+    Array.from({ length: options.writers }, async (_, w) => {
+      for (let i = 0; performance.now() < end; i++) {
+        const t = performance.now();
+        await store.appendToStream(`${options.prefix ?? 'concurrent'}-${w}`, [benchEvent(i)]);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return { ...rate(latencies.length, performance.now() - start), ...percentiles(latencies) };
+}
+
+/** Bulk-loads `events` events in commits of `batch`, `streams` streams round-robin, plus one stream of `longStream` events. */
+export async function populate(store: Store, options: { events: number; batch: number; streams: number; longStream: number }): Promise<Rate> {
+  const start = performance.now();
+  let n = 0;
+  let c = 0;
+  const long = options.longStream;
+  let longWritten = 0;
+  while (n < options.events) {
+    // Interleave the long stream's batches with the rest, as a real log would.
+    const toLong = longWritten < long && c % Math.max(1, Math.floor(options.events / long)) === 0;
+    const size = Math.min(options.batch, options.events - n, toLong ? long - longWritten : options.batch);
+    const events = Array.from({ length: size }, (_, i) => benchEvent(n + i));
+    await store.appendToStream(toLong ? 'bench-long' : `bench-${c % options.streams}`, events);
+    if (toLong) longWritten += size;
+    n += size;
+    c++;
+  }
+  return rate(n, performance.now() - start);
+}
+
+/** Reads the whole `$all` forwards through the Store API. */
+export async function readAllRate(store: Store): Promise<Rate> {
+  const start = performance.now();
+  let n = 0;
+  let check = 0n;
+  for await (const e of store.readAll()) {
+    check ^= e.position;
+    n++;
+  }
+  if (check === -1n) throw new Error('unreachable');
+  return rate(n, performance.now() - start);
+}
+
+export async function readStreamRate(store: Store, streamId: string, repeat = 5): Promise<Rate & { streamEvents: number }> {
+  const start = performance.now();
+  let n = 0;
+  for (let r = 0; r < repeat; r++) for await (const e of store.readStream(streamId)) n += e.revision >= 0n ? 1 : 0;
+  return { ...rate(n, performance.now() - start), streamEvents: n / repeat };
+}
+
+function percentiles(values: number[]): { p50Ms: number; p99Ms: number } {
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { p50Ms: round(at(0.5), 2), p99Ms: round(at(0.99), 2) };
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Backends under test
+
+export type BackendName = 'log' | 'memory';
+
+export const backends: Record<BackendName, (dir: string) => Promise<Store>> = {
+  log: async (dir) => new EventStore(await LogBackend.open(dir)),
+  memory: async () => new EventStore(new MemoryBackend()),
+};
+
+// ------------------------------------------------------------------------------------------------
+// Peers
+
+/** The physical limit: the same bytes, the same write + fdatasync grouping, nothing else. */
+class RawProbe {
+  readonly #fd: number;
+  #position = 0;
+  #queue: { buf: Buffer; done: () => void }[] = [];
+  #flushing = false;
+
+  constructor(file: string) {
+    this.#fd = fs.openSync(file, 'w');
+  }
+
+  append(buf: Buffer): Promise<void> {
+    return new Promise((done) => {
+      this.#queue.push({ buf, done });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      const bytes = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((b) => b.buf));
+      await new Promise<void>((resolve, reject) => fs.write(this.#fd, bytes, 0, bytes.length, this.#position, (e) => (e ? reject(e) : resolve())));
+      this.#position += bytes.length;
+      await new Promise<void>((resolve, reject) => fs.fdatasync(this.#fd, (e) => (e ? reject(e) : resolve())));
+      for (const b of batch) b.done();
+    }
+    this.#flushing = false;
+  }
+
+  close(): void {
+    fs.closeSync(this.#fd);
+  }
+}
+
+/** A record the size Telltale writes for a bench event (framing, names and id included). */
+function rawRecord(i: number): Buffer {
+  const e = benchEvent(i);
+  return Buffer.from(`${'x'.repeat(68 + 12 + e.type.length + 16)}${JSON.stringify(e.data)}${JSON.stringify(e.metadata)}`);
+}
+
+async function rawProbe(dir: string, seconds: number, maxEvents: number): Promise<{ batched: Rate; concurrent: LatencyRate }> {
+  const probe = new RawProbe(join(dir, 'raw.log'));
+  let start = performance.now();
+  let n = 0;
+  while (n < maxEvents && performance.now() - start < seconds * 1000) {
+    await probe.append(Buffer.concat(Array.from({ length: 100 }, (_, i) => rawRecord(n + i))));
+    n += 100;
+  }
+  const batched = rate(n, performance.now() - start);
+  const latencies: number[] = [];
+  start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: 100 }, async (_, w) => {
+      for (let i = 0; performance.now() < end; i++) {
+        const t = performance.now();
+        await probe.append(rawRecord(w * 1_000_000 + i));
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  probe.close();
+  return { batched, concurrent: { ...rate(latencies.length, performance.now() - start), ...percentiles(latencies) } };
+}
+
+const SQL_TABLE = `stream TEXT NOT NULL, revision INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, created INTEGER NOT NULL`;
+
+async function sqlitePeer(dir: string, seconds: number, maxEvents: number, readEvents: number) {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(join(dir, 'peer.sqlite'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(`CREATE TABLE events (position INTEGER PRIMARY KEY AUTOINCREMENT, ${SQL_TABLE}, UNIQUE (stream, revision))`);
+  const last = db.prepare('SELECT max(revision) AS r FROM events WHERE stream = ?');
+  const insert = db.prepare('INSERT INTO events (stream, revision, id, type, data, metadata, created) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  // The expected-revision check and the inserts in one transaction, as an event store does.
+  const append = db.transaction((stream: string, events: EventData[]) => {
+    let r = ((last.get(stream) as { r: number | null }).r ?? -1) as number;
+    const now = Date.now();
+    for (const e of events) insert.run(stream, ++r, e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), now);
+  });
+  let start = performance.now();
+  let n = 0;
+  while (n < maxEvents && performance.now() - start < seconds * 1000) {
+    append(`batched-${(n / 100) % 100}`, Array.from({ length: 100 }, (_, i) => benchEvent(n + i)));
+    n += 100;
+  }
+  const batched = rate(n, performance.now() - start);
+  // better-sqlite3 is synchronous: 100 "concurrent" writers are 100 callers taking turns, one
+  // transaction (and one fsync) each; that is how SQLite serialises writers anyway.
+  const latencies: number[] = [];
+  start = performance.now();
+  for (let i = 0; performance.now() - start < seconds * 1000; i++) {
+    const t = performance.now();
+    append(`concurrent-${i % 100}`, [benchEvent(i)]);
+    latencies.push(performance.now() - t);
+  }
+  const concurrent = { ...rate(latencies.length, performance.now() - start), ...percentiles(latencies) };
+  db.pragma('synchronous = OFF');
+  for (let k = n; k < readEvents; k += 1000) append(`bulk-${k % 1000}`, Array.from({ length: 1000 }, (_, i) => benchEvent(k + i)));
+  const page = db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT 1000');
+  start = performance.now();
+  let read = 0;
+  for (let after = 0; ; ) {
+    const rows = page.all(after) as { position: number; data: string }[];
+    if (rows.length === 0) break;
+    read += rows.length;
+    after = rows[rows.length - 1]!.position;
+  }
+  const readAll = rate(read, performance.now() - start);
+  db.close();
+  return { batched, concurrent, readAll };
+}
+
+async function postgresPeer(seconds: number, maxEvents: number, readEvents: number) {
+  const { default: pg } = await import('pg');
+  const pool = new pg.Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: process.env.PGDATABASE ?? 'postgres', max: 32 });
+  try {
+    await pool.query('SET synchronous_commit = on');
+    const table = `telltale_bench_${process.pid}`;
+    await pool.query(`CREATE TABLE ${table} (position BIGSERIAL PRIMARY KEY, ${SQL_TABLE.replaceAll('INTEGER', 'BIGINT').replace('data TEXT', 'data JSONB').replace('metadata TEXT', 'metadata JSONB')}, UNIQUE (stream, revision))`);
+    const append = async (stream: string, events: EventData[]) => {
+      // One statement per batch (INSERT … SELECT unnest), revision numbered from the stream's last.
+      await pool.query(
+        `INSERT INTO ${table} (stream, revision, id, type, data, metadata, created)
+         SELECT $1, coalesce((SELECT max(revision) FROM ${table} WHERE stream = $1), -1) + ord, id, type, data::jsonb, metadata::jsonb, $6
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(id, type, data, metadata, ord)`,
+        [stream, events.map((e) => e.id), events.map((e) => e.type), events.map((e) => JSON.stringify(e.data)), events.map((e) => JSON.stringify(e.metadata)), Date.now()],
+      );
+    };
+    let start = performance.now();
+    let n = 0;
+    while (n < maxEvents && performance.now() - start < seconds * 1000) {
+      await append(`batched-${(n / 100) % 100}`, Array.from({ length: 100 }, (_, i) => benchEvent(n + i)));
+      n += 100;
+    }
+    const batched = rate(n, performance.now() - start);
+    const latencies: number[] = [];
+    start = performance.now();
+    const end = start + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: 100 }, async (_, w) => {
+        for (let i = 0; performance.now() < end; i++) {
+          const t = performance.now();
+          await append(`concurrent-${w}`, [benchEvent(i)]);
+          latencies.push(performance.now() - t);
+        }
+      }),
+    );
+    const concurrent = { ...rate(latencies.length, performance.now() - start), ...percentiles(latencies), connections: 32 };
+    for (let k = n; k < readEvents; k += 1000) await append(`bulk-${k % 1000}`, Array.from({ length: 1000 }, (_, i) => benchEvent(k + i)));
+    start = performance.now();
+    let read = 0;
+    for (let after = 0; ; ) {
+      const { rows } = await pool.query<{ position: string }>(`SELECT * FROM ${table} WHERE position > $1 ORDER BY position LIMIT 1000`, [after]);
+      if (rows.length === 0) break;
+      read += rows.length;
+      after = Number(rows[rows.length - 1]!.position);
+    }
+    const readAll = rate(read, performance.now() - start);
+    await pool.query(`DROP TABLE ${table}`);
+    return { batched, concurrent, readAll };
+  } finally {
+    await pool.end();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Reopen probe: a fresh process opens the log, so its time and memory are the open's alone.
+
+interface ReopenFigures {
+  readonly openMs: number;
+  readonly indexedEvents: number;
+  readonly streams: number;
+  readonly rssBytes: number;
+  readonly rssPerMillionEventsMiB: number;
+  readonly heapPerMillionEventsMiB: number;
+  readonly usedCheckpoint: boolean;
+  readonly scannedBytes: number;
+}
+
+async function reopenProbe(dir: string): Promise<ReopenFigures> {
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+  gc();
+  const before = process.memoryUsage();
+  const start = performance.now();
+  const backend = await LogBackend.open(dir);
+  const openMs = performance.now() - start;
+  gc();
+  const after = process.memoryUsage();
+  const { events, streams } = backend.indexStats();
+  await backend.close();
+  const perMillion = (bytes: number) => round((bytes / 2 ** 20) * (1e6 / Math.max(1, events)), 1);
+  return {
+    openMs: round(openMs, 1),
+    indexedEvents: events,
+    streams,
+    rssBytes: after.rss - before.rss,
+    rssPerMillionEventsMiB: perMillion(after.rss - before.rss),
+    heapPerMillionEventsMiB: perMillion(after.heapUsed - before.heapUsed + after.arrayBuffers - before.arrayBuffers),
+    usedCheckpoint: backend.recovery.usedCheckpoint,
+    scannedBytes: backend.recovery.scannedBytes,
+  };
+}
+
+function runReopenProbe(dir: string): Promise<ReopenFigures> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--reopen-probe', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as ReopenFigures) : reject(new Error(`reopen probe exited with ${code}`))));
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+
+export async function run(options: BenchOptions): Promise<object> {
+  const backendName = (typeof options.flags.backend === 'string' ? options.flags.backend : 'log') as BackendName;
+  const open = backends[backendName];
+  if (!open) throw new Error(`--backend must be one of ${Object.keys(backends).join(', ')}`);
+  const seconds = Number(options.flags.seconds ?? 4);
+  const totalEvents = Number(options.flags.events ?? 1_000_000);
+  const peers = options.flags['no-peers'] !== true;
+  const root = fs.mkdtempSync(join(tmpdir(), 'telltale-bench-'));
+  const log = options.log;
+  try {
+    log(`store bench: backend ${backendName}, events of ~${EVENT_BYTES} bytes, ${seconds}s per timed case, ${totalEvents} events for reads and reopen, in ${root}`);
+    const store = await open(join(root, 'telltale'));
+    const batched = await appendBatched(store, { batch: 100, seconds, maxEvents: 400_000 });
+    log(`  append, 1 writer, batches of 100: ${batched.eventsPerSec} events/s`);
+    const concurrent = await appendConcurrent(store, { writers: 100, seconds });
+    log(`  append, 100 writers of 1 event: ${concurrent.eventsPerSec} events/s, p99 ${concurrent.p99Ms} ms`);
+    await store.close();
+
+    const bigDir = join(root, 'telltale-1m');
+    const big = await open(bigDir);
+    const loaded = await populate(big, { events: totalEvents, batch: 1000, streams: 1000, longStream: 10_000 });
+    log(`  loaded ${loaded.events} events in commits of 1000: ${loaded.eventsPerSec} events/s`);
+    const readAll = await readAllRate(big);
+    const readAllAgain = await readAllRate(big);
+    log(`  readAll: ${readAll.eventsPerSec} / ${readAllAgain.eventsPerSec} events/s`);
+    const readStream = await readStreamRate(big, 'bench-long');
+    log(`  readStream of ${readStream.streamEvents} events: ${readStream.eventsPerSec} events/s`);
+    await big.close();
+    const reopen = backendName === 'log' ? await runReopenProbe(bigDir) : undefined;
+    if (reopen) log(`  reopen of ${reopen.indexedEvents} events: ${reopen.openMs} ms, RSS ${reopen.rssPerMillionEventsMiB} MiB per million indexed events`);
+    fs.rmSync(bigDir, { recursive: true, force: true });
+
+    const telltale = {
+      appendBatched100: batched,
+      append100Writers: concurrent,
+      bulkLoad: loaded,
+      readAll: readAllAgain.eventsPerSec > readAll.eventsPerSec ? readAllAgain : readAll,
+      readStream10k: readStream,
+      ...(reopen ? { reopen } : {}),
+    };
+    if (!peers) return { backend: backendName, eventBytes: EVENT_BYTES, telltale };
+
+    const raw = await rawProbe(root, seconds, 400_000);
+    log(`  raw probe: batched ${raw.batched.eventsPerSec}, 100 writers ${raw.concurrent.eventsPerSec} events/s (p99 ${raw.concurrent.p99Ms} ms)`);
+    const peerReadEvents = Math.min(totalEvents, 200_000);
+    const sqlite = await sqlitePeer(root, seconds, 400_000, peerReadEvents).catch((e: unknown) => ({ error: String(e) }));
+    log(`  sqlite: ${JSON.stringify(sqlite)}`);
+    const postgres = await postgresPeer(seconds, 400_000, peerReadEvents).catch((e: unknown) => ({ error: String(e) }));
+    log(`  postgres: ${JSON.stringify(postgres)}`);
+    const ratio = (a: Rate, b: { eventsPerSec: number } | undefined) => (b && b.eventsPerSec > 0 ? round(a.eventsPerSec / b.eventsPerSec, 2) : null);
+    const peerRate = (p: object, key: 'batched' | 'concurrent' | 'readAll') => ('error' in p ? undefined : (p as Record<string, Rate>)[key]);
+    return {
+      backend: backendName,
+      eventBytes: EVENT_BYTES,
+      telltale,
+      peers: { rawProbe: raw, sqlite, postgres },
+      ratios: {
+        appendBatched100: { vsRawProbe: ratio(batched, raw.batched), vsSqlite: ratio(batched, peerRate(sqlite, 'batched')), vsPostgres: ratio(batched, peerRate(postgres, 'batched')) },
+        append100Writers: {
+          vsRawProbe: ratio(concurrent, raw.concurrent),
+          vsSqlite: ratio(concurrent, peerRate(sqlite, 'concurrent')),
+          vsPostgres: ratio(concurrent, peerRate(postgres, 'concurrent')),
+        },
+        readAll: { vsSqlite: ratio(telltale.readAll, peerRate(sqlite, 'readAll')), vsPostgres: ratio(telltale.readAll, peerRate(postgres, 'readAll')) },
+      },
+      targets: {
+        appendBatched100: '≥ 0.8 of raw probe, ahead of SQLite, ≥ 2× PostgreSQL',
+        append100Writers: '≥ 0.6 of raw probe, p99 ≤ 10 ms',
+        readAll: '≥ 1M events/s',
+        reopen: '< 1 s for 1M events',
+      },
+    };
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--reopen-probe' && process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const figures = await reopenProbe(process.argv[3]!);
+  process.stdout.write(JSON.stringify(figures));
+}
