@@ -11,6 +11,7 @@ import { registerFeedRoutes } from './feed-routes.js';
 import { HttpError, badRequest, unsupportedMediaType } from './http-error.js';
 import { ServerMetrics } from './metrics.js';
 import type { ServerContext } from './server-context.js';
+import { projectionMetrics, registerProjectionRoutes, type ProjectionsPort } from './projection-routes.js';
 import { registerStreamRoutes } from './stream-routes.js';
 import { registerSubscriptionRoutes } from './subscription-routes.js';
 import { registerUserRoutes } from './user-routes.js';
@@ -32,6 +33,11 @@ export interface ServerAuthOptions {
 
 export interface ServerOptions {
   readonly store: Store;
+  /**
+   * The projection runtime, already started; its routes, live status feed and metrics are served
+   * only when given, and `close()` stops it (projections write their checkpoints).
+   */
+  readonly projections?: ProjectionsPort;
   /** @defaultValue '127.0.0.1' */
   readonly host?: string;
   /** 0 picks a free port. @defaultValue 2113 */
@@ -124,7 +130,8 @@ export function createServer(options: ServerOptions): TelltaleServer {
   app.addContentTypeParser(['application/xml', 'text/xml', 'application/vnd.eventstore.events+xml', 'application/vnd.kurrent.events+xml', 'application/atom+xml'], (_req, _payload, done) =>
     done(unsupportedMediaType('XML bodies are not supported: send application/vnd.eventstore.events+json or application/json'), undefined),
   );
-  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // Projection queries are JavaScript source; curl's --data-binary sends them as a form.
+  app.addContentTypeParser(['text/plain', 'application/javascript', 'text/javascript', 'application/x-www-form-urlencoded'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   // ---- authentication: every request gets a principal before routing decisions ----
   app.decorateRequest('principal', null as unknown as Principal);
@@ -177,15 +184,20 @@ export function createServer(options: ServerOptions): TelltaleServer {
 
   // ---- routes ----
   app.get('/ping', async () => ({ text: 'Ping request successfully handled' }));
-  app.get('/info', async () => ({ esVersion: '24.0.0-telltale', state: 'leader', features: { projections: false, userManagement: !insecure, atomPub: true } }));
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()));
+  app.get('/info', async () => ({ esVersion: '24.0.0-telltale', state: 'leader', features: { projections: options.projections !== undefined, userManagement: !insecure, atomPub: true } }));
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.render()));
   metrics.addSource(() => subscriptionMetrics(subscriptions));
   metrics.addSource(() => backendMetrics(store));
 
   registerStreamRoutes(app, ctx);
   registerSubscriptionRoutes(app, ctx);
   registerUserRoutes(app, ctx, { insecure });
-  registerFeedRoutes(app, ctx);
+  registerFeedRoutes(app, ctx, options.projections);
+  if (options.projections !== undefined) {
+    registerProjectionRoutes(app, ctx, options.projections);
+    const projections = options.projections;
+    metrics.addSource(() => projectionMetrics(projections));
+  }
 
   async function listen(): Promise<ServerAddress> {
     let host = options.host ?? '127.0.0.1';
@@ -232,6 +244,7 @@ export function createServer(options: ServerOptions): TelltaleServer {
       }
       await settingsFeed?.close();
       await subscriptions.stop();
+      await options.projections?.close();
       if (options.closeStore === true) await store.close();
     })();
     return closed;

@@ -4,10 +4,12 @@
 // Access is checked as for reading the stream (`$all` needs `$admins` by default).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ALL_STREAM } from '../store/stream-name.js';
+import type { ProjectionManager } from '../engine/index.js';
 import type { RecordedEvent, Subscription } from '../store/types.js';
 import { contentData, num } from './atom-feed.js';
 import { badRequest } from './http-error.js';
-import { authorize, streamParam, type ServerContext } from './server-context.js';
+import { projectionJson } from './projection-routes.js';
+import { authorize, baseUrl, requireAuthenticated, streamParam, type ServerContext } from './server-context.js';
 
 type Params = Record<string, string | undefined>;
 
@@ -63,7 +65,53 @@ export async function pipeSse(ctx: ServerContext, req: FastifyRequest, reply: Fa
   }
 }
 
-export function registerFeedRoutes(app: FastifyInstance, ctx: ServerContext): void {
+const PROJECTION_POLL_MS = 500;
+
+export function registerFeedRoutes(app: FastifyInstance, ctx: ServerContext, projections?: ProjectionManager): void {
+  if (projections !== undefined) {
+    // Projection status changes (status, enabled, fault) as they happen, after a snapshot of all.
+    app.get('/feeds/projections', async (req, reply) => {
+      requireAuthenticated(req);
+      const base = baseUrl(ctx, req);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      ctx.metrics.liveFeeds++;
+      const last = new Map<string, string>();
+      let beats = 0;
+      const tick = () => {
+        const seen = new Set<string>();
+        for (const s of projections.list()) {
+          seen.add(s.name);
+          const key = JSON.stringify([s.status, s.enabled, s.lastError?.message]);
+          if (last.get(s.name) === key) continue;
+          last.set(s.name, key);
+          res.write(`event: projection\ndata: ${JSON.stringify(projectionJson(base, s))}\n\n`);
+        }
+        for (const name of [...last.keys()]) {
+          if (seen.has(name)) continue;
+          last.delete(name);
+          res.write(`event: projection-deleted\ndata: ${JSON.stringify({ name })}\n\n`);
+        }
+        if (++beats % Math.round(HEARTBEAT_MS / PROJECTION_POLL_MS) === 0) res.write(': heartbeat\n\n');
+      };
+      tick();
+      const timer = setInterval(tick, PROJECTION_POLL_MS);
+      let stopped = false;
+      const stop = () => {
+        if (stopped) return;
+        stopped = true;
+        clearInterval(timer);
+        req.raw.off('close', stop);
+        ctx.closing.removeEventListener('abort', stop);
+        ctx.metrics.liveFeeds--;
+        res.end();
+      };
+      req.raw.once('close', stop);
+      ctx.closing.addEventListener('abort', stop, { once: true });
+    });
+  }
+
   app.get('/feeds/all', async (req, reply) => {
     const from = startFrom(req);
     await authorize(ctx, req, ALL_STREAM, 'read');

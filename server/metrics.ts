@@ -43,7 +43,7 @@ export class Histogram {
 const LATENCY_BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** A metric family produced on demand by another part (subscriptions, projections, the backend). */
-export type MetricSource = () => readonly string[];
+export type MetricSource = () => readonly string[] | Promise<readonly string[]>;
 
 export class ServerMetrics {
   appendRequests = 0;
@@ -68,7 +68,7 @@ export class ServerMetrics {
     this.#sources.push(source);
   }
 
-  render(): string {
+  async render(): Promise<string> {
     const counter = (name: string, help: string, value: number) => [`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`];
     const gauge = (name: string, help: string, value: number) => [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`];
     const lines: string[] = [
@@ -89,7 +89,7 @@ export class ServerMetrics {
     ];
     const memory = process.memoryUsage();
     lines.push(...gauge('telltale_process_heap_used_bytes', 'V8 heap in use.', memory.heapUsed), ...gauge('telltale_process_rss_bytes', 'Resident set size.', memory.rss));
-    for (const source of this.#sources) lines.push(...source());
+    for (const source of this.#sources) lines.push(...(await source()));
     return `${lines.join('\n')}\n`;
   }
 }

@@ -58,6 +58,9 @@ function requestEvents(req: FastifyRequest, idFromPath: string | undefined): Eve
     if (req.body.length === 0) throw badRequest('The batch has no events');
     return req.body.map(eventFromBatchItem);
   }
+  if (type !== 'application/json' && type !== 'application/octet-stream') {
+    throw unsupportedMediaType(`Cannot append ${type}: send application/vnd.eventstore.events+json, application/vnd.kurrent.events+json, application/json or application/octet-stream`);
+  }
   const eventType = eventTypeHeader(req.headers);
   if (eventType === undefined) throw badRequest('Must include an event type with the request either in body or as Kurrent-EventType header.');
   const id = idFromPath ?? eventIdHeader(req.headers);
