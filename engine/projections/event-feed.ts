@@ -6,7 +6,7 @@
 import { isSoftDeleteMarker } from '../../store/metadata.js';
 import { LINK_EVENT_TYPE, METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, TOMBSTONE_REVISION } from '../../store/stream-name.js';
 import type { EventFilter, RecordedEvent, Store, Subscription } from '../../store/types.js';
-import type { BatchItem } from './batch-encoder.js';
+import { isDeletionNotice, type BatchItem } from './batch-encoder.js';
 import type { ReadPoint } from './projection-streams.js';
 import { PROJECTION_PREFIX } from './projection-streams.js';
 import type { ReaderKind } from './source-definition.js';
@@ -37,26 +37,23 @@ export interface Taken {
   readonly idle: boolean;
 }
 
-interface Queued {
-  readonly item: BatchItem;
-  readonly point: ReadPoint;
-}
-
 export class EventFeed {
   readonly #store: Store;
   readonly #options: FeedOptions;
-  readonly #queue: Queued[] = [];
+  readonly #queue: BatchItem[] = [];
   #head = 0;
   #subscription: Subscription | undefined;
   #point: ReadPoint | undefined;
   /** The last event the pump has looked at, queued or filtered out. */
   #scanned: ReadPoint | undefined;
+  #scannedSource: RecordedEvent | undefined;
   #caughtUp = false;
   #ended = false;
   #error: unknown;
   #wakeTaker: (() => void) | undefined;
   #wakePump: (() => void) | undefined;
   #closed = false;
+  #wakeScheduled = false;
   #types: Set<string> | undefined;
 
   constructor(store: Store, options: FeedOptions) {
@@ -112,14 +109,12 @@ export class EventFeed {
     this.#types = o.eventTypes === undefined ? undefined : new Set(o.eventTypes);
     try {
       for await (const e of this.#subscription!) {
-        const record = e.link ?? e;
-        const point: ReadPoint = byStream !== undefined ? { kind: 'stream', streamId: byStream, revision: record.revision } : { kind: 'all', position: record.position };
         let item: BatchItem | undefined;
         if (o.accept !== undefined) item = o.accept(e) ? e : undefined;
-        else if (streams !== undefined && !streams.has(record.streamId)) item = undefined;
+        else if (streams !== undefined && !streams.has((e.link ?? e).streamId)) item = undefined;
         else item = this.#select(e);
-        if (item === undefined) this.#scan(point);
-        else this.#push({ item, point });
+        if (item === undefined) this.#scan(this.#pointOf(e));
+        else this.#push(item, e);
         if (this.#queue.length - this.#head >= o.highWater) {
           await new Promise<void>((resolve) => {
             this.#wakePump = resolve;
@@ -158,22 +153,45 @@ export class EventFeed {
     return e;
   }
 
-  #push(q: Queued): void {
-    this.#queue.push(q);
-    this.#scanned = q.point;
+  #push(item: BatchItem, source: RecordedEvent): void {
+    this.#queue.push(item);
+    this.#scannedSource = source;
+    this.#scanned = undefined;
     this.#wake();
+  }
+
+  /** Read points are made only when asked for: one object per batch, not per event. */
+  #pointOf(e: RecordedEvent): ReadPoint {
+    const record = e.link ?? e;
+    const stream = this.#options.reader.kind === 'stream' ? this.#options.reader.streamId : undefined;
+    return stream !== undefined ? { kind: 'stream', streamId: stream, revision: record.revision } : { kind: 'all', position: record.position };
+  }
+
+  #lastScanned(): ReadPoint | undefined {
+    if (this.#scanned === undefined && this.#scannedSource !== undefined) this.#scanned = this.#pointOf(this.#scannedSource);
+    return this.#scanned;
   }
 
   /** An event was looked at and filtered out: the read point moves past it once the queue drains. */
   #scan(point: ReadPoint): void {
     this.#scanned = point;
+    this.#scannedSource = undefined;
     if (this.#head >= this.#queue.length) this.#wake();
   }
 
+  /**
+   * Wakes the taker on the next turn of the event loop, not at once: the pump runs on microtasks
+   * while a page is in memory, so by then a whole batch has queued instead of a single event.
+   */
   #wake(): void {
-    const w = this.#wakeTaker;
-    this.#wakeTaker = undefined;
-    w?.();
+    if (this.#wakeTaker === undefined || this.#wakeScheduled) return;
+    this.#wakeScheduled = true;
+    setImmediate(() => {
+      this.#wakeScheduled = false;
+      const w = this.#wakeTaker;
+      this.#wakeTaker = undefined;
+      w?.();
+    });
   }
 
   /**
@@ -184,19 +202,18 @@ export class EventFeed {
     for (;;) {
       if (this.#error !== undefined) throw this.#error;
       const items: BatchItem[] = [];
-      while (this.#head < this.#queue.length && items.length < max) {
-        const q = this.#queue[this.#head++]!;
-        this.#point = q.point;
-        items.push(q.item);
-      }
+      while (this.#head < this.#queue.length && items.length < max) items.push(this.#queue[this.#head++]!);
+      const last = items[items.length - 1];
+      if (last !== undefined) this.#point = isDeletionNotice(last) ? { kind: 'all', position: last.position } : this.#pointOf(last);
       if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
         this.#queue.splice(0, this.#head);
         this.#head = 0;
       }
       this.#wakePump?.();
       const empty = this.#head >= this.#queue.length;
-      const moved = empty && this.#scanned !== undefined && this.#scanned !== this.#point;
-      if (empty) this.#point = this.#scanned;
+      const scanned = empty ? this.#lastScanned() : undefined;
+      const moved = scanned !== undefined && scanned !== this.#point;
+      if (moved) this.#point = scanned;
       const end = this.#ended && empty;
       if (items.length > 0 || end) return { items, point: this.#point, end, idle: false };
       const live = this.#caughtUp || this.#subscription?.isLive === true;

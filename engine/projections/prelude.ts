@@ -210,7 +210,7 @@ export function prelude(global, config) {
   // ---------------------------------------------------------------- execution scope
   let logs = [];
   let emits = [];
-  let current = null; // { index, position, id } of the batch event being handled
+  let current = null; // index in the batch of the event being handled
   let currentKey = '';
   let emitEnabled = false;
 
@@ -234,7 +234,7 @@ export function prelude(global, config) {
     return out;
   }
   function pushEmit(stream, type, data, metadata, kind) {
-    emits.push([stream, type, data, metadata, kind, current.index]);
+    emits.push([stream, type, data, metadata, kind, current]);
   }
   function emit(stream, eventType, body, metadata) {
     requireEmit();
@@ -294,52 +294,84 @@ export function prelude(global, config) {
     timers.splice(lo, 0, [at, currentKey]);
   }
 
-  // The event object (§1.6). Eager fields are plain data; the raw texts and parsed metadata are
-  // computed on first use, so a handler that only reads `eventType` costs no parsing.
-  function Envelope(r, partition) {
-    this.streamId = r.s;
-    this.sequenceNumber = r.n;
-    this.eventType = r.t;
-    this.eventId = r.i;
-    this.isJson = r.j === 1;
-    this.data = this.body = r.j === 1 ? r.d : undefined;
-    this.metadataRaw = r.m === undefined ? '' : r.m;
-    this.linkMetadataRaw = r.l === undefined ? '' : r.l;
-    this.partition = partition;
-    this.position = r.p;
-    this.created = r.c;
-    Object.defineProperty(this, '_r', { value: r });
+  // The event object (§1.6). The body, the raw texts and the parsed metadata are computed on
+  // first use, so a handler that only reads `eventType` costs no parsing. A batch event is a header
+  // array [stream, revision, type, id, position, created, kind, bodyEnd, metadata, linkMetadata,
+  // originalStream, rawBody]; kind 1 = JSON, 0 = raw, 2 = empty JSON body.
+  let batchHeaders = [];
+  let batchBodies = '';
+  let parsedBodies = null;
+  function bodyAt(i) {
+    if (parsedBodies !== null) return parsedBodies[i];
+    const start = i === 0 ? 0 : batchHeaders[i - 1][7] + 1;
+    return parse(batchBodies.slice(start, batchHeaders[i][7]));
   }
-  Object.defineProperties(Envelope.prototype, {
-    bodyRaw: {
-      enumerable: true,
-      get() {
-        const r = this._r;
-        return r.j === 1 ? stringify(r.d) : r.r === undefined ? '' : r.r;
-      },
-    },
-    metadata: {
-      enumerable: true,
-      get() {
-        return parseObject(this.metadataRaw);
-      },
-    },
-    linkMetadata: {
-      enumerable: true,
-      get() {
-        return this.linkMetadataRaw === '' ? undefined : parseObject(this.linkMetadataRaw);
-      },
-    },
-    category: {
-      enumerable: true,
-      get() {
-        const s = this.streamId;
-        if (s[0] === '$') return undefined;
-        const dash = s.indexOf('-');
-        return dash > 0 ? s.slice(0, dash) : undefined;
-      },
-    },
-  });
+  class Envelope {
+    #h;
+    #i;
+    #body;
+    #parsed = false;
+    constructor(h, i, partition) {
+      this.streamId = h[0];
+      this.sequenceNumber = h[1];
+      this.eventType = h[2];
+      this.eventId = h[3];
+      this.isJson = h[6] !== 0;
+      this.metadataRaw = h.length > 8 ? h[8] : '';
+      this.linkMetadataRaw = h.length > 9 ? h[9] : '';
+      this.partition = partition;
+      this.position = h[4];
+      this.created = h[5];
+      this.#h = h;
+      this.#i = i;
+    }
+    get body() {
+      if (!this.#parsed) {
+        this.#body = this.#h[6] === 1 ? bodyAt(this.#i) : undefined;
+        this.#parsed = true;
+      }
+      return this.#body;
+    }
+    get data() {
+      return this.body;
+    }
+    get bodyRaw() {
+      const h = this.#h;
+      return h[6] === 1 ? stringify(this.body) : h[6] === 0 ? h[11] : '';
+    }
+    get metadata() {
+      return parseObject(this.metadataRaw);
+    }
+    get linkMetadata() {
+      return this.linkMetadataRaw === '' ? undefined : parseObject(this.linkMetadataRaw);
+    }
+    get category() {
+      const s = this.streamId;
+      if (s[0] === '$') return undefined;
+      const dash = s.indexOf('-');
+      return dash > 0 ? s.slice(0, dash) : undefined;
+    }
+    toJSON() {
+      return {
+        streamId: this.streamId,
+        sequenceNumber: this.sequenceNumber,
+        eventType: this.eventType,
+        eventId: this.eventId,
+        isJson: this.isJson,
+        data: this.data,
+        body: this.body,
+        bodyRaw: this.bodyRaw,
+        metadataRaw: this.metadataRaw,
+        metadata: this.metadata,
+        linkMetadataRaw: this.linkMetadataRaw,
+        linkMetadata: this.linkMetadata,
+        partition: this.partition,
+        category: this.category,
+        position: this.position,
+        created: this.created,
+      };
+    }
+  }
   function parseObject(text) {
     if (text === '') return {};
     try {
@@ -418,9 +450,10 @@ export function prelude(global, config) {
     markDirty(key, entry);
   }
 
-  function eventTime(r) {
-    if (def.eventTimeField !== null && r.j === 1 && r.d !== null && typeof r.d === 'object') {
-      let v = r.d;
+  function eventTime(ev) {
+    const body = def.eventTimeField === null ? null : ev.body;
+    if (body !== null && typeof body === 'object') {
+      let v = body;
       for (const part of def.eventTimeField.split('.')) v = v === null || v === undefined ? undefined : v[part];
       if (typeof v === 'number') return v;
       if (typeof v === 'string') {
@@ -428,24 +461,24 @@ export function prelude(global, config) {
         if (!isNaN(ms)) return ms;
       }
     }
-    return r.c;
+    return ev.created;
   }
 
-  function partitionOf(r) {
-    if (def.byStreams) return r.o !== undefined ? r.o : r.s;
+  function partitionOf(h, ev) {
+    if (def.byStreams) return h.length > 10 && typeof h[10] === 'string' ? h[10] : h[0];
     if (!def.byCustomPartitions) return '';
-    const k = partitionFn(new Envelope(r, ''));
+    const k = partitionFn(ev);
     if (typeof k === 'string') return k;
     if (typeof k === 'number') return String(k);
     // Jint: a null, undefined or non-string key maps the event to no partition: it is skipped.
     return null;
   }
 
-  function fireTimers(upTo, r, index) {
+  function fireTimers(upTo, index) {
     while (timers.length > 0 && timers[0][0] <= upTo) {
       const t = timers.shift();
       timerKeys.delete(t[0] + '\u0000' + t[1]);
-      current = { index, r };
+      current = index;
       currentKey = t[1];
       const entry = entryFor(t[1]);
       if (entry.n) entry.n = false;
@@ -453,21 +486,21 @@ export function prelude(global, config) {
     }
   }
 
-  function advanceTime(r, index) {
-    const t = eventTime(r);
+  function advanceTime(ev, index) {
+    const t = eventTime(ev);
     if (t > maxT) {
       maxT = t;
       const next = maxT - def.allowedLateness;
       if (next > wm) {
         wm = next;
-        if (handlers.timer) fireTimers(wm, r, index);
+        if (handlers.timer) fireTimers(wm, index);
       }
     }
   }
 
-  function handle(r, index, key) {
-    const ev = new Envelope(r, key);
-    current = { index, r };
+  function handle(h, ev, index, key) {
+    ev.partition = key;
+    current = index;
     currentKey = key;
     const entry = entryFor(key);
     if (entry.n) {
@@ -479,22 +512,22 @@ export function prelude(global, config) {
       }
       markDirty(key, entry);
     }
-    if (r.j === 1 && r.e === 1) return; // an empty JSON body is not passed to handlers
-    const fn = handlers.byType[r.t] || handlers.any;
+    if (h[6] === 2) return; // an empty JSON body is not passed to handlers
+    const fn = handlers.byType[h[2]] || handlers.any;
     if (fn) call(fn, entry, ev, key);
     else if (!def.definesFold) {
       // No when(): the state becomes the event body.
-      entry.s = r.j === 1 ? r.d : ev.bodyRaw;
+      entry.s = h[6] === 1 ? ev.body : ev.bodyRaw;
       markDirty(key, entry);
     }
   }
 
-  function handleDeleted(r, index) {
-    const key = r.s;
-    current = { index, r };
+  function handleDeleted(h, index) {
+    const key = h[0];
+    current = index;
     currentKey = key;
     const entry = entryFor(key);
-    const soft = r.x === 2;
+    const soft = h[6] === 4;
     // Both documented shapes at once: V8's (state, {partition, isSoftDeleted}) and Jint's
     // (state, null-ish, partition, isSoftDeleted) read the same arguments here.
     handlers.deleted(entry.s, { partition: key, isSoftDeleted: soft }, key, soft);
@@ -599,17 +632,21 @@ export function prelude(global, config) {
     if (c.rootResult !== undefined && root !== null) root.r = c.rootResult;
   }
 
-  // One batch: `text` is {"e":[…]}; returns the JSON text the host reads.
-  function process(text, flushRequested) {
+  // One batch: `headers` and `bodies` as BatchEncoder writes them; returns the JSON text the host reads.
+  function process(headersText, bodiesText, ascii, flushRequested) {
     logs = [];
     emits = [];
-    let batch;
+    let events;
     try {
-      batch = parse(text);
+      events = parse(headersText);
+      // Without character offsets every body is parsed now; with them, when a handler reads it.
+      parsedBodies = ascii ? null : parse('[' + bodiesText + ']');
     } catch (e) {
       return '{"reencode":true}';
     }
-    const events = batch.e;
+    batchHeaders = events;
+    batchBodies = bodiesText;
+    const envs = new Array(events.length);
     const n = events.length;
     let handled = 0;
     let fault = null;
@@ -621,15 +658,16 @@ export function prelude(global, config) {
         keys = new Array(n);
         const missing = new Set();
         for (i = 0; i < n; i++) {
-          const r = events[i];
-          current = { index: i, r };
-          const k = r.x ? r.s : partitionOf(r);
+          const h = events[i];
+          current = i;
+          const ev = (envs[i] = new Envelope(h, i, ''));
+          const k = h[6] >= 3 ? h[0] : partitionOf(h, ev);
           keys[i] = k;
           if (k !== null && k !== '' && !cache.has(k)) missing.add(k);
         }
         if (handlers.timer && timers.length > 0) {
           let t = maxT;
-          for (const r of events) if (!r.x) t = Math.max(t, eventTime(r));
+          for (i = 0; i < n; i++) if (events[i][6] < 3) t = Math.max(t, eventTime(envs[i]));
           const until = t - def.allowedLateness;
           for (const timer of timers) {
             if (timer[0] > until) break;
@@ -639,18 +677,19 @@ export function prelude(global, config) {
         load(Array.from(missing));
       }
       for (i = 0; i < n; i++) {
-        const r = events[i];
-        if (r.x) {
+        const h = events[i];
+        if (h[6] >= 3) {
           if (handlers.deleted) {
-            handleDeleted(r, i);
+            handleDeleted(h, i);
             handled++;
           }
           continue;
         }
-        advanceTime(r, i);
+        const ev = envs[i] || new Envelope(h, i, '');
+        advanceTime(ev, i);
         const key = keys === null ? '' : keys[i];
         if (key === null) continue;
-        handle(r, i, key);
+        handle(h, ev, i, key);
         handled++;
       }
     } catch (err) {
@@ -659,6 +698,9 @@ export function prelude(global, config) {
       fault = { message, index: i, line: where ? where.line : null, column: where ? where.column : null, stack: err && err.stack ? String(err.stack) : null };
     }
     current = null;
+    batchHeaders = [];
+    batchBodies = '';
+    parsedBodies = null;
     handledSinceFlush += handled;
     const out = { n, h: handled, emits, logs };
     if (fault !== null) out.fault = fault;
@@ -681,7 +723,7 @@ export function prelude(global, config) {
   }
 
   function progress() {
-    return current === null ? -1 : current.index;
+    return current === null ? -1 : current;
   }
 
   Object.defineProperty(global, '__telltale', { value: Object.freeze({ definition, restore, process, getState, progress }), writable: false, configurable: false });

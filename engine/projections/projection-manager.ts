@@ -19,7 +19,7 @@ import {
   resultStream,
 } from './projection-streams.js';
 import type { SandboxLimits } from './sandbox.js';
-import { definitionProblem } from './source-definition.js';
+import { definitionProblem, readerOf } from './source-definition.js';
 import { isSystemProjection, SYSTEM_PROJECTIONS, systemProcessorFactory } from './system-projections.js';
 
 export interface ProjectionManagerOptions {
@@ -326,12 +326,21 @@ export class ProjectionManager {
    */
   async whenProcessed(name: string, position?: bigint): Promise<ProjectionStatus> {
     const m = this.#get(name);
+    const definition = m.runner.definition;
+    const reader = definition === undefined ? undefined : readerOf(definition);
+    if (reader?.kind === 'stream') {
+      // A one-stream source is measured in that stream's revisions.
+      const target = (await this.#store.getStreamInfo(reader.streamId)).lastRevision;
+      await m.runner.whenever((r) => {
+        const p = r.settledPoint;
+        return target < 0n ? r.idle : p?.kind === 'stream' && p.revision >= target;
+      });
+      return this.status(name);
+    }
     const target = position ?? (await this.#store.headPosition()) - 1n;
     await m.runner.whenever((r) => {
       const p = r.settledPoint;
-      if (p?.kind === 'all') return p.position >= target;
-      // A one-stream source has no `$all` position: caught up and idle is what "processed" means.
-      return r.idle;
+      return p?.kind === 'all' && p.position >= target;
     });
     return this.status(name);
   }

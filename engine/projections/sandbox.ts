@@ -6,6 +6,7 @@
 // Every isolated-vm error becomes a `ProjectionFaultedError` here (STYLE habit 5), with the user's
 // line number when V8 gave one. After a timeout or an out-of-memory the isolate is disposed.
 import { readFileSync, existsSync } from 'node:fs';
+import type { EncodedBatch } from './batch-encoder.js';
 import { ProjectionFaultedError, ProjectionInvalidError } from './errors.js';
 import ivm, { type IsolatedVM } from './ivm.js';
 import { prelude } from './prelude.js';
@@ -96,7 +97,7 @@ export class ProjectionSandbox {
   readonly #limits: SandboxLimits;
   readonly #isolate: IsolatedVM.Isolate;
   #context: IsolatedVM.Context | undefined;
-  #process: IsolatedVM.Reference<(text: string, flush: boolean) => string> | undefined;
+  #process: IsolatedVM.Reference<(headers: string, bodies: string, ascii: boolean, flush: boolean) => string> | undefined;
   #getState: IsolatedVM.Reference<(key: string) => string | null> | undefined;
   #progress: IsolatedVM.Reference<() => number> | undefined;
   #filename: string;
@@ -174,10 +175,10 @@ export class ProjectionSandbox {
    * Runs one batch. A throw in user code comes back in `fault`; a timeout or an out-of-memory is
    * thrown as `ProjectionFaultedError` with `eventIndex` when it could still be asked.
    */
-  async process(batchText: string, flush: boolean): Promise<BatchOutput> {
+  async process(batch: EncodedBatch, flush: boolean): Promise<BatchOutput> {
     let text: string;
     try {
-      text = (await this.#process!.apply(undefined, [batchText, flush], { timeout: this.#limits.batchTimeoutMs })) as string;
+      text = (await this.#process!.apply(undefined, [batch.headers, batch.bodies, batch.ascii, flush], { timeout: this.#limits.batchTimeoutMs })) as string;
     } catch (err) {
       throw await this.#runtimeFault(err);
     }
