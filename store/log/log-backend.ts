@@ -141,6 +141,29 @@ interface PendingStream {
   lastPosition: number;
 }
 
+/** An event id met while scanning at open, kept undecoded until we know it is among the newest. */
+interface ScannedId {
+  readonly buf: Buffer;
+  readonly at: number;
+  readonly streamId: string;
+  readonly revision: number;
+}
+
+/** The last `capacity` items pushed, oldest first on `newest()`. */
+class RecentRing<T> {
+  readonly #items: T[] = [];
+  #next = 0;
+  constructor(readonly capacity: number) {}
+  push(item: T): void {
+    if (this.capacity <= 0) return;
+    this.#items[this.#next] = item;
+    this.#next = (this.#next + 1) % this.capacity;
+  }
+  newest(): T[] {
+    return this.#items.length < this.capacity ? this.#items : [...this.#items.slice(this.#next), ...this.#items.slice(0, this.#next)];
+  }
+}
+
 interface Waiter {
   readonly at: number;
   readonly resolve: () => void;
@@ -168,6 +191,7 @@ export class LogBackend implements StorageBackend {
   readonly #recent = new Map<string, { streamId: string; revision: number; slot: number }>();
   readonly #recentRing: (string | undefined)[] = [];
   #recentNext = 0;
+  #scannedIds: RecentRing<ScannedId>;
   readonly #hints = new Map<number, { segment: Segment; physical: number }>();
   readonly #listeners = new Set<() => void>();
 
@@ -205,6 +229,7 @@ export class LogBackend implements StorageBackend {
     this.#clock = options.clock ?? Date.now;
     this.#verify = options.verifyReads ?? true;
     this.supports = { durable: this.#durable, shared: false, scavenge: true };
+    this.#scannedIds = new RecentRing(this.#recentLimit);
   }
 
   /** Opens (creating when needed) the log in `directory`; one writer per directory. */
@@ -807,6 +832,10 @@ export class LogBackend implements StorageBackend {
       end = result.end;
       truncated ??= result.truncated;
     }
+    // Remember the ids of the newest scanned events (decoded only now, and only for those kept).
+    const ids = this.#scannedIds.newest();
+    for (const x of ids) this.#remember(recordId(x.buf, x.at), x.streamId, x.revision);
+    this.#scannedIds = new RecentRing(0);
     this.#nextPosition = this.#durableHead = end;
     this.#durableLastRecordPosition = this.#lastRecordPosition;
     this.#writeSegmentStart = this.#active.start;
@@ -847,14 +876,14 @@ export class LogBackend implements StorageBackend {
     let txStart = -1;
     let txStartPosition = 0;
     let tx: IndexedRecord[] = [];
-    let txIds: { id: string; streamId: string; revision: number }[] = [];
+    let txIds: ScannedId[] = [];
     let previous = -1;
     let badAt = -1;
     let buf: Buffer = Buffer.alloc(0);
     let bufStart = physical;
-    const commit = (records: IndexedRecord[], ids: typeof txIds) => {
+    const commit = (records: IndexedRecord[], ids: ScannedId[]) => {
       for (const r of records) this.#index.apply(r.streamId, r.revision, r.position, () => r.data!);
-      for (const x of ids) this.#remember(x.id, x.streamId, x.revision);
+      for (const x of ids) this.#scannedIds.push(x);
     };
     while (physical < fileEnd) {
       let off = physical - bufStart;
@@ -875,7 +904,7 @@ export class LogBackend implements StorageBackend {
       const revision = recordRevisionNumber(buf, off);
       const streamId = recordStreamId(buf, off);
       const record: IndexedRecord = { streamId, revision, position, data: isMetastream(streamId) ? Buffer.from(recordData(buf, off)) : undefined };
-      const id = revision >= 0 ? { id: recordId(buf, off), streamId, revision } : undefined;
+      const id: ScannedId | undefined = revision >= 0 ? { buf, at: off, streamId, revision } : undefined;
       if (segment.scavenged) {
         if (position <= previous || position < segment.start) {
           badAt = physical;
