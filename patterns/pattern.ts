@@ -329,6 +329,11 @@ export class PatternBuilder<E = any> {
     return this.runtime.advance(state ?? this.runtime.initialState(), event, eventTime);
   }
 
+  /** Feeds a batch of events in order (what a projection handler gets); outputs are concatenated. */
+  advanceBatch(state: PatternState | undefined | null, events: readonly E[], eventTimes?: readonly number[]): PatternOutput<E> {
+    return this.runtime.advanceBatch(state ?? this.runtime.initialState(), events, eventTimes);
+  }
+
   /** Moves event time forward without an event: fires absence matches and within-timeouts. */
   onWatermark(state: PatternState | undefined | null, watermark: number): WatermarkOutput {
     return this.runtime.onWatermark(state ?? this.runtime.initialState(), watermark);
@@ -420,6 +425,11 @@ export class PatternMatcher<E = any> {
   /** Feeds one event; see {@link PatternBuilder.advance}. */
   push(event: E, eventTime?: number): PatternOutput<E> {
     return this.runtime.advance(this.state, event, eventTime);
+  }
+
+  /** Feeds a batch; see {@link PatternBuilder.advanceBatch}. */
+  pushBatch(events: readonly E[], eventTimes?: readonly number[]): PatternOutput<E> {
+    return this.runtime.advanceBatch(this.state, events, eventTimes);
   }
 
   /** Moves event time to `watermark`; see {@link PatternBuilder.onWatermark}. */

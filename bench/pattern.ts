@@ -1,0 +1,192 @@
+// Pattern benchmark: throughput of sequence, absence and window rules on already-parsed events,
+// a hand-written state machine for the same 3-step rule as the limit, and memory per open partial
+// match. Prints JSON with --json. Figures are medians of several runs (the machine may be noisy).
+import { pattern, windowed, sum, count, type PatternBuilder } from '../patterns/index.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+interface Charge {
+  id: string;
+  type: string;
+  time: number;
+  data: { card: string; amount: number };
+}
+
+/** mulberry32: a small seeded PRNG so every run sees the same stream. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function charges(n: number, keys: number, perSecond: number, seed = 42): Charge[] {
+  const rnd = prng(seed);
+  const cards = Array.from({ length: keys }, (_, i) => `card-${i}`);
+  const out: Charge[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = rnd();
+    // 20% small, 50% medium, 10% large, 20% other amounts.
+    const amount = r < 0.2 ? 1 : r < 0.7 ? 50 : r < 0.8 ? 900 : 200;
+    out[i] = { id: `e-${i}`, type: 'Charge', time: 1_700_000_000_000 + Math.floor((i * 1000) / perSecond), data: { card: cards[Math.floor(rnd() * keys)] as string, amount } };
+  }
+  return out;
+}
+
+const threeStep = (): PatternBuilder<Charge> => pattern<Charge>('small-medium-large')
+  .keyBy((e) => e.data.card)
+  .eventTime((e) => e.time)
+  .eventId((e) => e.id)
+  .begin('small', (e) => e.data.amount < 2)
+  .followedBy('medium', (e) => e.data.amount >= 2 && e.data.amount <= 100)
+  .followedBy('large', (e) => e.data.amount > 500)
+  .within('10m');
+
+/** The same rule written by hand, the way one would without a library: per card, open runs. */
+function handWritten(events: Charge[]): { matches: number } {
+  const W = 600_000;
+  interface HRun { start: number; small: string; medium: string | null }
+  const keys = new Map<string, HRun[]>();
+  let matches = 0;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as Charge;
+    const a = e.data.amount;
+    const card = e.data.card;
+    let runs = keys.get(card);
+    if (runs !== undefined) {
+      let k = 0;
+      for (let j = 0; j < runs.length; j++) {
+        const r = runs[j] as HRun;
+        if (e.time - r.start >= W) continue;
+        if (r.medium === null) {
+          if (a >= 2 && a <= 100) r.medium = e.id;
+        } else if (a > 500) {
+          matches++;
+          continue;
+        }
+        runs[k++] = r;
+      }
+      runs.length = k;
+    }
+    if (a < 2) {
+      if (runs === undefined) { runs = []; keys.set(card, runs); }
+      runs.push({ start: e.time, small: e.id, medium: null });
+    } else if (runs !== undefined && runs.length === 0) keys.delete(card);
+  }
+  return { matches };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+function time(fn: () => unknown): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+function gcNow(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+}
+
+export async function run(opts: { json: boolean }): Promise<object> {
+  const N = Number(process.env.PATTERN_BENCH_EVENTS ?? 2_000_000);
+  const RUNS = Number(process.env.PATTERN_BENCH_RUNS ?? 5);
+  const KEYS = 100_000;
+  const events = charges(N, KEYS, 2000);
+  const log = (s: string): void => { if (!opts.json) console.log(s); };
+
+  // 3-step keyed sequence, library vs hand-written, interleaved so noise hits both alike.
+  const rule = threeStep();
+  const lib: number[] = [];
+  const hand: number[] = [];
+  let libMatches = 0;
+  let handMatches = 0;
+  for (let r = 0; r < RUNS; r++) {
+    lib.push(time(() => {
+      const m = rule.matcher();
+      let matched = 0;
+      for (let i = 0; i < events.length; i++) matched += m.push(events[i] as Charge).matches.length;
+      libMatches = matched;
+    }));
+    hand.push(time(() => { handMatches = handWritten(events).matches; }));
+  }
+  if (libMatches !== handMatches) throw new Error(`hand-written and library disagree: ${handMatches} vs ${libMatches}`);
+  const libRate = N / (median(lib) / 1000);
+  const handRate = N / (median(hand) / 1000);
+  log(`3-step sequence: ${Math.round(libRate).toLocaleString()} ev/s library, ${Math.round(handRate).toLocaleString()} ev/s hand-written (ratio ${(libRate / handRate).toFixed(2)}), ${libMatches} matches`);
+
+  // Memory per open partial match: a state where many runs are open at once.
+  const memEvents = charges(200_000, KEYS, 2000, 7).map((e) => ({ ...e, data: { ...e.data, amount: 1 } }));
+  gcNow();
+  const before = process.memoryUsage().heapUsed;
+  const mm = rule.matcher();
+  for (const e of memEvents) mm.push(e);
+  gcNow();
+  const heapBytes = process.memoryUsage().heapUsed - before;
+  const open = mm.openPartialMatches;
+  const jsonBytes = JSON.stringify(mm.state).length;
+  const memory = { openPartialMatches: open, heapBytesPerPartialMatch: Math.round(heapBytes / open), jsonBytesPerPartialMatch: Math.round(jsonBytes / open) };
+  log(`memory: ${open} open partial matches, ${memory.heapBytesPerPartialMatch} B heap, ${memory.jsonBytesPerPartialMatch} B JSON each (incl. keys and timers)`);
+
+  // Adversarial: every event opens a partial match on a new key; the rule-wide cap holds.
+  const capped = threeStep().limits({ maxPartialMatches: 50_000 }).matcher();
+  for (let i = 0; i < 200_000; i++) capped.push({ id: `x${i}`, type: 'Charge', time: 1_700_000_000_000 + i, data: { card: `k${i}`, amount: 1 } });
+  const adversarial = { cap: 50_000, open: capped.openPartialMatches, refused: capped.state.counts.refusedRuleCap };
+  log(`adversarial: cap 50000, open ${adversarial.open}, refused ${adversarial.refused}`);
+
+  // Absence: order not followed by payment within 30 minutes, per order.
+  const orders = events.map((e, i) => ({ id: e.id, type: i % 3 === 2 ? 'Paid' : 'Ordered', time: e.time, data: { card: `o-${Math.floor(i / 3) % 200_000}`, amount: 0 } }));
+  const absence = pattern<Charge>('unpaid').keyBy((e) => e.data.card).eventTime((e) => e.time).eventId((e) => e.id)
+    .begin('order', (e) => e.type === 'Ordered').notFollowedBy('payment', (e) => e.type === 'Paid').within('30m');
+  const abs: number[] = [];
+  for (let r = 0; r < RUNS; r++) abs.push(time(() => { const m = absence.matcher(); for (const e of orders) m.push(e); m.watermark(Number.MAX_SAFE_INTEGER); }));
+  const absenceRate = N / (median(abs) / 1000);
+  log(`absence: ${Math.round(absenceRate).toLocaleString()} ev/s`);
+
+  // Sliding one-hour sum per key, and session windows (gap 5 minutes), on fewer events: they emit per event.
+  const W = Math.min(N, 1_000_000);
+  const wEvents = events.slice(0, W);
+  const sliding = windowed<Charge>('hourly-spend').keyBy((e) => e.data.card).eventTime((e) => e.time).eventId((e) => e.id).sliding('1h').aggregate({ total: sum((e) => e.data.amount) });
+  const sessions = windowed<Charge>('sessions').keyBy((e) => e.data.card).eventTime((e) => e.time).eventId((e) => e.id).session('5m').aggregate({ n: count(), total: sum((e) => e.data.amount) });
+  const sl: number[] = [];
+  const se: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    sl.push(time(() => { let s = sliding.initialState(); for (const e of wEvents) s = sliding.advance(s, e).state; }));
+    se.push(time(() => { let s = sessions.initialState(); for (const e of wEvents) s = sessions.advance(s, e).state; sessions.onWatermark(s, Number.MAX_SAFE_INTEGER); }));
+  }
+  const slidingRate = W / (median(sl) / 1000);
+  const sessionRate = W / (median(se) / 1000);
+  log(`sliding 1h sum: ${Math.round(slidingRate).toLocaleString()} ev/s; session windows: ${Math.round(sessionRate).toLocaleString()} ev/s`);
+
+  const result = {
+    bench: 'pattern',
+    events: N,
+    keys: KEYS,
+    runs: RUNS,
+    node: process.version,
+    threeStep: { eventsPerSecond: Math.round(libRate), handWrittenEventsPerSecond: Math.round(handRate), ratioToHandWritten: Number((libRate / handRate).toFixed(3)), matches: libMatches },
+    absence: { eventsPerSecond: Math.round(absenceRate) },
+    slidingSum: { eventsPerSecond: Math.round(slidingRate), events: W },
+    sessionWindows: { eventsPerSecond: Math.round(sessionRate), events: W },
+    memory,
+    adversarial,
+    targets: { eventsPerSecond: 3_000_000, ratioToHandWritten: 0.5, bytesPerPartialMatch: 200 },
+  };
+  if (opts.json) console.log(JSON.stringify(result));
+  return result;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await run({ json: process.argv.includes('--json') });
+}
