@@ -4,7 +4,6 @@
 import { Option, type Command } from 'commander';
 import type { Connection } from './connection.js';
 import { HttpClient } from './http-client.js';
-import { directProjections } from './direct-projections.js';
 import { openCliStore, StoreConnection } from './store-connection.js';
 import { parseUrl } from './arguments.js';
 import { UsageError } from './usage-error.js';
@@ -61,6 +60,8 @@ export async function connect(flags: ConnectionFlags): Promise<Connection> {
   const storeUrl = directStoreUrl(flags);
   if (storeUrl !== undefined) {
     const store = await openCliStore(storeUrl, flags.db !== undefined ? `--db ${flags.db}` : `--store ${storeUrl}`);
+    // The projection runtime (isolated-vm) loads only when a command works on a store here.
+    const { directProjections } = await import('./direct-projections.js');
     return new StoreConnection(store, storeUrl, directProjections(store));
   }
   const credentials = flags.user ?? process.env.TELLTALE_USER;

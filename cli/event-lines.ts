@@ -3,8 +3,8 @@
 //    "revision":0,"position":123,"created":"2026-…Z"}
 // streamId and type are required; data defaults to {}; a binary event has `dataBase64` instead of
 // `data`; revision, position and created are written by export and ignored by import (the target
-// numbers events itself). A line without an id gets one derived from its line number and text, so
-// importing the same file twice still writes nothing the second time.
+// numbers events itself unless import keeps revisions). A line without an id gets one derived from
+// its line number and text, so importing the same file twice still writes nothing the second time.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';

@@ -25,6 +25,16 @@ interface ImportFlags extends ConnectionFlags, JsonFlag {
   progress?: boolean;
 }
 
+/**
+ * What became of the events: written, found already in place (a re-import), or, through a server
+ * (whose HTTP API does not say which of the two), accepted.
+ */
+interface ImportCounts {
+  readonly written: number;
+  readonly alreadyPresent: number;
+  readonly accepted: number;
+}
+
 /** At most this many bad lines are listed; the count says how many more there were. */
 const MAX_LISTED = 10;
 
@@ -93,7 +103,7 @@ Examples:
       const started = Date.now();
       const result = await withConnection(flags, (c) => importLines(c, path, label, checked.events, flags, !flags.json && flags.progress !== false));
       const seconds = (Date.now() - started) / 1000;
-      const summary = { file: label, events: checked.events, streams: checked.streams, written: result.written, alreadyPresent: result.alreadyPresent, seconds };
+      const summary = { file: label, events: checked.events, streams: checked.streams, ...result, seconds };
       if (flags.json) ctx.output.out(`${toJson(summary)}\n`);
       else {
         const skipped = result.alreadyPresent > 0 ? ` (${result.alreadyPresent} were already there)` : '';
@@ -112,24 +122,53 @@ async function importLines(
   total: number,
   flags: ImportFlags,
   showProgress: boolean,
-): Promise<{ written: number; alreadyPresent: number }> {
+): Promise<ImportCounts> {
   const bar = progressBar('import', { total, enabled: showProgress });
   let done = 0;
   let written = 0;
   let alreadyPresent = 0;
+  /** Appends a server acknowledged without saying whether they were already there. */
+  let accepted = 0;
   let batch: EventLine[] = [];
   /** Lines keep their revisions unless told not to: the expected revision of their batch. */
   const expectedFor = (line: EventLine): ExpectedRevision =>
     flags.revisions === false || line.revision === undefined ? 'any' : line.revision === 0n ? 'no_stream' : line.revision - 1n;
+  /**
+   * Ids already in a stream, for lines that carry no revision: a store remembers recent ids only
+   * (Event Store's best effort), so the import looks for itself, once per stream it touches.
+   */
+  const idsBefore = new Map<string, Set<string>>();
+  const existingIds = async (streamId: string): Promise<Set<string>> => {
+    let ids = idsBefore.get(streamId);
+    if (ids === undefined) {
+      ids = new Set();
+      try {
+        for await (const e of connection.read(streamId, {})) ids.add(e.id);
+      } catch (e) {
+        if (!isTelltaleError(e, 'stream-not-found') && !isTelltaleError(e, 'not-found')) throw e;
+      }
+      idsBefore.set(streamId, ids);
+    }
+    return ids;
+  };
   const flush = async () => {
     if (batch.length === 0) return;
-    const lines = batch;
+    let lines = batch;
     batch = [];
+    if (expectedFor(lines[0]!) === 'any') {
+      const ids = await existingIds(lines[0]!.streamId);
+      const fresh = lines.filter((l) => !ids.has(l.event.id));
+      alreadyPresent += lines.length - fresh.length;
+      done += lines.length - fresh.length;
+      lines = fresh;
+      if (lines.length === 0) return bar.update(done);
+    }
     const first = lines[0]!;
     const expected = expectedFor(first);
     try {
       const r = await connection.append(first.streamId, lines.map((l) => l.event), expected);
-      if (r.idempotent) alreadyPresent += lines.length;
+      if (r.idempotent === undefined) accepted += lines.length;
+      else if (r.idempotent) alreadyPresent += lines.length;
       else written += lines.length;
     } catch (e) {
       if (!isTelltaleError(e, 'wrong-expected-revision') || expected !== 'any' || lines.length === 1) throw located(e, first, label, expected !== 'any');
@@ -138,7 +177,8 @@ async function importLines(
       for (const l of lines) {
         try {
           const r = await connection.append(l.streamId, [l.event], 'any');
-          if (r.idempotent) alreadyPresent++;
+          if (r.idempotent === undefined) accepted++;
+          else if (r.idempotent) alreadyPresent++;
           else written++;
         } catch (inner) {
           throw located(inner, l, label, false);
@@ -164,7 +204,7 @@ async function importLines(
   } finally {
     bar.stop();
   }
-  return { written, alreadyPresent };
+  return { written, alreadyPresent, accepted };
 }
 
 /** A store error during import names the line that caused it, and what is already written. */

@@ -5,7 +5,7 @@ import { connectionOptions, jsonOption, withConnection, type ConnectionFlags, ty
 import type { CliContext } from '../context.js';
 import { toJson } from '../output.js';
 import { loadRuleFile } from '../rule-file.js';
-import { QueryFaultError } from '../direct-projections.js';
+import { QueryFaultError } from '../query-fault.js';
 import { UsageError } from '../usage-error.js';
 
 interface QueryFlags extends ConnectionFlags, JsonFlag {

@@ -2,8 +2,6 @@
 // and shuts all of it down cleanly on Ctrl-C (SIGINT) or SIGTERM: the server stops accepting and
 // finishes in-flight requests, projections write their checkpoints, then the store closes.
 import { Option, type Command } from 'commander';
-import { ProjectionManager } from '../../engine/index.js';
-import { createServer } from '../../server/index.js';
 import { parsePort } from '../arguments.js';
 import type { CliContext } from '../context.js';
 import { toJson } from '../output.js';
@@ -50,6 +48,8 @@ Examples:
       if (flags.db === '') throw new UsageError('--db needs a directory');
       const storeUrl = flags.store ?? `file:${flags.db ?? DEFAULT_DATA_DIR}`;
       const log = (line: string) => ctx.output.err(`${line}\n`);
+      // Loaded here, not at start-up: every other command starts faster without fastify and isolated-vm.
+      const [{ ProjectionManager }, { createServer }] = await Promise.all([import('../../engine/index.js'), import('../../server/index.js')]);
       const store = await openCliStore(storeUrl, flags.db !== undefined ? `--db ${flags.db}` : flags.store !== undefined ? `--store ${flags.store}` : `the default data directory ${DEFAULT_DATA_DIR}`);
       const projections = new ProjectionManager(store, {
         systemProjections: flags.systemProjections !== false,

@@ -5,7 +5,6 @@ import type { Command } from 'commander';
 import { readUserFile } from '../arguments.js';
 import type { CliContext } from '../context.js';
 import { BadLineError, parseEventLine, type EventLine } from '../event-lines.js';
-import { runRuleLocally } from '../local-runner.js';
 import { toJson } from '../output.js';
 import { loadRuleFile } from '../rule-file.js';
 import { compareRun, parseExpectation, type Expectation } from '../rule-test.js';
@@ -57,6 +56,8 @@ in order (only the fields you give are compared), and {"partition":"card-7","sta
       const rule = await loadRuleFile(file);
       const given = await readFixture<EventLine>(flags.given, 'The --given file', parseEventLine);
       const expectations = flags.expect !== undefined ? await readFixture<Expectation>(flags.expect, 'The --expect file', parseExpectation) : undefined;
+      // The projection runtime loads only for this command.
+      const { runRuleLocally } = await import('../local-runner.js');
       const run = await runRuleLocally(rule, given, { givenFile: flags.given });
       const comparison = expectations !== undefined ? compareRun(run, expectations) : undefined;
       if (flags.json) {

@@ -122,3 +122,11 @@ export function freePort(): Promise<number> {
 export function jsonLines(text: string): Record<string, unknown>[] {
   return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
 }
+
+/** `telltale serve` on a free port; answers its URL and a way to stop it with Ctrl-C. */
+export async function startServer(storeArgs: readonly string[], options: RunOptions = {}): Promise<{ url: string; process: Running; stop(): Promise<number | null> }> {
+  const serving = start(['serve', ...storeArgs, '--port', '0', '--json'], options);
+  const m = await serving.waitFor(/^(\{.*"api".*\})$/m);
+  const { api } = JSON.parse(m[1]!) as { api: string };
+  return { url: api, process: serving, stop: () => serving.stop('SIGINT') };
+}
