@@ -4,7 +4,7 @@
 import { type AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { PersistentSubscriptions, TooManySubscribersError } from '../engine/subscriptions/index.js';
-import { ANONYMOUS, NotAuthenticatedError, SETTINGS_STREAM, StreamAccess, SYSTEM, type Principal } from '../store/acl.js';
+import { ANONYMOUS, NotAuthenticatedError, StreamAccess, SYSTEM, type Principal } from '../store/acl.js';
 import { errorStatus, isTelltaleError, WrongExpectedRevisionError } from '../store/errors.js';
 import type { Store } from '../store/types.js';
 import { registerFeedRoutes } from './feed-routes.js';
@@ -49,6 +49,8 @@ export interface ServerOptions {
   readonly longPollMaxSeconds?: number;
   /** How long `close()` waits for in-flight requests before cutting connections. @defaultValue 10000 */
   readonly shutdownTimeoutMs?: number;
+  /** Memory for rendered immutable pages (0 turns the cache off). @defaultValue 64 MiB */
+  readonly pageCacheBytes?: number;
   /** Close the store in `close()`. @defaultValue false (whoever opened it closes it) */
   readonly closeStore?: boolean;
   /** Where the server says what it does (start, bind address, warnings). @defaultValue stderr */
@@ -90,7 +92,6 @@ export function createServer(options: ServerOptions): TelltaleServer {
   const subscriptions = new PersistentSubscriptions(store, { log });
   const closing = new AbortController();
   let address: ServerAddress | undefined;
-  let settingsFeed: { close(): Promise<void> } | undefined;
 
   const app = Fastify({
     logger: false,
@@ -189,7 +190,7 @@ export function createServer(options: ServerOptions): TelltaleServer {
   metrics.addSource(() => subscriptionMetrics(subscriptions));
   metrics.addSource(() => backendMetrics(store));
 
-  registerStreamRoutes(app, ctx);
+  registerStreamRoutes(app, ctx, { pageCacheBytes: options.pageCacheBytes ?? 64 * 1024 * 1024 });
   registerSubscriptionRoutes(app, ctx);
   registerUserRoutes(app, ctx, { insecure });
   registerFeedRoutes(app, ctx, options.projections);
@@ -198,6 +199,7 @@ export function createServer(options: ServerOptions): TelltaleServer {
     const projections = options.projections;
     metrics.addSource(() => projectionMetrics(projections));
   }
+  void app.register(import('./dashboard/index.js'), { ctx, projections: options.projections }); // the page at / and its JSON (server/dashboard)
 
   async function listen(): Promise<ServerAddress> {
     let host = options.host ?? '127.0.0.1';
@@ -222,7 +224,6 @@ export function createServer(options: ServerOptions): TelltaleServer {
       log('authentication is OFF (insecure): every caller is an administrator');
     }
     await subscriptions.start();
-    settingsFeed = watchSettings(store, access);
     await app.listen({ host, port: options.port ?? 2113 });
     const bound = app.server.address() as AddressInfo;
     const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
@@ -242,7 +243,6 @@ export function createServer(options: ServerOptions): TelltaleServer {
       } finally {
         clearTimeout(timer);
       }
-      await settingsFeed?.close();
       await subscriptions.stop();
       await options.projections?.close();
       if (options.closeStore === true) await store.close();
@@ -260,19 +260,6 @@ export function createServer(options: ServerOptions): TelltaleServer {
     subscriptions,
     metrics,
   };
-}
-
-/** Keeps the ACL defaults fresh when another writer changes `$settings`. */
-function watchSettings(store: Store, access: StreamAccess): { close(): Promise<void> } {
-  const subscription = store.subscribeToStream(SETTINGS_STREAM, { fromRevision: 'end' });
-  void (async () => {
-    try {
-      for await (const _ of subscription) access.settingsChanged();
-    } catch {
-      // The store closed or `$settings` was deleted; the cached defaults stay until restart.
-    }
-  })();
-  return subscription;
 }
 
 function subscriptionMetrics(subscriptions: PersistentSubscriptions): string[] {

@@ -10,6 +10,7 @@ import type { EventData, RecordedEvent } from '../store/types.js';
 import { SETTINGS_STREAM } from '../store/acl.js';
 import { entry, FEED_PAGE_SIZE, formatPosition, parseAllPosition, parseEmbed, representationHash, streamUrl, type Embed, type Feed, type FeedLink } from './atom-feed.js';
 import { badRequest, unsupportedMediaType } from './http-error.js';
+import { PageCache } from './page-cache.js';
 import { eventIdHeader, eventTypeHeader, expectedVersion, hardDelete, isEventId, longPollSeconds, resolveLinkTos } from './http-headers.js';
 import { authorize, baseUrl, negotiateAtom, streamParam, type AtomType, type ServerContext } from './server-context.js';
 
@@ -127,8 +128,9 @@ function sendFeed(reply: FastifyReply, type: AtomType, feed: Feed, cache: string
   return reply.code(200).header('cache-control', cache).header('etag', feed.eTag).header('vary', 'Accept').type(`${type}; charset=utf-8`).send(JSON.stringify(feed));
 }
 
-export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, options: { pageCacheBytes: number }): void {
   const { store, metrics } = ctx;
+  const pages = new PageCache(options.pageCacheBytes);
 
   async function append(req: FastifyRequest, reply: FastifyReply, streamId: string, idFromPath?: string): Promise<FastifyReply> {
     const started = process.hrtime.bigint();
@@ -208,8 +210,19 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     const last = info.lastRevision;
     const base = baseUrl(ctx, req);
     const url = streamUrl(base, streamId);
-    const etag = `"${last};${representationHash(`${type}|${embed}|${resolve}`)}"`;
-    const { metadata } = await store.getStreamMetadata(streamId);
+    const representation = representationHash(`${type}|${embed}|${resolve}`);
+    let etag = `"${last};${representation}"`;
+    const { metadata, metastreamRevision } = await store.getStreamMetadata(streamId);
+    // Pages of a stream with $maxAge change as time passes, so they are never kept.
+    const cacheKey = from === 'head' || metadata.maxAge !== undefined ? undefined : `${base}\n${streamId}\n${from}\n${direction}\n${count}\n${representation}\n${metastreamRevision ?? -1n}`;
+    const cached = cacheKey === undefined ? undefined : pages.get(cacheKey);
+    if (cached !== undefined) {
+      if (notModified(req, cached.etag)) return reply.code(304).header('etag', cached.etag).header('cache-control', cached.cacheControl).header('vary', 'Accept').send();
+      metrics.readRequests++;
+      metrics.readEvents += cached.events;
+      metrics.readLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      return reply.code(200).header('cache-control', cached.cacheControl).header('etag', cached.etag).header('vary', 'Accept').type(`${type}; charset=utf-8`).send(cached.body);
+    }
     const start = from === 'head' ? last : from;
     const events = await collect(store.readStream(streamId, { fromRevision: start, direction, maxCount: count, resolveLinks: resolve }));
     if (direction === 'forwards') events.reverse();
@@ -227,6 +240,8 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     const previousFrom = newest !== undefined ? newest + 1n : direction === 'forwards' ? start : start + 1n;
     links.push({ uri: `${url}/${previousFrom}/forward/${count}`, relation: 'previous' }, { uri: `${url}/metadata`, relation: 'metadata' });
     const immutable = !headOfStream && events.length === count;
+    // An immutable page's ETag names its own newest event, so it stays valid while the stream grows.
+    if (immutable && newest !== undefined) etag = `"${newest};${representation}"`;
     const cache = cacheControl(immutable, immutable && (await ctx.access.publiclyReadable(streamId)), metadata.cacheControl);
     if (notModified(req, etag)) return reply.code(304).header('etag', etag).header('cache-control', cache).header('vary', 'Accept').send();
     metrics.readRequests++;
@@ -244,6 +259,11 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
       entries: events.map((e) => entry(base, e, embed)),
     };
     metrics.readLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    if (immutable && cacheKey !== undefined) {
+      const body = JSON.stringify(feed);
+      pages.set(cacheKey, { body, etag, cacheControl: cache, events: events.length });
+      return reply.code(200).header('cache-control', cache).header('etag', etag).header('vary', 'Accept').type(`${type}; charset=utf-8`).send(body);
+    }
     return sendFeed(reply, type, feed, cache);
   }
 

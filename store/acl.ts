@@ -157,21 +157,26 @@ export function parseSystemSettings(text: string): SystemSettings {
 export interface StreamAccessOptions {
   /** Let unauthenticated callers do what `$all` may. @defaultValue false */
   readonly allowAnonymous?: boolean;
+  /** How long cached `$settings` are trusted without a re-read. @defaultValue 1000 */
+  readonly settingsTtlMs?: number;
 }
 
 /**
  * Checks stream operations against metadata and `$settings`, read through the Store port.
- * `$settings` is cached and re-read when `settingsChanged()` is called (the server calls it when
- * it writes `$settings`; a background subscription keeps it fresh for other writers).
+ * `$settings` is cached: re-read at once when `settingsChanged()` is called (the server calls it
+ * when it writes `$settings`), and at most `settingsTtlMs` later when another writer changed it.
  */
 export class StreamAccess {
   readonly #store: Store;
   readonly #allowAnonymous: boolean;
+  readonly #ttl: number;
   #settings: Promise<SystemSettings> | undefined;
+  #loadedAt = 0;
 
   constructor(store: Store, options: StreamAccessOptions = {}) {
     this.#store = store;
     this.#allowAnonymous = options.allowAnonymous ?? false;
+    this.#ttl = options.settingsTtlMs ?? 1000;
   }
 
   settingsChanged(): void {
@@ -179,6 +184,9 @@ export class StreamAccess {
   }
 
   settings(): Promise<SystemSettings> {
+    const now = Date.now();
+    if (this.#settings !== undefined && now - this.#loadedAt > this.#ttl) this.#settings = undefined;
+    if (this.#settings === undefined) this.#loadedAt = now;
     this.#settings ??= this.#loadSettings().catch((e: unknown) => {
       this.#settings = undefined;
       throw e;
