@@ -13,6 +13,7 @@ export type AggregateNode<E = any> =
   | { readonly kind: 'stddev'; readonly of: Num<E> }
   | { readonly kind: 'distinctCount'; readonly of: (event: E) => unknown }
   | { readonly kind: 'percentile'; readonly of: Num<E>; readonly q: number; readonly accuracy: number }
+  | { readonly kind: 'last'; readonly of: Num<E> }
   | { readonly kind: 'ema'; readonly of: Num<E>; readonly alpha: number | null; readonly halfLife: number | null };
 
 export const count = (): AggregateNode<any> => ({ kind: 'count' });
@@ -30,6 +31,8 @@ export const percentile = <E>(of: Num<E>, q: number, accuracy = 0.01): Aggregate
   if (!(accuracy > 0 && accuracy < 1)) throw new TypeError(`percentile accuracy must be within (0, 1), got ${accuracy}`);
   return { kind: 'percentile', of, q, accuracy };
 };
+/** The value of the latest event by event time (the event that triggered an update, in order). */
+export const last = <E>(of: Num<E>): AggregateNode<E> => ({ kind: 'last', of });
 /** Exponential moving average in event order: `alpha` per event, or a time-based `halfLife`
  * (weight of the past halves every halfLife of event time). */
 export const ema = <E>(of: Num<E>, opts: { alpha: number } | { halfLife: DurationInput }): AggregateNode<E> => {
@@ -134,6 +137,13 @@ const handlers: Handlers = {
     add: (_n, acc, v) => { sketchAdd(acc as PercentileSketch, num(v)); return acc; },
     merge: (_n, a, b) => { sketchMerge(a as PercentileSketch, b as PercentileSketch); return a; },
     result: (n, acc) => sketchQuantile(acc as PercentileSketch, n.q),
+  },
+  last: {
+    extract: (n, e) => n.of(e),
+    init: () => [null, 0],
+    add: (_n, acc, v, time) => { const a = acc as [number | null, number]; return a[0] === null || time >= a[1] ? [num(v), time] : a; },
+    merge: (_n, a, b) => { const x = a as [number | null, number], y = b as [number | null, number]; return y[0] !== null && (x[0] === null || y[1] >= x[1]) ? y : x; },
+    result: (_n, acc) => (acc as [number | null, number])[0],
   },
   ema: {
     extract: (n, e) => n.of(e),

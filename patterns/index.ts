@@ -26,6 +26,6 @@ export {
 export type { PatternState, PatternMatch, TimedOutMatch, PatternOutput, WatermarkOutput, PatternCounters } from './patternRuntime.js';
 export { specify, at, RuleSpecification, RuleSpecificationError, TimedEvent, type RunnableRule, type ExpectedMatch } from './ruleSpecification.js';
 export { windowed, WindowBuilder, type WindowSpec, type EmitMode, type WindowDescription, type WindowResult, type WindowState, type WindowOutput } from './windowRule.js';
-export { count, sum, avg, min, max, stddev, distinctCount, percentile, ema, type AggregateNode } from './aggregates.js';
+export { count, sum, avg, min, max, stddev, distinctCount, percentile, ema, last, type AggregateNode } from './aggregates.js';
 export { newSketch, sketchAdd, sketchMerge, sketchQuantile, type PercentileSketch } from './percentileSketch.js';
 export { causationGraph, fanOutRule, sagaRule, causationLinks, correlationIdOf, CausationGraph, type CausationGraphState, type CausationGraphOptions, type CausationLinks, type FanOutAlert } from './causationGraph.js';
