@@ -187,34 +187,63 @@ function rawRecord(i: number): Buffer {
   return Buffer.from(`${'x'.repeat(68 + 12 + e.type.length + 16)}${JSON.stringify(e.data)}${JSON.stringify(e.metadata)}`);
 }
 
-async function rawProbe(dir: string, seconds: number, maxEvents: number): Promise<{ batched: Rate; concurrent: LatencyRate }> {
+/** One system under test in the timed append cases; rounds alternate between contenders. */
+interface Contender {
+  readonly name: string;
+  batched(seconds: number): Promise<Rate>;
+  concurrent(seconds: number): Promise<LatencyRate>;
+  /** Bulk-loads `events` and reads them all back in position order. */
+  readAll?(events: number): Promise<Rate>;
+  close(): Promise<void>;
+}
+
+function storeContender(name: string, store: Store): Contender {
+  let round = 0;
+  return {
+    name,
+    batched: (seconds) => appendBatched(store, { batch: 100, seconds, maxEvents: 1_000_000, prefix: `batched-${round++}` }),
+    concurrent: (seconds) => appendConcurrent(store, { writers: 100, seconds, prefix: `concurrent-${round++}` }),
+    close: () => store.close(),
+  };
+}
+
+function rawContender(dir: string): Contender {
   const probe = new RawProbe(join(dir, 'raw.log'));
-  let start = performance.now();
-  let n = 0;
-  while (n < maxEvents && performance.now() - start < seconds * 1000) {
-    await probe.append(Buffer.concat(Array.from({ length: 100 }, (_, i) => rawRecord(n + i))));
-    n += 100;
-  }
-  const batched = rate(n, performance.now() - start);
-  const latencies: number[] = [];
-  start = performance.now();
-  const end = start + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: 100 }, async (_, w) => {
-      for (let i = 0; performance.now() < end; i++) {
-        const t = performance.now();
-        await probe.append(rawRecord(w * 1_000_000 + i));
-        latencies.push(performance.now() - t);
+  let base = 0;
+  return {
+    name: 'rawProbe',
+    async batched(seconds) {
+      const start = performance.now();
+      let n = 0;
+      while (performance.now() - start < seconds * 1000) {
+        await probe.append(Buffer.concat(Array.from({ length: 100 }, (_, i) => rawRecord(base + n + i))));
+        n += 100;
       }
-    }),
-  );
-  probe.close();
-  return { batched, concurrent: { ...rate(latencies.length, performance.now() - start), ...percentiles(latencies) } };
+      base += n;
+      return rate(n, performance.now() - start);
+    },
+    async concurrent(seconds) {
+      const latencies: number[] = [];
+      const start = performance.now();
+      const end = start + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, w) => {
+          for (let i = 0; performance.now() < end; i++) {
+            const t = performance.now();
+            await probe.append(rawRecord(w * 1_000_000 + i));
+            latencies.push(performance.now() - t);
+          }
+        }),
+      );
+      return { ...rate(latencies.length, performance.now() - start), ...percentiles(latencies) };
+    },
+    close: async () => probe.close(),
+  };
 }
 
 const SQL_TABLE = `stream TEXT NOT NULL, revision INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, created INTEGER NOT NULL`;
 
-async function sqlitePeer(dir: string, seconds: number, maxEvents: number, readEvents: number) {
+async function sqliteContender(dir: string): Promise<Contender> {
   const { default: Database } = await import('better-sqlite3');
   const db = new Database(join(dir, 'peer.sqlite'));
   db.pragma('journal_mode = WAL');
@@ -228,90 +257,119 @@ async function sqlitePeer(dir: string, seconds: number, maxEvents: number, readE
     const now = Date.now();
     for (const e of events) insert.run(stream, ++r, e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), now);
   });
-  let start = performance.now();
   let n = 0;
-  while (n < maxEvents && performance.now() - start < seconds * 1000) {
-    append(`batched-${(n / 100) % 100}`, Array.from({ length: 100 }, (_, i) => benchEvent(n + i)));
-    n += 100;
-  }
-  const batched = rate(n, performance.now() - start);
-  // better-sqlite3 is synchronous: 100 "concurrent" writers are 100 callers taking turns, one
-  // transaction (and one fsync) each; that is how SQLite serialises writers anyway.
-  const latencies: number[] = [];
-  start = performance.now();
-  for (let i = 0; performance.now() - start < seconds * 1000; i++) {
-    const t = performance.now();
-    append(`concurrent-${i % 100}`, [benchEvent(i)]);
-    latencies.push(performance.now() - t);
-  }
-  const concurrent = { ...rate(latencies.length, performance.now() - start), ...percentiles(latencies) };
-  db.pragma('synchronous = OFF');
-  for (let k = n; k < readEvents; k += 1000) append(`bulk-${k % 1000}`, Array.from({ length: 1000 }, (_, i) => benchEvent(k + i)));
-  const page = db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT 1000');
-  start = performance.now();
-  let read = 0;
-  for (let after = 0; ; ) {
-    const rows = page.all(after) as { position: number; data: string }[];
-    if (rows.length === 0) break;
-    read += rows.length;
-    after = rows[rows.length - 1]!.position;
-  }
-  const readAll = rate(read, performance.now() - start);
-  db.close();
-  return { batched, concurrent, readAll };
+  return {
+    name: 'sqlite',
+    async batched(seconds) {
+      const start = performance.now();
+      const from = n;
+      while (performance.now() - start < seconds * 1000) {
+        append(`batched-${(n / 100) % 100}`, Array.from({ length: 100 }, (_, i) => benchEvent(n + i)));
+        n += 100;
+      }
+      return rate(n - from, performance.now() - start);
+    },
+    // better-sqlite3 is synchronous: 100 "concurrent" writers are 100 callers taking turns, one
+    // transaction (and one fsync) each; that is how SQLite serialises writers anyway.
+    async concurrent(seconds) {
+      const latencies: number[] = [];
+      const start = performance.now();
+      for (let i = 0; performance.now() - start < seconds * 1000; i++) {
+        const t = performance.now();
+        append(`concurrent-${i % 100}`, [benchEvent(n++)]);
+        latencies.push(performance.now() - t);
+      }
+      return { ...rate(latencies.length, performance.now() - start), ...percentiles(latencies) };
+    },
+    async readAll(events) {
+      db.pragma('synchronous = OFF');
+      for (let k = 0; k < events; k += 1000) append(`bulk-${k % 1000}`, Array.from({ length: 1000 }, (_, i) => benchEvent(k + i)));
+      const page = db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT 1000');
+      const start = performance.now();
+      let read = 0;
+      for (let after = 0; ; ) {
+        const rows = page.all(after) as { position: number; data: string }[];
+        if (rows.length === 0) break;
+        read += rows.length;
+        after = rows[rows.length - 1]!.position;
+      }
+      return rate(read, performance.now() - start);
+    },
+    close: async () => void db.close(),
+  };
 }
 
-async function postgresPeer(seconds: number, maxEvents: number, readEvents: number) {
+async function postgresContender(): Promise<Contender> {
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: process.env.PGDATABASE ?? 'postgres', max: 32 });
+  const table = `telltale_bench_${process.pid}`;
   try {
-    await pool.query('SET synchronous_commit = on');
-    const table = `telltale_bench_${process.pid}`;
     await pool.query(`CREATE TABLE ${table} (position BIGSERIAL PRIMARY KEY, ${SQL_TABLE.replaceAll('INTEGER', 'BIGINT').replace('data TEXT', 'data JSONB').replace('metadata TEXT', 'metadata JSONB')}, UNIQUE (stream, revision))`);
-    const append = async (stream: string, events: EventData[]) => {
-      // One statement per batch (INSERT … SELECT unnest), revision numbered from the stream's last.
-      await pool.query(
-        `INSERT INTO ${table} (stream, revision, id, type, data, metadata, created)
-         SELECT $1, coalesce((SELECT max(revision) FROM ${table} WHERE stream = $1), -1) + ord, id, type, data::jsonb, metadata::jsonb, $6
-         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(id, type, data, metadata, ord)`,
-        [stream, events.map((e) => e.id), events.map((e) => e.type), events.map((e) => JSON.stringify(e.data)), events.map((e) => JSON.stringify(e.metadata)), Date.now()],
-      );
-    };
-    let start = performance.now();
-    let n = 0;
-    while (n < maxEvents && performance.now() - start < seconds * 1000) {
-      await append(`batched-${(n / 100) % 100}`, Array.from({ length: 100 }, (_, i) => benchEvent(n + i)));
-      n += 100;
-    }
-    const batched = rate(n, performance.now() - start);
-    const latencies: number[] = [];
-    start = performance.now();
-    const end = start + seconds * 1000;
-    await Promise.all(
-      Array.from({ length: 100 }, async (_, w) => {
-        for (let i = 0; performance.now() < end; i++) {
-          const t = performance.now();
-          await append(`concurrent-${w}`, [benchEvent(i)]);
-          latencies.push(performance.now() - t);
-        }
-      }),
-    );
-    const concurrent = { ...rate(latencies.length, performance.now() - start), ...percentiles(latencies), connections: 32 };
-    for (let k = n; k < readEvents; k += 1000) await append(`bulk-${k % 1000}`, Array.from({ length: 1000 }, (_, i) => benchEvent(k + i)));
-    start = performance.now();
-    let read = 0;
-    for (let after = 0; ; ) {
-      const { rows } = await pool.query<{ position: string }>(`SELECT * FROM ${table} WHERE position > $1 ORDER BY position LIMIT 1000`, [after]);
-      if (rows.length === 0) break;
-      read += rows.length;
-      after = Number(rows[rows.length - 1]!.position);
-    }
-    const readAll = rate(read, performance.now() - start);
-    await pool.query(`DROP TABLE ${table}`);
-    return { batched, concurrent, readAll };
-  } finally {
+  } catch (e) {
     await pool.end();
+    throw e;
   }
+  // synchronous_commit stays at its default, on: each commit waits for its WAL flush.
+  const append = async (stream: string, events: EventData[]) => {
+    // One statement per batch (INSERT … SELECT unnest), revisions numbered from the stream's last.
+    await pool.query(
+      `INSERT INTO ${table} (stream, revision, id, type, data, metadata, created)
+       SELECT $1, coalesce((SELECT max(revision) FROM ${table} WHERE stream = $1), -1) + ord, id, type, data::jsonb, metadata::jsonb, $6
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(id, type, data, metadata, ord)`,
+      [stream, events.map((e) => e.id), events.map((e) => e.type), events.map((e) => JSON.stringify(e.data)), events.map((e) => JSON.stringify(e.metadata)), Date.now()],
+    );
+  };
+  let n = 0;
+  let round = 0;
+  return {
+    name: 'postgres',
+    async batched(seconds) {
+      const start = performance.now();
+      const from = n;
+      while (performance.now() - start < seconds * 1000) {
+        await append(`batched-${(n / 100) % 100}`, Array.from({ length: 100 }, (_, i) => benchEvent(n + i)));
+        n += 100;
+      }
+      return rate(n - from, performance.now() - start);
+    },
+    async concurrent(seconds) {
+      const latencies: number[] = [];
+      const start = performance.now();
+      const end = start + seconds * 1000;
+      const r = round++;
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, w) => {
+          for (let i = 0; performance.now() < end; i++) {
+            const t = performance.now();
+            await append(`concurrent-${r}-${w}`, [benchEvent(i)]);
+            latencies.push(performance.now() - t);
+          }
+        }),
+      );
+      return { ...rate(latencies.length, performance.now() - start), ...percentiles(latencies) };
+    },
+    async readAll(events) {
+      for (let k = 0; k < events; k += 1000) await append(`bulk-${k % 1000}`, Array.from({ length: 1000 }, (_, i) => benchEvent(k + i)));
+      const start = performance.now();
+      let read = 0;
+      for (let after = 0; ; ) {
+        const { rows } = await pool.query<{ position: string }>(`SELECT * FROM ${table} WHERE position > $1 ORDER BY position LIMIT 1000`, [after]);
+        if (rows.length === 0) break;
+        read += rows.length;
+        after = Number(rows[rows.length - 1]!.position);
+      }
+      return rate(read, performance.now() - start);
+    },
+    async close() {
+      await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+      await pool.end();
+    },
+  };
+}
+
+function median<T extends { eventsPerSec: number }>(runs: readonly T[]): T & { rounds: number[] } {
+  const sorted = [...runs].sort((a, b) => a.eventsPerSec - b.eventsPerSec);
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, rounds: runs.map((r) => r.eventsPerSec) };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -367,67 +425,98 @@ export async function run(options: BenchOptions): Promise<object> {
   const backendName = (typeof options.flags.backend === 'string' ? options.flags.backend : 'log') as BackendName;
   const open = backends[backendName];
   if (!open) throw new Error(`--backend must be one of ${Object.keys(backends).join(', ')}`);
-  const seconds = Number(options.flags.seconds ?? 4);
+  const seconds = Number(options.flags.seconds ?? 2);
+  const rounds = Number(options.flags.rounds ?? 3);
   const totalEvents = Number(options.flags.events ?? 1_000_000);
-  const peers = options.flags['no-peers'] !== true;
+  const withPeers = options.flags['no-peers'] !== true;
   const root = fs.mkdtempSync(join(tmpdir(), 'telltale-bench-'));
   const log = options.log;
+  const contenders: Contender[] = [];
+  const errors: Record<string, string> = {};
   try {
-    log(`store bench: backend ${backendName}, events of ~${EVENT_BYTES} bytes, ${seconds}s per timed case, ${totalEvents} events for reads and reopen, in ${root}`);
-    const store = await open(join(root, 'telltale'));
-    const batched = await appendBatched(store, { batch: 100, seconds, maxEvents: 400_000 });
-    log(`  append, 1 writer, batches of 100: ${batched.eventsPerSec} events/s`);
-    const concurrent = await appendConcurrent(store, { writers: 100, seconds });
-    log(`  append, 100 writers of 1 event: ${concurrent.eventsPerSec} events/s, p99 ${concurrent.p99Ms} ms`);
-    await store.close();
+    log(`store bench: backend ${backendName}, events of ~${EVENT_BYTES} bytes, ${rounds} rounds of ${seconds}s per append case, ${totalEvents} events for reads and reopen, in ${root}`);
+    contenders.push(storeContender('telltale', await open(join(root, 'telltale'))));
+    if (withPeers) {
+      contenders.push(rawContender(root));
+      for (const [name, make] of [['sqlite', () => sqliteContender(root)], ['postgres', () => postgresContender()]] as const) {
+        try {
+          contenders.push(await make());
+        } catch (e) {
+          errors[name] = String(e);
+          log(`  ${name}: not measured: ${String(e)}`);
+        }
+      }
+    }
+    // Rounds alternate between contenders, so a change in the machine's load hits all of them.
+    const batched = new Map<string, Rate[]>();
+    const concurrent = new Map<string, LatencyRate[]>();
+    for (let r = 0; r < rounds; r++) {
+      for (const c of contenders) {
+        const result = await c.batched(seconds);
+        batched.set(c.name, [...(batched.get(c.name) ?? []), result]);
+        log(`  round ${r + 1}: ${c.name} append, 1 writer, batches of 100: ${result.eventsPerSec} events/s`);
+      }
+      for (const c of contenders) {
+        const result = await c.concurrent(seconds);
+        concurrent.set(c.name, [...(concurrent.get(c.name) ?? []), result]);
+        log(`  round ${r + 1}: ${c.name} append, 100 writers of 1 event: ${result.eventsPerSec} events/s, p99 ${result.p99Ms} ms`);
+      }
+    }
+    await contenders[0]!.close();
 
     const bigDir = join(root, 'telltale-1m');
     const big = await open(bigDir);
     const loaded = await populate(big, { events: totalEvents, batch: 1000, streams: 1000, longStream: 10_000 });
     log(`  loaded ${loaded.events} events in commits of 1000: ${loaded.eventsPerSec} events/s`);
-    const readAll = await readAllRate(big);
-    const readAllAgain = await readAllRate(big);
-    log(`  readAll: ${readAll.eventsPerSec} / ${readAllAgain.eventsPerSec} events/s`);
-    const readStream = await readStreamRate(big, 'bench-long');
+    const readAllRuns = [await readAllRate(big), await readAllRate(big), await readAllRate(big)];
+    log(`  readAll: ${readAllRuns.map((x) => x.eventsPerSec).join(' / ')} events/s`);
+    const readStream = median([await readStreamRate(big, 'bench-long'), await readStreamRate(big, 'bench-long'), await readStreamRate(big, 'bench-long')]);
     log(`  readStream of ${readStream.streamEvents} events: ${readStream.eventsPerSec} events/s`);
     await big.close();
     const reopen = backendName === 'log' ? await runReopenProbe(bigDir) : undefined;
     if (reopen) log(`  reopen of ${reopen.indexedEvents} events: ${reopen.openMs} ms, RSS ${reopen.rssPerMillionEventsMiB} MiB per million indexed events`);
     fs.rmSync(bigDir, { recursive: true, force: true });
 
+    const peerReadEvents = Math.min(totalEvents, 200_000);
+    const peerReads: Record<string, Rate> = {};
+    for (const c of contenders.slice(1)) {
+      if (!c.readAll) continue;
+      try {
+        peerReads[c.name] = await c.readAll(peerReadEvents);
+        log(`  ${c.name} readAll of ${peerReads[c.name]!.events} rows: ${peerReads[c.name]!.eventsPerSec} rows/s`);
+      } catch (e) {
+        errors[`${c.name}.readAll`] = String(e);
+      }
+    }
+
+    const summary = (name: string) => ({
+      appendBatched100: batched.has(name) ? median(batched.get(name)!) : undefined,
+      append100Writers: concurrent.has(name) ? median(concurrent.get(name)!) : undefined,
+      readAll: peerReads[name],
+    });
     const telltale = {
-      appendBatched100: batched,
-      append100Writers: concurrent,
+      ...summary('telltale'),
       bulkLoad: loaded,
-      readAll: readAllAgain.eventsPerSec > readAll.eventsPerSec ? readAllAgain : readAll,
+      readAll: median(readAllRuns),
       readStream10k: readStream,
       ...(reopen ? { reopen } : {}),
     };
-    if (!peers) return { backend: backendName, eventBytes: EVENT_BYTES, telltale };
-
-    const raw = await rawProbe(root, seconds, 400_000);
-    log(`  raw probe: batched ${raw.batched.eventsPerSec}, 100 writers ${raw.concurrent.eventsPerSec} events/s (p99 ${raw.concurrent.p99Ms} ms)`);
-    const peerReadEvents = Math.min(totalEvents, 200_000);
-    const sqlite = await sqlitePeer(root, seconds, 400_000, peerReadEvents).catch((e: unknown) => ({ error: String(e) }));
-    log(`  sqlite: ${JSON.stringify(sqlite)}`);
-    const postgres = await postgresPeer(seconds, 400_000, peerReadEvents).catch((e: unknown) => ({ error: String(e) }));
-    log(`  postgres: ${JSON.stringify(postgres)}`);
-    const ratio = (a: Rate, b: { eventsPerSec: number } | undefined) => (b && b.eventsPerSec > 0 ? round(a.eventsPerSec / b.eventsPerSec, 2) : null);
-    const peerRate = (p: object, key: 'batched' | 'concurrent' | 'readAll') => ('error' in p ? undefined : (p as Record<string, Rate>)[key]);
+    const peers = Object.fromEntries(contenders.slice(1).map((c) => [c.name, summary(c.name)]));
+    const ratio = (a: { eventsPerSec: number } | undefined, b: { eventsPerSec: number } | undefined) =>
+      a && b && b.eventsPerSec > 0 ? round(a.eventsPerSec / b.eventsPerSec, 2) : null;
+    const ratios = Object.fromEntries(
+      (['appendBatched100', 'append100Writers', 'readAll'] as const).map((k) => [
+        k,
+        Object.fromEntries(Object.entries(peers).map(([name, p]) => [`vs ${name}`, ratio(telltale[k], p[k])])),
+      ]),
+    );
     return {
       backend: backendName,
       eventBytes: EVENT_BYTES,
       telltale,
-      peers: { rawProbe: raw, sqlite, postgres },
-      ratios: {
-        appendBatched100: { vsRawProbe: ratio(batched, raw.batched), vsSqlite: ratio(batched, peerRate(sqlite, 'batched')), vsPostgres: ratio(batched, peerRate(postgres, 'batched')) },
-        append100Writers: {
-          vsRawProbe: ratio(concurrent, raw.concurrent),
-          vsSqlite: ratio(concurrent, peerRate(sqlite, 'concurrent')),
-          vsPostgres: ratio(concurrent, peerRate(postgres, 'concurrent')),
-        },
-        readAll: { vsSqlite: ratio(telltale.readAll, peerRate(sqlite, 'readAll')), vsPostgres: ratio(telltale.readAll, peerRate(postgres, 'readAll')) },
-      },
+      peers,
+      ratios,
+      ...(Object.keys(errors).length > 0 ? { errors } : {}),
       targets: {
         appendBatched100: '≥ 0.8 of raw probe, ahead of SQLite, ≥ 2× PostgreSQL',
         append100Writers: '≥ 0.6 of raw probe, p99 ≤ 10 ms',
@@ -436,6 +525,7 @@ export async function run(options: BenchOptions): Promise<object> {
       },
     };
   } finally {
+    for (const c of contenders.slice(1)) await c.close().catch(() => undefined);
     fs.rmSync(root, { recursive: true, force: true });
   }
 }
