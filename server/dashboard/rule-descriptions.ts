@@ -79,7 +79,9 @@ export async function describeRules(name: string, source: string): Promise<RuleD
     await context.eval(TRACKER, { timeout: TIMEOUT_MS });
     let error: string | undefined;
     try {
-      await (await isolate.compileScript(source, { filename: `${name}.js` })).run(context, { timeout: TIMEOUT_MS });
+      // `void 0` last: the script's completion value (often an inert stand-in, a Proxy) must not
+      // be copied out of the isolate, which isolated-vm cannot do.
+      await (await isolate.compileScript(`${source}\n;void 0;`, { filename: `${name}.js` })).run(context, { timeout: TIMEOUT_MS });
     } catch (e) {
       // Rules made before the throw are still shown.
       error = (e as Error).message;
