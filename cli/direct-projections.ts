@@ -13,6 +13,11 @@ export interface DirectProjections extends ProjectionAdmin {
   close(): Promise<void>;
 }
 
+/** How long a --db state/status/result waits for a running projection to catch up. */
+const CATCH_UP_MS = 30_000;
+const POLL_MS = 100;
+const QUIET_POLLS = 3;
+
 function plain(status: ProjectionStatus): Record<string, unknown> {
   return {
     ...status,
@@ -29,29 +34,53 @@ export function directProjections(store: Store): DirectProjections {
     }
     return manager;
   };
+  /**
+   * On a data directory, projections run only while a command does: before answering with a
+   * state, let an enabled projection process what the log holds (up to a bound), so the answer is
+   * as of now rather than as of the last time a server ran.
+   */
+  const caughtUp = async (name: string): Promise<ProjectionManager> => {
+    const m = await started();
+    // Quiet means caught up: the runtime's read point does not move over events its filter skips
+    // (e.g. the system projections' links), so "read past the head" may never come for a
+    // type-filtered projection; a count and position that stop changing do.
+    const deadline = Date.now() + CATCH_UP_MS;
+    let last = '';
+    let quiet = 0;
+    while (m.status(name).status === 'Running' && quiet < QUIET_POLLS && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      const s = m.status(name);
+      const now = `${s.eventsProcessed}|${s.position ?? ''}`;
+      quiet = now === last ? quiet + 1 : 0;
+      last = now;
+    }
+    return m;
+  };
   return {
     async deploy(options: DeployOptions) {
       const m = await started();
       const exists = m.list().some((p) => p.name === options.name);
-      if (!exists) {
-        await m.create(options.name, options.query, { mode: options.mode, emit: options.emit, enabled: options.enable, checkpoints: options.mode !== 'transient' });
-        return { name: options.name, created: true };
+      if (!exists) await m.create(options.name, options.query, { mode: options.mode, emit: options.emit, enabled: options.enable, checkpoints: options.mode !== 'transient' });
+      else {
+        await m.update(options.name, options.query, { emit: options.emit });
+        if (options.enable) await m.enable(options.name);
       }
-      await m.update(options.name, options.query, { emit: options.emit });
-      if (options.enable) await m.enable(options.name);
-      return { name: options.name, created: false };
+      // Run it over what the log holds before this process lets go of the directory.
+      if (options.enable) await caughtUp(options.name);
+      return { name: options.name, created: !exists };
     },
     async list() {
       return (await started()).list().map(plain);
     },
     async status(name) {
-      return plain(await (await started()).statistics(name));
+      const m = await caughtUp(name);
+      return plain(await m.statistics(name));
     },
     async state(name, partition) {
-      return (await started()).state(name, partition);
+      return (await caughtUp(name)).state(name, partition);
     },
     async result(name, partition) {
-      return (await started()).result(name, partition);
+      return (await caughtUp(name)).result(name, partition);
     },
     async command(name, command) {
       const m = await started();
