@@ -1,6 +1,7 @@
 // `createServer`: the HTTP API (Event Store compatible), live feeds, metrics and persistent
 // subscriptions over one Store. It wires the parts together and translates errors in one place;
 // the routes live in their own modules.
+import { setMaxListeners } from 'node:events';
 import { type AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { PersistentSubscriptions, TooManySubscribersError } from '../engine/subscriptions/index.js';
@@ -91,6 +92,8 @@ export function createServer(options: ServerOptions): TelltaleServer {
   const users = new Users(store);
   const subscriptions = new PersistentSubscriptions(store, { log });
   const closing = new AbortController();
+  // Every long poll and live feed listens for shutdown.
+  setMaxListeners(0, closing.signal);
   let address: ServerAddress | undefined;
 
   const app = Fastify({

@@ -3,7 +3,8 @@
 // bytes, least recently used first out. Keys carry the stream's metadata revision, so a metadata
 // write (a new $maxCount, an ACL, a soft delete) makes every older page of that stream a miss.
 export interface CachedPage {
-  readonly body: string;
+  /** Encoded once: each hit then writes bytes, with no per-request UTF-8 encoding. */
+  readonly body: Buffer;
   readonly etag: string;
   readonly cacheControl: string;
   readonly events: number;

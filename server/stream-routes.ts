@@ -260,7 +260,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     };
     metrics.readLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     if (immutable && cacheKey !== undefined) {
-      const body = JSON.stringify(feed);
+      const body = Buffer.from(JSON.stringify(feed));
       pages.set(cacheKey, { body, etag, cacheControl: cache, events: events.length });
       return reply.code(200).header('cache-control', cache).header('etag', etag).header('vary', 'Accept').type(`${type}; charset=utf-8`).send(body);
     }

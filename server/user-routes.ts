@@ -1,7 +1,7 @@
 // User management at Event Store's URLs (`/users`, `/users/{login}`, `/users/{login}/command/…`),
 // answering in its `{ data, success }` envelope. Only `$admins` manage users; anyone signed in
 // may read themselves and change their own password.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAdmin, AccessDeniedError } from '../store/acl.js';
 import { badRequest } from './http-error.js';
 import { baseUrl, requireAdmin, requireAuthenticated, sendJson, type ServerContext } from './server-context.js';
@@ -47,13 +47,17 @@ export function registerUserRoutes(app: FastifyInstance, ctx: ServerContext, opt
     return sendJson(reply, 200, { data: list.map((u) => shown(req, u)), success: true });
   });
 
-  app.get('/users/$current', async (req, reply) => {
+  async function current(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     requireAuthenticated(req);
     if (options.insecure) return sendJson(reply, 200, { data: { loginName: req.principal.name, groups: req.principal.groups }, success: true });
     return sendJson(reply, 200, { data: shown(req, await users.get(req.principal.name)), success: true });
-  });
+  }
+
+  app.get('/users/$current', current);
 
   app.get('/users/:login', async (req, reply) => {
+    // `/users/%24current` arrives here rather than at the static route.
+    if ((req.params as Params).login === '$current') return current(req, reply);
     const name = login(req);
     selfOrAdmin(req, name, 'read');
     return sendJson(reply, 200, { data: shown(req, await users.get(name)), success: true });

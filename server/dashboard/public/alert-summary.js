@@ -5,9 +5,12 @@ export function summaryOf(a) {
   const parts = [];
   if (d.rule) parts.push(`rule ${d.rule}`);
   if (d.key !== undefined) parts.push(`key ${d.key}`);
+  const steps = matchedSteps(a);
+  if (steps) parts.push(Object.entries(steps).map(([k, v]) => `${k}×${v.length}`).join(' → '));
   for (const [k, v] of Object.entries(d)) {
     if (parts.length >= 4) break;
-    if (k === 'rule' || k === 'key' || (v !== null && typeof v === 'object')) continue;
+    // A pattern match's bookkeeping (kind, start, end) says less than its key and its data.
+    if (k === 'rule' || k === 'key' || k === 'kind' || k === 'start' || k === 'end' || (v !== null && typeof v === 'object')) continue;
     parts.push(`${k} ${v}`);
   }
   return parts.join(' · ');

@@ -117,7 +117,12 @@ async function start() {
 }
 
 window.addEventListener('hashchange', () => void render());
-start().catch((err) => {
-  if (err instanceof NotAuthenticated) askToSignIn(credentials() ? 'Wrong user or password' : undefined);
-  else clear(view, h('div', { class: 'fault' }, `Cannot reach the server: ${err.message}`));
-});
+/** Starts the page; while the server cannot be reached, says so and tries again. */
+function boot(delay = 1000) {
+  start().catch((err) => {
+    if (err instanceof NotAuthenticated) return askToSignIn(credentials() ? 'Wrong user or password' : undefined);
+    clear(view, h('div', { class: 'fault' }, `Cannot reach the server (${err.message}); trying again…`));
+    setTimeout(() => boot(Math.min(delay * 2, 5000)), delay);
+  });
+}
+boot();

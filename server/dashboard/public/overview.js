@@ -64,7 +64,7 @@ export async function overviewView(ctx) {
   const tbody = h('tbody', { id: 'projection-rows' });
   const alertList = h('ul', { class: 'alerts', id: 'alert-list' });
   root.append(
-    h('div', { class: 'grid two' },
+    h('div', { class: 'grid overview' },
       h('section', { class: 'panel' }, h('header', {}, h('h2', {}, 'Events in'), eventsNow, h('span', { class: 'muted' }, 'events/s')), eventsEl),
       h('section', { class: 'panel' }, h('header', {}, h('h2', {}, 'Alerts out'), alertsNow, h('span', { class: 'muted' }, 'alerts/s')), alertsEl),
       h('section', { class: 'panel' },
