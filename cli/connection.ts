@@ -95,6 +95,8 @@ export interface Connection {
   /** Where commands go, for messages: "server http://…" or "store file:./data". */
   readonly describe: string;
   append(streamId: string, events: readonly EventData[], expectedRevision: ExpectedRevision): Promise<AppendOutcome>;
+  /** Several streams in one atomic commit; absent where the target cannot (Event Store's HTTP API). */
+  appendMany?(writes: readonly { streamId: string; events: readonly EventData[]; expectedRevision: ExpectedRevision }[]): Promise<AppendOutcome[]>;
   read(streamId: string, options: ReadOptions): AsyncIterable<CliEvent>;
   /** History after `after`, then live events, until the signal aborts. */
   follow(streamId: string, options: FollowOptions): AsyncIterable<CliEvent>;

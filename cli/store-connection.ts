@@ -80,6 +80,17 @@ export class StoreConnection implements Connection {
     };
   }
 
+  async appendMany(writes: readonly { streamId: string; events: readonly EventData[]; expectedRevision: ExpectedRevision }[]): Promise<AppendOutcome[]> {
+    const results = await this.store.appendToStreams(writes);
+    return results.map((r, i) => ({
+      streamId: writes[i]!.streamId,
+      firstRevision: r.nextExpectedRevision - BigInt(writes[i]!.events.length) + 1n,
+      nextExpectedRevision: r.nextExpectedRevision,
+      position: r.position,
+      idempotent: r.idempotent,
+    }));
+  }
+
   async *read(streamId: string, options: ReadOptions): AsyncIterable<CliEvent> {
     const direction = options.backwards ? 'backwards' : 'forwards';
     if (streamId === ALL) {

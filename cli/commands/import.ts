@@ -129,7 +129,6 @@ async function importLines(
   let alreadyPresent = 0;
   /** Appends a server acknowledged without saying whether they were already there. */
   let accepted = 0;
-  let batch: EventLine[] = [];
   /** Lines keep their revisions unless told not to: the expected revision of their batch. */
   const expectedFor = (line: EventLine): ExpectedRevision =>
     flags.revisions === false || line.revision === undefined ? 'any' : line.revision === 0n ? 'no_stream' : line.revision - 1n;
@@ -151,10 +150,9 @@ async function importLines(
     }
     return ids;
   };
-  const flush = async () => {
-    if (batch.length === 0) return;
-    let lines = batch;
-    batch = [];
+  const flushRun = async (run: EventLine[]) => {
+    if (run.length === 0) return;
+    let lines = run;
     if (expectedFor(lines[0]!) === 'any') {
       const ids = await existingIds(lines[0]!.streamId);
       const fresh = lines.filter((l) => !ids.has(l.event.id));
@@ -188,17 +186,54 @@ async function importLines(
     done += lines.length;
     bar.update(done);
   };
+  /**
+   * Lines interleaving several streams (a `$all` export) go as one multi-stream commit while each
+   * stream shows up in one run only, so the log keeps the file's order and a durable store syncs
+   * once per batch rather than once per line. A commit the store refuses (an event already there,
+   * another history) is retried run by run, which finds what is in place and names a bad line.
+   */
+  let runs: EventLine[][] = [];
+  let size = 0;
+  const flush = async () => {
+    const pending = runs;
+    runs = [];
+    size = 0;
+    if (pending.length === 1) return flushRun(pending[0]!);
+    if (pending.length === 0) return;
+    try {
+      const results = await connection.appendMany!(pending.map((run) => ({ streamId: run[0]!.streamId, events: run.map((l) => l.event), expectedRevision: expectedFor(run[0]!) })));
+      results.forEach((r, i) => {
+        const n = pending[i]!.length;
+        if (r.idempotent) alreadyPresent += n;
+        else written += n;
+        done += n;
+      });
+      bar.update(done);
+    } catch (e) {
+      if (!isTelltaleError(e, 'wrong-expected-revision') && !isTelltaleError(e, 'stream-deleted')) throw e;
+      for (const run of pending) await flushRun(run);
+    }
+  };
   try {
     for await (const line of readEventLines(path, label)) {
-      const last = batch.at(-1);
+      const run = runs.at(-1);
+      const last = run?.at(-1);
       const continues =
         last !== undefined &&
         last.streamId === line.streamId &&
-        batch.length < flags.batch &&
         (expectedFor(line) === 'any') === (expectedFor(last) === 'any') &&
         (line.revision === undefined || last.revision === undefined || line.revision === last.revision + 1n);
-      if (!continues) await flush();
-      batch.push(line);
+      // A new stream may join the batch only with revisions (exact, so a retry is safe) and when
+      // the target can commit several streams at once.
+      const joins =
+        !continues &&
+        connection.appendMany !== undefined &&
+        expectedFor(line) !== 'any' &&
+        runs.every((r) => r[0]!.streamId !== line.streamId && expectedFor(r[0]!) !== 'any');
+      if (size >= flags.batch || (!continues && !joins)) await flush();
+      if (continues && runs.length > 0) runs.at(-1)!.push(line);
+      else runs.push([line]);
+      size++;
     }
     await flush();
   } finally {
