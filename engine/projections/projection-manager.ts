@@ -75,7 +75,7 @@ export interface ProjectionStatus {
   readonly eventsProcessed: number;
   /** Events per second, measured on the injected clock. */
   readonly rate: number;
-  /** `$all` positions (or stream revisions) between the head and `position`. */
+  /** How far behind: `$all` positions (bytes in the log backend) or stream revisions between the last event and `position`. */
   readonly lag: bigint | undefined;
   readonly lastError: ProjectionFault | undefined;
   readonly partitionsCached: number;
@@ -300,7 +300,7 @@ export class ProjectionManager {
     const s = this.status(name);
     const point = this.#get(name).runner.point;
     let lag: bigint | undefined;
-    if (point?.kind === 'all') lag = (await this.#store.headPosition()) - 1n - point.position;
+    if (point?.kind === 'all') lag = (await this.#lastPosition()) - point.position;
     else if (point?.kind === 'stream') lag = (await this.#store.getStreamInfo(point.streamId)).lastRevision - point.revision;
     return { ...s, lag: lag !== undefined && lag < 0n ? 0n : lag };
   }
@@ -337,12 +337,18 @@ export class ProjectionManager {
       });
       return this.status(name);
     }
-    const target = position ?? (await this.#store.headPosition()) - 1n;
+    const target = position ?? (await this.#lastPosition());
     await m.runner.whenever((r) => {
       const p = r.settledPoint;
       return p?.kind === 'all' && p.position >= target;
     });
     return this.status(name);
+  }
+
+  /** The position of the last event in the store (positions are not dense: the log's are byte offsets). */
+  async #lastPosition(): Promise<bigint> {
+    for await (const e of this.#store.readAll({ fromPosition: 'end', direction: 'backwards', maxCount: 1 })) return e.position;
+    return -1n;
   }
 
   /** Resolves when `until` holds for the projection's status (checked after each commit). */

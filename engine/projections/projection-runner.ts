@@ -290,7 +290,9 @@ export class ProjectionRunner {
       const prior = previous;
       previous = track(
         (async () => {
-          const out = await output;
+          const out = await output.catch((err: unknown) => {
+            throw this.#locate(err, taken.items);
+          });
           if (prior !== undefined) await prior;
           if (failed !== undefined) return;
           await this.#apply(taken.items, out, taken.point);
@@ -310,8 +312,19 @@ export class ProjectionRunner {
     this.#settleWaiters();
   }
 
+  /** Gives a timeout or out-of-memory fault the position of the event it happened on (or the batch's first). */
+  #locate(err: unknown, items: readonly BatchItem[]): unknown {
+    if (err instanceof ProjectionFaultedError && err.position === undefined) {
+      const item = items[err.eventIndex ?? 0];
+      if (item !== undefined) err.position = positionOf(item);
+    }
+    return err;
+  }
+
   async #step(processor: Processor, items: BatchItem[], point: ReadPoint | undefined, flush: boolean): Promise<void> {
-    const out = await processor.process(items, flush);
+    const out = await processor.process(items, flush).catch((err: unknown) => {
+      throw this.#locate(err, items);
+    });
     await this.#apply(items, out, point);
   }
 
