@@ -133,7 +133,7 @@ export class EventStore implements Store {
     let cursor = from === 'start' ? 0n : from === 'end' ? last : from;
     if (direction === 'forwards' && cursor < visible.minRevision) cursor = visible.minRevision;
     if (direction === 'backwards' && cursor > last) cursor = last;
-    while (remaining > 0n) {
+    while (remaining > 0) {
       if (direction === 'forwards' ? cursor > last : cursor < visible.minRevision) return;
       const page = await this.#backend.readStream({ streamId, fromRevision: cursor, direction, limit: this.#pageSize });
       if (page.length === 0) return;
@@ -142,7 +142,7 @@ export class EventStore implements Store {
         if (record.revision < visible.minRevision || record.revision > last) continue;
         if (record.created < visible.minCreated) continue;
         yield options.resolveLinks === true ? await this.#resolve(record) : new StoredEvent(record);
-        if (--remaining === 0n) return;
+        if (--remaining === 0) return;
       }
       const tail = page[page.length - 1]!.revision;
       cursor = direction === 'forwards' ? tail + 1n : tail - 1n;
@@ -157,13 +157,13 @@ export class EventStore implements Store {
     const from = parsePosition(options.fromPosition, direction === 'forwards' ? 'start' : 'end', 'fromPosition');
     const head = await this.#backend.headPosition();
     let cursor = from === 'start' ? 0n : from === 'end' ? (direction === 'forwards' ? head : head - 1n) : from;
-    while (remaining > 0n && cursor >= 0n) {
+    while (remaining > 0 && cursor >= 0n) {
       const page = await this.#backend.readAll({ fromPosition: cursor, direction, limit: this.#pageSize });
       if (page.length === 0) return;
       for (const record of page) {
         if (!accept(record.streamId, record.type)) continue;
         yield options.resolveLinks === true ? await this.#resolve(record) : new StoredEvent(record);
-        if (--remaining === 0n) return;
+        if (--remaining === 0) return;
       }
       const tail = page[page.length - 1]!.position;
       cursor = direction === 'forwards' ? tail + 1n : tail - 1n;
@@ -485,10 +485,11 @@ function parseDirection(value: unknown): 'forwards' | 'backwards' {
   throw new InvalidArgumentError(`direction must be 'forwards' or 'backwards', got ${JSON.stringify(value)}`);
 }
 
-function parseMaxCount(value: unknown): bigint {
-  if (value === undefined) return BigInt(Number.MAX_SAFE_INTEGER);
-  if (typeof value === 'bigint' && value >= 0n) return value;
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+/** A count as a number: counting down a bigint per event costs an allocation per event. */
+function parseMaxCount(value: unknown): number {
+  if (value === undefined) return Number.MAX_SAFE_INTEGER;
+  if (typeof value === 'bigint' && value >= 0n) return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
   throw new InvalidArgumentError(`maxCount must be a non-negative integer, got ${String(value)}`);
 }
 
