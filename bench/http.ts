@@ -6,7 +6,7 @@
 //   - batched appends (20 events per request),
 //   - cached page reads (a full page behind the head: immutable, cacheable for a year),
 //   - long-poll subscribers waiting at the head of a stream while a writer appends,
-// and, in the same run, the store's own append rate for the same events through the Node API,
+// and, in the same run, an empty route (the HTTP stack's ceiling on this machine) and the store's own append rate for the same events through the Node API,
 // so the figures come with the ratio of HTTP to in-process.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -169,6 +169,10 @@ export async function run(options: BenchOptions): Promise<object> {
     options.log(`server ${url} on ${storeUrl}; ${connections} connections, ${duration}s per scenario`);
     // Warm up: the first request pays for the password check (scrypt) and JIT.
     await cannon(url, { connections: 8, duration: 1, method: 'POST', headers: { 'content-type': EVENTS_JSON }, body: () => eventBody(1), path: (i) => `/streams/warmup-${i % 8}`, eventsPerRequest: 1 });
+    // The HTTP stack's own ceiling on this machine: a route that does nothing, same connections.
+    options.log('empty route (/ping)…');
+    const ping = await cannon(url, { connections, duration: Math.min(duration, 5), path: () => '/ping', eventsPerRequest: 0 });
+    options.log(`  ${ping.requestsPerSec}/s`);
     options.log('single-event appends…');
     const single = await cannon(url, { connections, duration, method: 'POST', headers: { 'content-type': EVENTS_JSON }, body: () => eventBody(1), path: (i) => `/streams/bench-${i % STREAMS}`, eventsPerRequest: 1 });
     options.log(`  ${single.requestsPerSec}/s p99 ${single.latencyMs.p99} ms`);
@@ -187,6 +191,7 @@ export async function run(options: BenchOptions): Promise<object> {
       store: storeUrl,
       connections,
       durationSeconds: duration,
+      pingCeiling: { requestsPerSec: ping.requestsPerSec, latencyMs: ping.latencyMs },
       singleAppends: single,
       batchedAppends: { ...batched, eventsPerRequest: 20 },
       cachedPageReads: reads,
@@ -195,6 +200,8 @@ export async function run(options: BenchOptions): Promise<object> {
       ratios: {
         httpToStoreSingle: Number((single.eventsPerSec / storeSingle).toFixed(3)),
         httpToStoreBatched: Number((batched.eventsPerSec / storeBatched).toFixed(3)),
+        appendsToPing: Number((single.requestsPerSec / ping.requestsPerSec).toFixed(3)),
+        pageReadsToPing: Number((reads.requestsPerSec / ping.requestsPerSec).toFixed(3)),
       },
       targets: {
         singleAppendsPerSec: { target: 20_000, met: single.requestsPerSec >= 20_000 },
