@@ -275,7 +275,7 @@ export class ProjectionManager {
   status(name: string): ProjectionStatus {
     const m = this.#get(name);
     const r = m.runner;
-    const point = r.point;
+    const point = r.settledPoint ?? r.point;
     return {
       name,
       mode: m.persisted.Mode,
@@ -298,7 +298,8 @@ export class ProjectionManager {
   /** Status with `lag`, which needs the store's head. */
   async statistics(name: string): Promise<ProjectionStatus> {
     const s = this.status(name);
-    const point = this.#get(name).runner.point;
+    const runner = this.#get(name).runner;
+    const point = runner.settledPoint ?? runner.point;
     let lag: bigint | undefined;
     if (point?.kind === 'all') lag = (await this.#lastPosition()) - point.position;
     else if (point?.kind === 'stream') lag = (await this.#store.getStreamInfo(point.streamId)).lastRevision - point.revision;
