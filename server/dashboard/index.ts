@@ -83,6 +83,12 @@ export default async function dashboard(app: FastifyInstance, options: Dashboard
 
   registerStaticFiles(app);
 
+  // A 401 with `WWW-Authenticate: Basic` makes a browser open its own password prompt over the
+  // page, even for fetch(); the page has its own sign-in form, so its endpoints leave it out.
+  app.addHook('onSend', async (req, reply) => {
+    if (req.url.startsWith('/dashboard/api/')) reply.removeHeader('www-authenticate');
+  });
+
   /** Who is asking, and what the page may offer them. Anonymous callers get 200 with `authenticated: false`. */
   app.get('/dashboard/api/session', async (req, reply) => {
     const p = req.principal;

@@ -118,7 +118,12 @@ describe('dashboard (browser)', function () {
   });
 
   it('shows a faulted projection with its error and the position of the event', async () => {
-    await server.projections.create('fragile', FRAGILE_PROJECTION);
+    // Deployed from a file, as an operator uploads one.
+    await page.goto(`${server.url}/#/projections`);
+    await page.setInputFiles('#deploy-file', { name: 'fragile.js', mimeType: 'text/javascript', buffer: Buffer.from(FRAGILE_PROJECTION) });
+    await page.waitForFunction(`document.querySelector('#deploy-name').value === 'fragile'`, undefined, WAIT);
+    await page.click('#deploy-form button[type="submit"]');
+    await page.waitForURL(/#\/projections\/fragile$/, WAIT);
     await traffic.order('order-poison', 'c-poison', [13.13]);
     await page.goto(`${server.url}/#/projections`);
     await page.waitForSelector('#projection-rows tr[data-projection="fragile"][data-status="Faulted"]', WAIT);
@@ -138,8 +143,10 @@ describe('dashboard (browser)', function () {
     await page.goto(`${server.url}/#/overview`);
     await page.waitForSelector('#connection[data-state="live"]', WAIT);
     await traffic.stop();
+    const reconnects = await numberAt(page, '#connection', 'data-reconnects');
     await server.restart();
     traffic.start(5, 100);
+    await until(page, `${attr('#connection', 'data-reconnects')} > ${reconnects}`);
     await page.waitForSelector('#connection[data-state="live"]', WAIT);
     const busy = await numberAt(page, '#chart-events', 'data-busy-seconds');
     await until(page, `${attr('#chart-events', 'data-busy-seconds')} > ${busy}`);

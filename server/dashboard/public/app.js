@@ -97,6 +97,7 @@ function connect() {
   closeFeed?.();
   closeFeed = liveFeed('/dashboard/api/live', {
     state: (s) => {
+      if (s === 'reconnecting' && badge.dataset.state !== 'reconnecting') badge.dataset.reconnects = String(Number(badge.dataset.reconnects ?? 0) + 1);
       badge.dataset.state = s;
       badge.textContent = s === 'live' ? 'live' : s === 'reconnecting' ? 'reconnecting…' : 'connecting…';
     },

@@ -44,11 +44,16 @@ class Live {
     this.#emit('alert', a);
   }
 
-  /** [[t…], [events…], [alerts…]] for the last five minutes, one point a second, the current (partial) second left out. */
+  /**
+   * [[t…], [events…], [alerts…]], one point a second, the current (partial) second left out: the
+   * last five minutes, or less when the store has been quiet before (at least one minute).
+   */
   series() {
     const now = Math.floor(Date.now() / 1000) - 1;
+    let first = now - 60;
+    for (const [t, r] of this.rates) if ((r.events > 0 || r.alerts > 0) && t - 5 < first) first = t - 5;
     const ts = [], ev = [], al = [];
-    for (let t = now - WINDOW + 1; t <= now; t++) {
+    for (let t = Math.max(now - WINDOW + 1, first); t <= now; t++) {
       const r = this.rates.get(t);
       ts.push(t);
       ev.push(r ? r.events : 0);

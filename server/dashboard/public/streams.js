@@ -39,6 +39,7 @@ export async function streamsView(ctx) {
     summary.textContent = `${fmt(page.total)} streams${search.value ? ` matching “${search.value}”` : ''}`;
     summary.dataset.total = String(page.total);
     summary.dataset.tookMs = took.toFixed(1);
+    summary.dataset.serverMs = String(page.tookMs);
     pageLabel.textContent = page.total === 0 ? '' : `${fmt(offset + 1)}–${fmt(offset + page.streams.length)} of ${fmt(page.total)}`;
     prev.disabled = offset === 0;
     next.disabled = offset + PAGE >= page.total;
