@@ -25,6 +25,7 @@ import {
   type ReadOptions,
   type StreamSummary,
 } from './connection.js';
+import { QueryFaultError } from './query-fault.js';
 
 export interface HttpClientOptions {
   /** Base URL, e.g. http://127.0.0.1:2113 */
@@ -577,7 +578,8 @@ class HttpProjectionAdmin implements ProjectionAdmin {
         const status = await this.status(name);
         const s = String(status.status ?? '');
         if (/faulted/i.test(s)) {
-          throw new TelltaleError('projection-faulted', `The query faulted: ${String(status.stateReason ?? s)}`);
+          const f = (status.lastError ?? {}) as { message?: string; line?: number; column?: number; position?: string };
+          throw new QueryFaultError(f.message ?? String(status.stateReason ?? s), f.line, f.column, f.position);
         }
         if (/completed/i.test(s)) return { result: await this.result(name), status };
         await delay(200);

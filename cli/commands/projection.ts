@@ -80,7 +80,7 @@ Examples:
     ctx.output.out(
       table(
         ['NAME', 'STATUS', 'MODE', 'PROGRESS', 'EVENTS', 'REASON'],
-        all.map((p) => [str(p.name ?? p.effectiveName), str(p.status), str(p.mode), p.progress !== undefined ? `${str(p.progress)}%` : '', str(p.eventsProcessedAfterRestart ?? p.eventsProcessed), str(p.stateReason)]),
+        all.map((p) => [str(p.name ?? p.effectiveName), str(p.status), str(p.mode), typeof p.progress === 'number' && p.progress >= 0 ? `${p.progress}%` : '', str(p.eventsProcessedAfterRestart ?? p.eventsProcessed), str(p.stateReason)]),
       ),
     );
   });

@@ -55,13 +55,18 @@ Examples:
         systemProjections: flags.systemProjections !== false,
         logger: { debug: () => undefined, warn: (message, fields) => log(`projections: ${message}${fields ? ` ${toJson(fields)}` : ''}`) },
       });
-      const server = createServer({ store, host: flags.host, port: flags.port, auth: { insecure: flags.insecure === true }, log });
+      // The server serves the projection API over the manager, and stops it when it closes.
+      const server = createServer({ store, projections, host: flags.host, port: flags.port, auth: { insecure: flags.insecure === true }, log });
       let stopping: Promise<void> | undefined;
       const shutdown = () =>
         (stopping ??= (async () => {
           log('shutting down: finishing requests, checkpointing projections, closing the store');
-          await server.close().catch((e: unknown) => log(`server close: ${(e as Error).message}`));
-          await projections.close().catch((e: unknown) => log(`projections close: ${(e as Error).message}`));
+          try {
+            await server.close();
+          } catch (e) {
+            log(`server close: ${(e as Error).message}`);
+            await projections.close().catch((inner: unknown) => log(`projections close: ${(inner as Error).message}`));
+          }
           await store.close();
         })());
       try {

@@ -197,16 +197,41 @@ describe('rules: test, deploy, query', () => {
     });
     after(async () => server?.stop());
 
-    it('deploys and lists through the server, or says clearly that this server has no projection API', async () => {
+    it('deploys a rule through the server, which runs it; list, status and state show it', async () => {
+      const imported = await telltale(['import', file('given.jsonl'), '--server', server.url]);
+      expect(imported.code, imported.stderr).to.equal(0);
       const deploy = await telltale(['projection', 'deploy', file('counter.js'), '--enable', '--server', server.url]);
-      if (deploy.code === 0) {
-        const list = await telltale(['projection', 'list', '--server', server.url, '--json']);
-        expect(list.code, list.stderr).to.equal(0);
-        expect((JSON.parse(list.stdout) as { name: string }[]).map((p) => p.name)).to.include('counter');
-      } else {
-        expect(deploy.code).to.equal(1);
-        expect(deploy.stderr).to.include('does not offer this');
+      expect(deploy.code, deploy.stderr).to.equal(0);
+      expect(deploy.stdout).to.include('Deployed continuous projection counter');
+      const list = await telltale(['projection', 'list', '--server', server.url, '--json']);
+      expect(list.code, list.stderr).to.equal(0);
+      expect((JSON.parse(list.stdout) as { name: string }[]).map((p) => p.name)).to.include('counter');
+      let state: unknown;
+      for (let i = 0; i < 50; i++) {
+        state = JSON.parse((await telltale(['projection', 'state', 'counter', '--server', server.url, '--json'])).stdout);
+        if ((state as { count?: number } | null)?.count === 3) break;
+        await new Promise((r) => setTimeout(r, 200));
       }
+      expect(state).to.deep.equal({ count: 3 });
+      const status = await telltale(['projection', 'status', 'counter', '--server', server.url, '--json']);
+      expect(JSON.parse(status.stdout)).to.include({ name: 'counter', status: 'Running' });
+      for (const verb of ['disable', 'reset', 'delete']) {
+        const r = await telltale(['projection', verb, 'counter', '--server', server.url]);
+        expect(r.code, `${verb}: ${r.stderr}`).to.equal(0);
+      }
+      const gone = await telltale(['projection', 'status', 'counter', '--server', server.url]);
+      expect(gone.code).to.equal(1);
+      expect(gone.stderr).to.include("No projection named 'counter'");
+    });
+
+    it('runs a query through the server, and names the line of a query that throws', async () => {
+      const r = await telltale(['query', file('counter.js'), '--server', server.url, '--json']);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(JSON.parse(r.stdout)).to.deep.equal({ count: 3 });
+      const bad = await telltale(['query', file('throws.js'), '--server', server.url]);
+      expect(bad.code).to.equal(1);
+      expect(bad.stderr).to.include(`${file('throws.js')}:4:`);
+      expect(bad.stderr).to.include('amount too big: 500');
     });
   });
 });
