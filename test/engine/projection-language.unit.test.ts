@@ -319,6 +319,31 @@ describe('projection language', () => {
       expect((await run.read('alerts')).map((e) => e.data)).to.deep.equal([{ partition: 'card-1', at: 11000, watermark: 20000 }]);
     });
 
+    it('runs a patterns/ absence rule driven by requestTimer and $timer (the docs example)', async () => {
+      run = await project(
+        [
+          ['order-1', 'Placed', { time: 0 }],
+          ['order-2', 'Placed', { time: 60_000 }],
+          ['order-2', 'Paid', { time: 120_000 }],
+          ['order-3', 'Placed', { time: 3_600_000 }],
+        ],
+        `var rule = pattern('no-payment').begin('placed', e => e.type === 'Placed')
+           .notFollowedBy('paid', e => e.type === 'Paid').within('30m');
+         options({ eventTimeField: 'time' });
+         fromCategory('order').foreachStream().when({
+           $init: () => ({ rule: rule.initialState() }),
+           $any: (s, e) => {
+             var out = rule.advance(s.rule, { type: e.eventType, time: e.body.time, id: e.eventId });
+             out.matches.forEach(m => emit('alerts', 'NoPayment', { key: e.partition, start: m.start }));
+             requestTimer(e.body.time + 30 * 60 * 1000);
+           },
+           $timer: (s, t) => { rule.onWatermark(s.rule, t.watermark).matches.forEach(m => emit('alerts', 'NoPayment', { key: t.partition, start: m.start })); },
+         })`,
+        { emit: true, manager: { systemProjections: true } },
+      );
+      expect((await run.read('alerts')).map((e) => e.data)).to.deep.equal([{ key: 'order-1', start: 0 }]);
+    });
+
     it('has the patterns/ library in the isolate, as `telltale` and as globals', async () => {
       run = await project(orders, `fromStream('order-2').when({ $any: (s) => ({ ns: typeof telltale.pattern, global: typeof pattern, duration: parseDuration('10m') }) })`);
       expect(await run.state()).to.deep.equal({ ns: 'function', global: 'function', duration: 600000 });
