@@ -36,7 +36,7 @@ export async function streamsView(ctx) {
         h('td', { class: 'mono' }, fmt(Number(s.lastRevision) + 1)),
         h('td', {}, s.lastType),
         h('td', { class: 'muted', title: s.lastWritten }, ago(s.lastWritten)))));
-    summary.textContent = `${fmt(page.total)} streams${search.value ? ` matching “${search.value}”` : ''}`;
+    summary.textContent = `${fmt(page.total)} stream${page.total === 1 ? "" : "s"}${search.value ? ` matching “${search.value}”` : ''}`;
     summary.dataset.total = String(page.total);
     summary.dataset.tookMs = took.toFixed(1);
     summary.dataset.serverMs = String(page.tookMs);
