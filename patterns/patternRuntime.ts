@@ -42,6 +42,9 @@ export interface PatternState {
   wm: number;
   /** Max event time seen. */
   maxT: number;
+  /** Times inside runs and deadlines are stored relative to this (the first event's time), so they
+   * stay small integers (no boxed doubles in V8 for about 12 days of event time). */
+  base: number | null;
   /** Events accepted so far (the ordinal used as id when events have none). */
   n: number;
   /** Keys with open partial matches. An array, not an object keyed by key: the runtime looks keys
@@ -139,6 +142,7 @@ function fold(where: readonly Condition<any>[], orWhere: readonly Condition<any>
 /** The view conditions get of a partial match; one instance, pointed at the run being tested. */
 class RunView implements MatchSoFar {
   run: Run = [];
+  base = 0;
   constructor(private readonly names: readonly string[], private readonly stride: number, private readonly hasFields: boolean) {}
   private index(step: string): number {
     const i = this.names.indexOf(step);
@@ -147,8 +151,8 @@ class RunView implements MatchSoFar {
   }
   captured(at: number): CapturedEvent {
     const r = this.run;
-    const base = { id: r[at + 3] as string | number, time: r[at + 2] as number };
-    return this.hasFields ? { ...(r[at + 4] as Record<string, unknown>), ...base } : base;
+    const c = { id: r[at + 3] as string | number, time: (r[at + 2] as number) + this.base };
+    return this.hasFields ? { ...(r[at + 4] as Record<string, unknown>), ...c } : c;
   }
   first(step: string): CapturedEvent | undefined {
     const s = this.index(step);
@@ -173,7 +177,7 @@ class RunView implements MatchSoFar {
     return n;
   }
   get startTime(): number {
-    return this.run.length > HEADER ? (this.run[HEADER + 2] as number) : NaN;
+    return this.run.length > HEADER ? (this.run[HEADER + 2] as number) + this.base : NaN;
   }
   previous(): CapturedEvent | undefined {
     return this.run.length > HEADER ? this.captured(this.run.length - this.stride) : undefined;
@@ -267,6 +271,7 @@ export class PatternRuntime<E> {
       v: 1,
       wm: MIN_TIME,
       maxT: MIN_TIME,
+      base: null,
       n: 0,
       keys: [],
       tq: [],
@@ -338,12 +343,13 @@ export class PatternRuntime<E> {
     }
     const ordinal = state.n++;
     if (t > state.maxT) state.maxT = t;
+    if (state.base === null) state.base = t;
     const lateness = this.description.allowedLateness;
     if (lateness === 0 && state.buf.length === 0) {
       // In-order fast path: the event is the watermark.
       if (t > state.wm) {
         state.wm = t;
-        if (state.th < state.tq.length && (state.tq[state.th] as number) <= t) this.fireTimers(state, t, out);
+        if (state.th < state.tq.length && (state.tq[state.th] as number) <= t - state.base) this.fireTimers(state, t, out);
         if (this.description.limits.idleKeyTimeout !== null) this.sweepIdle(state);
       }
       this.process(state, event, t, ordinal, out);
@@ -397,7 +403,10 @@ export class PatternRuntime<E> {
   private fireTimers(state: PatternState, now: number, out: WatermarkOutput): void {
     const tq = state.tq;
     const W = this.within;
-    while (state.th < tq.length && (tq[state.th] as number) <= now) {
+    const base = state.base ?? 0;
+    const rel = now - base;
+    this.view.base = base;
+    while (state.th < tq.length && (tq[state.th] as number) <= rel) {
       const key = tq[state.th + 1] as string;
       state.th += 2;
       const ks = this.lastIndex.get(key);
@@ -408,20 +417,19 @@ export class PatternRuntime<E> {
       let bound = -Infinity;
       for (let i = 0; i < runs.length; i++) {
         const run = runs[i] as Run;
-        const start = run[HEADER + 2] as number;
-        const deadline = start + W;
-        if (deadline > now) { runs[keep++] = run; continue; }
+        const deadline = (run[HEADER + 2] as number) + W;
+        if (deadline > rel) { runs[keep++] = run; continue; }
         if ((run[HEADER + 1] as number) < bound) continue; // pruned by a skip strategy
         const step = this.steps[run[0] as number] as CompiledStep;
         if (step.absence !== null && (run[1] as number) >= step.max) {
           if (out.matches === EMPTY) out.matches = [];
-          out.matches.push(this.toMatch(key, run, deadline));
+          out.matches.push(this.toMatch(key, run, deadline + base));
           state.counts.matched++;
           const b = this.pruneBound(run);
           if (b > bound) bound = b;
         } else {
           if (out.timeouts === EMPTY) out.timeouts = [];
-          out.timeouts.push(this.toTimeout(key, run, deadline));
+          out.timeouts.push(this.toTimeout(key, run, deadline + base));
           state.counts.timedOut++;
         }
       }
@@ -467,8 +475,10 @@ export class PatternRuntime<E> {
   private curOrdinal = 0;
   private curId: string | number | undefined = undefined;
   private curFields: Record<string, unknown> | undefined = undefined;
-  private curNext: Run[] = [];
-  private spare: Run[] = [];
+  /** Scratch for a key's next runs, reused for every event (`curN` used); copied back into the
+   * key's own array, so processing an event allocates nothing when no run is created. */
+  private scratch: Run[] = [];
+  private curN = 0;
   private curCompleted: Run[] | null = null;
 
   /** Appends the current event to `run` (a copy unless `inPlace`) as a capture of `step`. */
@@ -478,12 +488,20 @@ export class PatternRuntime<E> {
       const remember = this.description.remember;
       if (remember) this.curFields = remember(this.cur);
     }
-    const r = inPlace ? run : run.slice();
+    // A copy of exactly the new length: smaller than growing the array in place (which would
+    // reserve room for 16 more slots), and the run stays compact in memory.
+    void inPlace;
+    const len = run.length;
+    const r: Run = new Array(len + this.stride);
     r[0] = step;
     r[1] = count;
     r[2] = this.curSeq;
-    if (this.stride === 5) r.push(step, this.curSeq, this.curT, this.curId, this.curFields as Record<string, unknown>);
-    else r.push(step, this.curSeq, this.curT, this.curId);
+    for (let i = HEADER; i < len; i++) r[i] = run[i] as Run[number];
+    r[len] = step;
+    r[len + 1] = this.curSeq;
+    r[len + 2] = this.curT;
+    r[len + 3] = this.curId;
+    if (this.stride === 5) r[len + 4] = this.curFields as Record<string, unknown>;
     return r;
   }
 
@@ -507,7 +525,7 @@ export class PatternRuntime<E> {
       (this.curCompleted ??= []).push(r);
       if (count >= s.max && s.proceed.length === 0) return;
     }
-    this.curNext.push(r);
+    this.scratch[this.curN++] = r;
   }
 
   /** One event of one key, in event-time order. */
@@ -527,15 +545,16 @@ export class PatternRuntime<E> {
     ks.t = t;
     this.cur = event;
     this.curSeq = seq;
-    this.curT = t;
+    const base = state.base as number;
+    this.curT = t - base;
+    this.view.base = base;
     this.curOrdinal = ordinal;
     this.curId = undefined;
     this.curFields = undefined;
     this.curCompleted = null;
     const runs = ks.r;
-    // The key's next runs go into a spare array; the old one becomes the spare (no garbage per event).
-    const next = this.spare;
-    this.curNext = next;
+    const next = this.scratch;
+    this.curN = 0;
     const view = this.view;
 
     for (let i = 0; i < runs.length; i++) {
@@ -547,7 +566,7 @@ export class PatternRuntime<E> {
       view.run = run;
       if (c >= step.max) {
         if (step.absence !== null) {
-          if (!step.absence(event, view)) next.push(run);
+          if (!step.absence(event, view)) next[this.curN++] = run;
           continue;
         }
         if (step.notNext !== null && adjacent && step.notNext(event, view)) continue;
@@ -581,7 +600,7 @@ export class PatternRuntime<E> {
         }
       }
       const survives = !consumed && future;
-      if (survives) next.push(run);
+      if (survives) next[this.curN++] = run;
       if (t1 >= 0) {
         this.land(this.capture(run, t1, c1, t2 < 0 && !survives), steps[t1] as CompiledStep, c1);
         if (t2 >= 0) {
@@ -597,35 +616,37 @@ export class PatternRuntime<E> {
     for (const q of this.starts) {
       const s = steps[q] as CompiledStep;
       if (!s.test(event, this.emptyView)) continue;
-      if (state.open + next.length - runs.length >= limits.maxPartialMatches) {
+      if (state.open + this.curN - runs.length >= limits.maxPartialMatches) {
         state.counts.refusedRuleCap++;
         continue;
       }
       this.land(this.startRun(q), s, 1);
       started = true;
     }
-    if (started && this.within !== Infinity) state.tq.push(t + this.within, key);
+    if (started && this.within !== Infinity) state.tq.push(t - base + this.within, key);
 
-    if (this.curCompleted !== null) this.emit(state, key, this.curCompleted, next, out);
+    let n = this.curN;
+    if (this.curCompleted !== null) n = this.emit(state, key, this.curCompleted, next, n, out);
     this.cur = undefined as E;
 
-    if (next.length > limits.maxPartialMatchesPerKey) {
-      const drop = next.length - limits.maxPartialMatchesPerKey;
-      state.counts.droppedPerKeyCap += drop;
-      next.splice(0, drop);
+    const cap = limits.maxPartialMatchesPerKey;
+    let from = 0;
+    if (n > cap) {
+      from = n - cap;
+      state.counts.droppedPerKeyCap += from;
     }
-    state.open += next.length - runs.length;
-    runs.length = 0;
-    if (next.length === 0) {
+    state.open += n - from - runs.length;
+    if (n - from === 0) {
+      runs.length = 0;
       this.removeKey(state, ks);
-    } else {
-      ks.r = next;
-      this.spare = runs;
+      return;
     }
+    for (let i = from; i < n; i++) runs[i - from] = next[i] as Run;
+    runs.length = n - from;
   }
 
   /** Emits the matches completed by one event in a fixed order, applying the skip strategy. */
-  private emit(state: PatternState, key: string, completed: Run[], next: Run[], out: WatermarkOutput): void {
+  private emit(state: PatternState, key: string, completed: Run[], next: Run[], n: number, out: WatermarkOutput): number {
     if (completed.length > 1) completed.sort(this.compareRuns);
     if (out.matches === EMPTY) out.matches = [];
     let bound = -Infinity;
@@ -636,11 +657,13 @@ export class PatternRuntime<E> {
       const b = this.pruneBound(run);
       if (b > bound) bound = b;
     }
-    if (bound > -Infinity) {
-      let k = 0;
-      for (const run of next) if ((run[HEADER + 1] as number) >= bound) next[k++] = run;
-      next.length = k;
+    if (bound === -Infinity) return n;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const run = next[i] as Run;
+      if ((run[HEADER + 1] as number) >= bound) next[k++] = run;
     }
+    return k;
   }
 
   /** Orders runs by their captures, (seq, step) pairs compared lexicographically: the order in
@@ -673,8 +696,8 @@ export class PatternRuntime<E> {
       rule: this.description.name,
       key,
       steps: this.stepsOf(run),
-      start: run[HEADER + 2] as number,
-      end: run[run.length - this.stride + 2] as number,
+      start: (run[HEADER + 2] as number) + this.view.base,
+      end: (run[run.length - this.stride + 2] as number) + this.view.base,
     };
     return provenAt === undefined ? m : { ...m, provenAt };
   }
@@ -683,7 +706,7 @@ export class PatternRuntime<E> {
     const step = this.steps[run[0] as number] as CompiledStep;
     const c = run[1] as number;
     const waitingFor = c < step.min || step.proceed.length === 0 ? step.name : (this.steps[step.proceed[0] as number] as CompiledStep).name;
-    return { kind: 'timeout', rule: this.description.name, key, steps: this.stepsOf(run), start: run[HEADER + 2] as number, deadline, waitingFor };
+    return { kind: 'timeout', rule: this.description.name, key, steps: this.stepsOf(run), start: (run[HEADER + 2] as number) + this.view.base, deadline, waitingFor };
   }
 }
 
