@@ -11,6 +11,7 @@ import { registerBench } from './commands/bench.js';
 import { registerDelete } from './commands/delete.js';
 import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
+import { registerIngest } from './commands/ingest.js';
 import { registerMeta } from './commands/meta.js';
 import { registerProjection } from './commands/projection.js';
 import { registerQuery } from './commands/query.js';
@@ -25,13 +26,21 @@ import { NotAvailableError, UsageError } from './usage-error.js';
 
 const VERSION = '0.1.0';
 
-export function createProgram(ctx: CliContext): Command {
+export function createProgram(ctx: CliContext, json = false): Command {
+  // With --json, commander's own usage messages are reported by `main` as one JSON object instead.
+  const output = {
+    writeOut: (s: string) => ctx.output.out(s),
+    writeErr: (s: string) => ctx.output.err(s),
+    outputError: (s: string, write: (s: string) => void) => {
+      if (!json) write(s);
+    },
+  };
   const program = new Command('telltale')
     .description('An event store and complex event processing engine: durable streams, projections, pattern rules.')
     .version(VERSION, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
+    .showHelpAfterError(json ? false : '(run with --help for usage)')
     .showSuggestionAfterError(true)
-    .configureOutput({ writeOut: (s) => ctx.output.out(s), writeErr: (s) => ctx.output.err(s) })
+    .configureOutput(output)
     .exitOverride()
     .addHelpText(
       'after',
@@ -63,10 +72,11 @@ Full guide: docs/cli.md`,
   registerTest(program, ctx);
   registerImport(program, ctx);
   registerExport(program, ctx);
+  registerIngest(program, ctx);
   registerBench(program, ctx);
   // Every subcommand reports through main, and says how to get help after a mistake.
   const configure = (c: Command) => {
-    c.exitOverride().showHelpAfterError('(run with --help for usage)').configureOutput({ writeOut: (s) => ctx.output.out(s), writeErr: (s) => ctx.output.err(s) });
+    c.exitOverride().showHelpAfterError(json ? false : '(run with --help for usage)').configureOutput(output);
     c.commands.forEach(configure);
   };
   program.commands.forEach(configure);
@@ -80,7 +90,7 @@ function wantsJson(argv: readonly string[]): boolean {
 /** Runs one command; never throws. */
 export async function main(argv: readonly string[], output: Output = processOutput): Promise<number> {
   const ctx: CliContext = { output, argv, exitCode: 0 };
-  const program = createProgram(ctx);
+  const program = createProgram(ctx, wantsJson(argv));
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return ctx.exitCode;
@@ -97,9 +107,9 @@ function report(e: unknown, ctx: CliContext, json: boolean): number {
   if (e instanceof CommanderError) {
     // Help and --version end in a "success" CommanderError; commander has printed them already.
     if (e.exitCode === 0) return 0;
-    // commander prints its own usage errors before throwing; an InvalidArgumentError thrown by a
-    // command's action (a bad value found later) has not been printed.
-    if (e.code === 'commander.invalidArgument' && !/^error:/.test(e.message)) return fail('usage', e.message, 2);
+    // commander prints its own usage errors before throwing (except with --json); an
+    // InvalidArgumentError thrown by a command's action (a bad value found later) has not been printed.
+    if (json || (e.code === 'commander.invalidArgument' && !/^error:/.test(e.message))) return fail('usage', e.message.replace(/^error: /, ''), 2);
     return 2;
   }
   if (e instanceof UsageError) return fail('usage', `${e.message} (see --help)`, 2);

@@ -76,6 +76,13 @@ describe('telltale (usage and errors)', () => {
     expect(error.error.message).to.include('telltale serve');
   });
 
+  it('reports usage errors as JSON too with --json (exit 2)', async () => {
+    const { code, stdout, stderr } = await telltale(['read', '--json']);
+    expect(code).to.equal(2);
+    expect(stdout).to.equal('');
+    expect(JSON.parse(stderr)).to.deep.equal({ error: { code: 'usage', message: "missing required argument 'stream'" } });
+  });
+
   it('names a missing @file given to --data (exit 1)', async () => {
     const { code, stderr } = await telltale(['append', 'orders-1', '--type', 'T', '--data', '@no-such-file.json', '--store', 'memory:']);
     expect(code).to.equal(1);
