@@ -34,6 +34,13 @@ async function readFixture<T>(path: string, what: string, parse: (text: string, 
   return items;
 }
 
+/** A rule's state (pattern buffers, timers) can be long: a line shows its start; --json shows all. */
+const STATE_CHARS = 240;
+
+function shorten(text: string): string {
+  return text.length <= STATE_CHARS ? text : `${text.slice(0, STATE_CHARS)}… (${text.length} characters; --json prints all)`;
+}
+
 export function registerTest(program: Command, ctx: CliContext): void {
   program
     .command('test')
@@ -65,7 +72,7 @@ in order (only the fields you give are compared), and {"partition":"card-7","sta
       } else {
         ctx.output.out(`${file}: ${given.length} events in, ${run.emitted.length} emitted\n`);
         for (const e of run.emitted) ctx.output.out(`  emit ${e.streamId} ${e.type} ${toJson(e.data)}\n`);
-        for (const s of run.states) ctx.output.out(`  state${s.partition === '' ? '' : `[${s.partition}]`} ${toJson(s.state)}\n`);
+        for (const s of run.states) ctx.output.out(`  state${s.partition === '' ? '' : `[${s.partition}]`} ${shorten(toJson(s.state))}\n`);
         if (comparison?.ok) ctx.output.out(`PASS: matches ${flags.expect}\n`);
         if (comparison && !comparison.ok) ctx.output.err(`FAIL: differs from ${flags.expect} (- expected, + actual):\n${comparison.diff}`);
       }
