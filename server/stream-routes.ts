@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StreamNotFoundError, StreamDeletedError, InvalidArgumentError } from '../store/errors.js';
 import { ALL_STREAM, isMetastream, metastreamOf, METADATA_EVENT_TYPE } from '../store/stream-name.js';
-import type { EventData, RecordedEvent } from '../store/types.js';
+import type { EventData, EventFilter, RecordedEvent } from '../store/types.js';
 import { SETTINGS_STREAM } from '../store/acl.js';
 import { entry, FEED_PAGE_SIZE, formatPosition, parseAllPosition, parseEmbed, representationHash, streamUrl, type Embed, type Feed, type FeedLink } from './atom-feed.js';
 import { badRequest, unsupportedMediaType } from './http-error.js';
@@ -267,20 +267,26 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     return sendFeed(reply, type, feed, cache);
   }
 
-  async function readAllPage(req: FastifyRequest, reply: FastifyReply, type: AtomType, embed: Embed, from: bigint | 'head', direction: 'backwards' | 'forwards', count: number, isHead: boolean): Promise<FastifyReply> {
+  async function readAllPage(req: FastifyRequest, reply: FastifyReply, type: AtomType, embed: Embed, from: bigint | 'head', direction: 'backwards' | 'forwards', count: number, isHead: boolean, filtered?: { filter: EventFilter; query: string }): Promise<FastifyReply> {
     const resolve = resolveLinkTos(req.headers, false);
     const longPoll = direction === 'forwards' || isHead ? longPollSeconds(req.headers, ctx.longPollMaxSeconds) : undefined;
     await authorize(ctx, req, ALL_STREAM, 'read');
     const started = process.hrtime.bigint();
     let head = await store.headPosition();
-    if (longPoll !== undefined && direction === 'forwards' && from !== 'head' && from >= head) {
-      if (await waitForEvents(ctx, req, { all: true, after: head - 1n }, longPoll)) head = await store.headPosition();
+    const read = (start: bigint | 'end') => collect(store.readAll({ fromPosition: start, direction, maxCount: count, resolveLinks: resolve, filter: filtered?.filter }));
+    const start = from === 'head' ? (direction === 'backwards' ? 'end' : head) : from;
+    let events = await read(start);
+    // Positions are not contiguous (byte offsets in the log), so "nothing new" is an empty read.
+    if (events.length === 0 && longPoll !== undefined && direction === 'forwards' && typeof start === 'bigint') {
+      if (await waitForEvents(ctx, req, { all: true, after: start - 1n }, longPoll)) {
+        head = await store.headPosition();
+        events = await read(start);
+      }
     }
     const base = baseUrl(ctx, req);
-    const url = streamUrl(base, ALL_STREAM);
-    const etag = `"${head};${representationHash(`${type}|${embed}|${resolve}`)}"`;
-    const start = from === 'head' ? (direction === 'backwards' ? 'end' : head) : from;
-    const events = await collect(store.readAll({ fromPosition: start, direction, maxCount: count, resolveLinks: resolve }));
+    const url = `${streamUrl(base, ALL_STREAM)}${filtered === undefined ? '' : '/filtered'}`;
+    const q = filtered === undefined ? '' : `?${filtered.query}`;
+    const etag = `"${head};${representationHash(`${type}|${embed}|${resolve}|${q}`)}"`;
     if (direction === 'forwards') events.reverse();
     const newest = events[0] !== undefined ? positionOf(events[0]) : undefined;
     const oldest = events.length > 0 ? positionOf(events[events.length - 1]!) : undefined;
@@ -288,14 +294,14 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     const reachedStart = direction === 'backwards' ? events.length < count : start === 0n;
     const zero = formatPosition(0n);
     const links: FeedLink[] = [
-      { uri: isHead ? url : `${url}/${from === 'head' ? 'head' : formatPosition(from)}/${direction === 'backwards' ? 'backward' : 'forward'}/${count}`, relation: 'self' },
-      { uri: `${url}/head/backward/${count}`, relation: 'first' },
+      { uri: isHead ? `${url}${q}` : `${url}/${from === 'head' ? 'head' : formatPosition(from)}/${direction === 'backwards' ? 'backward' : 'forward'}/${count}${q}`, relation: 'self' },
+      { uri: `${url}/head/backward/${count}${q}`, relation: 'first' },
     ];
-    if (!reachedStart) links.push({ uri: `${url}/${zero}/forward/${count}`, relation: 'last' });
-    if (direction === 'backwards' && !reachedStart && oldest !== undefined && oldest > 0n) links.push({ uri: `${url}/${formatPosition(oldest - 1n)}/backward/${count}`, relation: 'next' });
-    if (direction === 'forwards' && typeof start === 'bigint' && start > 0n) links.push({ uri: `${url}/${formatPosition(start - 1n)}/backward/${count}`, relation: 'next' });
+    if (!reachedStart) links.push({ uri: `${url}/${zero}/forward/${count}${q}`, relation: 'last' });
+    if (direction === 'backwards' && !reachedStart && oldest !== undefined && oldest > 0n) links.push({ uri: `${url}/${formatPosition(oldest - 1n)}/backward/${count}${q}`, relation: 'next' });
+    if (direction === 'forwards' && typeof start === 'bigint' && start > 0n) links.push({ uri: `${url}/${formatPosition(start - 1n)}/backward/${count}${q}`, relation: 'next' });
     const previousFrom = newest !== undefined ? newest + 1n : typeof start === 'bigint' ? start : head;
-    links.push({ uri: `${url}/${formatPosition(previousFrom)}/forward/${count}`, relation: 'previous' }, { uri: `${url}/metadata`, relation: 'metadata' });
+    links.push({ uri: `${url}/${formatPosition(previousFrom)}/forward/${count}${q}`, relation: 'previous' }, { uri: `${streamUrl(base, ALL_STREAM)}/metadata`, relation: 'metadata' });
     const immutable = !headOfStream && events.length === count;
     const cache = cacheControl(immutable, false, undefined);
     if (notModified(req, etag)) return reply.code(304).header('etag', etag).header('cache-control', cache).header('vary', 'Accept').send();
@@ -314,6 +320,55 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     };
     metrics.readLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     return sendFeed(reply, type, feed, cache);
+  }
+
+  /** `context=streamid|eventtype&type=prefix|regex&data=…&exclude-system-events=true`, as Event Store takes them. */
+  function allFilter(req: FastifyRequest): { filter: EventFilter; query: string } {
+    const q = req.query as Params;
+    const context = (q.context ?? 'streamid').toLowerCase();
+    const kind = (q.type ?? 'prefix').toLowerCase();
+    const data = q.data ?? '';
+    const exclude = q['exclude-system-events'];
+    if (context !== 'streamid' && context !== 'eventtype') throw badRequest(`context must be streamid or eventtype, got ${JSON.stringify(q.context)}`);
+    if (kind !== 'prefix' && kind !== 'regex') throw badRequest(`type must be prefix or regex, got ${JSON.stringify(q.type)}`);
+    if (exclude !== undefined && exclude !== 'true' && exclude !== 'false') throw badRequest('exclude-system-events must be true or false');
+    const filter: { -readonly [K in keyof EventFilter]: EventFilter[K] } = {};
+    if (data !== '') {
+      if (kind === 'prefix') {
+        const prefixes = data.split(',').filter((p) => p.length > 0);
+        if (context === 'streamid') filter.streamNamePrefix = prefixes;
+        else filter.eventTypePrefix = prefixes;
+      } else {
+        try {
+          new RegExp(data);
+        } catch (e) {
+          throw badRequest(`data is not a valid regular expression: ${(e as Error).message}`);
+        }
+        if (context === 'streamid') filter.streamNameRegex = data;
+        else filter.eventTypeRegex = data;
+      }
+    } else if (exclude !== 'true') throw badRequest('A filtered read needs data= (prefixes or a regex) or exclude-system-events=true');
+    if (exclude === 'true') filter.excludeSystemEvents = true;
+    const query = new URLSearchParams({ context, type: kind, data, ...(exclude === 'true' ? { 'exclude-system-events': 'true' } : {}) }).toString();
+    return { filter, query };
+  }
+
+  function allOnly(stream: string | undefined): void {
+    if (streamParam(stream, true) !== ALL_STREAM) throw badRequest('Filtered reads are only for $all: /streams/$all/filtered');
+  }
+
+  app.get('/streams/:stream/filtered', async (req, reply) => {
+    allOnly((req.params as Params).stream);
+    const query = req.query as Params;
+    return readAllPage(req, reply, negotiateAtom(req), parseEmbed(query.embed, 'none'), 'head', 'backwards', FEED_PAGE_SIZE, true, allFilter(req));
+  });
+  for (const dir of ['', '/backward', '/forward'] as const) {
+    app.get(`/streams/:stream/filtered/:event${dir}/:count`, async (req, reply) => {
+      const { stream, event, count } = req.params as Params;
+      allOnly(stream);
+      const query = req.query as Params;
+      return readAllPage(req, reply, negotiateAtom(req), parseEmbed(query.embed, 'none'), allFrom(event), dir === '/forward' ? 'forwards' : 'backwards', parseCount(count), false, allFilter(req));
+    });
   }
 
   function allFrom(text: string | undefined): bigint | 'head' {

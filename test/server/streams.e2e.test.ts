@@ -169,6 +169,22 @@ describe('HTTP stream API', () => {
       expect((await call(s.url, '/streams/%24all/zz/forward/5')).status).to.equal(400);
     });
 
+    it('reads $all filtered by stream prefix, event type regex or without system events, with the filter kept in its links', async () => {
+      await appendBatch(s.url, 'flt-a', batch('Alpha', 'Beta'));
+      await appendBatch(s.url, 'flt-b', batch('Alpha'));
+      const byStream = await feed(s.url, '/streams/%24all/filtered?context=streamid&type=prefix&data=flt-a&embed=rich');
+      expect(byStream.status).to.equal(200);
+      expect(byStream.body.entries.map((e: any) => `${e.streamId}:${e.eventType}`)).to.deep.equal(['flt-a:Beta', 'flt-a:Alpha']);
+      expect(link(byStream.body, 'previous')).to.match(/\/streams\/%24all\/filtered\/[0-9a-f]{32}\/forward\/20\?context=streamid&type=prefix&data=flt-a$/);
+      const byType = await feed(s.url, '/streams/%24all/filtered/head/backward/50?context=eventtype&type=regex&data=^Alp&embed=rich');
+      expect(byType.body.entries.every((e: any) => e.eventType.startsWith('Alp'))).to.equal(true);
+      expect(byType.body.entries.length).to.be.at.least(2);
+      const noSystem = await feed(s.url, '/streams/%24all/filtered/head/backward/200?exclude-system-events=true&embed=rich');
+      expect(noSystem.body.entries.some((e: any) => e.eventType.startsWith('$'))).to.equal(false);
+      expect((await call(s.url, '/streams/%24all/filtered?type=regex&data=(')).status).to.equal(400);
+      expect((await call(s.url, '/streams/orders/filtered?data=x')).status).to.equal(400);
+    });
+
     it('resolves links by default and returns them as they are with ResolveLinkTos: false', async () => {
       await appendBatch(s.url, 'links', [{ eventId: randomUUID(), eventType: '$>', data: '3@paged' }]);
       const resolved = await feed(s.url, '/streams/links/0/forward/1?embed=rich');
@@ -295,6 +311,28 @@ describe('HTTP stream API', () => {
       expect(page.body.entries).to.deep.equal([]);
       expect(page.body.headOfStream).to.equal(true);
       expect(Date.now() - started).to.be.within(900, 4000);
+    });
+
+    it('long-polls $all on the file store, whose positions are byte offsets', async () => {
+      const { mkdtemp, rm } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { openStore } = await import('../../store/index.js');
+      const dir = await mkdtemp(join(tmpdir(), 'telltale-http-'));
+      const store = await openStore(`file:${dir}`);
+      const f = await startServer({ store });
+      try {
+        await appendBatch(f.url, 'file-a', batch('A', 'B'));
+        const head = await feed(f.url, '/streams/%24all');
+        const previous = link(head.body, 'previous')!.replace(f.url, '');
+        const pending = feed(f.url, previous, { 'ES-LongPoll': '10' });
+        await new Promise((r) => setTimeout(r, 200));
+        await appendBatch(f.url, 'file-b', batch('X'));
+        expect((await pending).body.entries.map((e: any) => e.summary)).to.deep.equal(['X']);
+      } finally {
+        await f.stop();
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('long-polls $all', async () => {
