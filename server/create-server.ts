@@ -9,6 +9,7 @@ import { ANONYMOUS, NotAuthenticatedError, StreamAccess, SYSTEM, type Principal 
 import { errorStatus, isTelltaleError, WrongExpectedRevisionError } from '../store/errors.js';
 import type { Store } from '../store/types.js';
 import { registerFeedRoutes } from './feed-routes.js';
+import { createGrpcApi, type GrpcOptions } from './grpc/grpc-api.js';
 import { HttpError, badRequest, unsupportedMediaType } from './http-error.js';
 import { ServerMetrics } from './metrics.js';
 import type { ServerContext } from './server-context.js';
@@ -56,6 +57,12 @@ export interface ServerOptions {
   readonly closeStore?: boolean;
   /** Where the server says what it does (start, bind address, warnings). @defaultValue stderr */
   readonly log?: (line: string) => void;
+  /**
+   * Serve Event Store's gRPC API on the same port (h2c, and TLS when a key and certificate are
+   * given here or in TELLTALE_TLS_KEY_FILE / TELLTALE_TLS_CERT_FILE); see docs/grpc.md.
+   * @defaultValue true
+   */
+  readonly grpc?: boolean | GrpcOptions;
 }
 
 export interface ServerAddress {
@@ -117,6 +124,8 @@ export function createServer(options: ServerOptions): TelltaleServer {
     log,
     boundUrl: () => address?.url ?? `http://${options.host ?? '127.0.0.1'}:${options.port ?? 2113}`,
   };
+
+  const grpc = options.grpc === false ? undefined : createGrpcApi({ ...ctx, closing: closing.signal, projections: options.projections, insecure, address: () => ({ host: address?.host ?? '127.0.0.1', port: address?.port ?? 2113 }) }, options.grpc === true ? {} : options.grpc);
 
   // ---- bodies: JSON only, parsed here so that every mistake gets the same clear 400 ----
   app.removeAllContentTypeParsers();
@@ -227,6 +236,7 @@ export function createServer(options: ServerOptions): TelltaleServer {
       log('authentication is OFF (insecure): every caller is an administrator');
     }
     await subscriptions.start();
+    grpc?.shareWith(app.server);
     await app.listen({ host, port: options.port ?? 2113 });
     const bound = app.server.address() as AddressInfo;
     const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
@@ -239,6 +249,7 @@ export function createServer(options: ServerOptions): TelltaleServer {
   function close(): Promise<void> {
     closed ??= (async () => {
       closing.abort();
+      await grpc?.close();
       const timer = setTimeout(() => app.server.closeAllConnections(), options.shutdownTimeoutMs ?? 10_000);
       timer.unref();
       try {
