@@ -19,7 +19,11 @@ export interface SandboxLimits {
   readonly batchTimeoutMs: number;
   /** Time the script may take to define the projection, in ms (Event Store: 500). @defaultValue 500 */
   readonly compileTimeoutMs: number;
-  /** Partition states kept inside the isolate; the rest are loaded on demand. @defaultValue 20000 */
+  /**
+   * Partition states kept inside the isolate (an LRU); the rest are loaded from their checkpoint
+   * streams on demand. The same default as Event Store V2's MaxPartitionStateCacheSize.
+   * @defaultValue 100000
+   */
   readonly partitionCacheSize: number;
   /** A flush (checkpoint) after this many handled events (Event Store: 4000). @defaultValue 4000 */
   readonly checkpointHandledThreshold: number;
@@ -31,7 +35,7 @@ export const defaultSandboxLimits: SandboxLimits = {
   memoryLimitMiB: 128,
   batchTimeoutMs: 2000,
   compileTimeoutMs: 500,
-  partitionCacheSize: 20000,
+  partitionCacheSize: 100000,
   checkpointHandledThreshold: 4000,
   maxDirtyPartitions: 10000,
 };
