@@ -1,5 +1,5 @@
 // `npm run bench -- projection [--json] [--events 1000000] [--partitions 100000] [--backend file|memory]
-// [--only a,b,c,d]`: projections
+// [--only a,b,c,d] [--checkpoint-every 4000]`: projections
 // over stored events of about 200 bytes, each figure next to the same fold written in plain Node
 // over the same events read from the same store (the limit a projection can approach):
 //   (a) count by event type over $all
@@ -76,8 +76,12 @@ async function plainPartitioned(store: Store): Promise<{ seconds: number; events
   return { seconds: (performance.now() - started) / 1000, events: n };
 }
 
+/** `--checkpoint-every N`: handled events (and dirty partitions) between checkpoints; Event Store's default is 4000. */
+let checkpointEvery: number | undefined;
+
 async function runProjections(store: Store, queries: Record<string, string>, emit: boolean): Promise<{ seconds: number; processed: Record<string, number>; faults: string[] }> {
-  const manager = new ProjectionManager(store, { systemProjections: false, limits: { memoryLimitMiB: 512 } });
+  const limits = { memoryLimitMiB: 512, ...(checkpointEvery ? { checkpointHandledThreshold: checkpointEvery, maxDirtyPartitions: checkpointEvery } : {}) };
+  const manager = new ProjectionManager(store, { systemProjections: false, limits });
   await manager.start();
   const started = performance.now();
   await Promise.all(Object.entries(queries).map(([name, query]) => manager.create(name, query, { mode: 'one-time', checkpoints: true, emit })));
@@ -109,6 +113,7 @@ export async function run(options: BenchOptions): Promise<object> {
   const events = Number(options.flags.events ?? 1_000_000);
   const partitions = Number(options.flags.partitions ?? 100_000);
   const backend = String(options.flags.backend ?? 'file');
+  checkpointEvery = options.flags['checkpoint-every'] === undefined ? undefined : Number(options.flags['checkpoint-every']);
   const dir = mkdtempSync(join(tmpdir(), 'telltale-bench-projection-'));
   const store = await openStore(backend === 'memory' ? 'memory:' : `file:${dir}`);
   try {
@@ -142,6 +147,7 @@ export async function run(options: BenchOptions): Promise<object> {
 
     return {
       backend,
+      checkpointEvery: checkpointEvery ?? 4000,
       events,
       partitions,
       approxEventBytes: eventBytes,
