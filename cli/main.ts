@@ -9,6 +9,7 @@ import { errorStatus, isTelltaleError } from '../store/errors.js';
 import { registerAppend } from './commands/append.js';
 import { registerBench } from './commands/bench.js';
 import { registerDelete } from './commands/delete.js';
+import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
 import { registerIngest } from './commands/ingest.js';
@@ -74,6 +75,7 @@ Full guide: docs/cli.md`,
   registerExport(program, ctx);
   registerIngest(program, ctx);
   registerBench(program, ctx);
+  registerEval(program, ctx);
   // Every subcommand reports through main, and says how to get help after a mistake.
   const configure = (c: Command) => {
     c.exitOverride().showHelpAfterError(json ? false : '(run with --help for usage)').configureOutput(output);
@@ -135,7 +137,9 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   const code = await main(process.argv.slice(2));
-  // Long-running commands (serve, tail) resolve only once they have shut down; whatever handle a
-  // library leaves open (a keep-alive socket, stdin) must not keep the process alive after that.
-  process.exit(code);
+  // Let the process end by itself (isolated-vm can crash when process.exit tears down its threads
+  // mid-way); whatever handle a library leaves open (a keep-alive socket, stdin) must not keep it
+  // alive for long, though: long-running commands (serve, tail) resolve only once they have shut down.
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 2000).unref();
 }

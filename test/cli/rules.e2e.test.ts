@@ -103,7 +103,7 @@ describe('rules: test, deploy, query', () => {
 
     it('names the file, line and column of a throw and the given event that caused it', async () => {
       const r = await telltale(['test', file('throws.js'), '--given', file('given.jsonl')]);
-      expect(r.code).to.equal(1);
+      expect(r.code, r.stderr).to.equal(1);
       expect(r.stderr).to.include(`${file('throws.js')}:4:`);
       expect(r.stderr).to.include('amount too big: 500');
       expect(r.stderr).to.include(`${file('given.jsonl')}:2`);

@@ -95,12 +95,14 @@ function describeStreamCommands(target: Target): void {
   });
 
   it('soft-deletes a stream (reads then find nothing), and hard-deletes one for good', async () => {
-    await run('append', 'temp-1', '--type', 'T', '--data', '{}');
+    const created = await run('append', 'temp-1', '--type', 'T', '--data', '{}');
+    expect(created.code, created.stderr).to.equal(0);
     const soft = await run('delete', 'temp-1', '--json');
     expect(soft.code, soft.stderr).to.equal(0);
     expect(JSON.parse(soft.stdout)).to.deep.equal({ streamId: 'temp-1', deleted: 'soft' });
     expect((await run('read', 'temp-1')).code).to.equal(1);
-    await run('append', 'temp-2', '--type', 'T', '--data', '{}');
+    const second = await run('append', 'temp-2', '--type', 'T', '--data', '{}');
+    expect(second.code, second.stderr).to.equal(0);
     const hard = await run('delete', 'temp-2', '--hard');
     expect(hard.code, hard.stderr).to.equal(0);
     const again = await run('append', 'temp-2', '--type', 'T', '--data', '{}');
