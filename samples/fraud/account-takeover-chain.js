@@ -7,10 +7,11 @@
 // back, an SMS code on the registered number) breaks the chain.
 
 const confirmed = (e) => e.type === 'CustomerConfirmed';
+const LATENESS = 60_000; // events arrive up to a minute late (network and queue delays); re-order them
 const rule = pattern('account-takeover-chain')
   .keyBy((e) => e.data.customer)
   .eventTime((e) => Date.parse(e.data.at))
-  .allowedLateness('1m')
+  .allowedLateness(LATENESS)
   .remember((e) => ({ type: e.type, device: e.data.device, amount: e.data.amount, beneficiary: e.data.beneficiary }))
   .begin('reset', (e) => e.type === 'PasswordReset')
   .notFollowedBy('confirmedBeforeDevice', confirmed)
@@ -20,8 +21,7 @@ const rule = pattern('account-takeover-chain')
   .within('1h')
   .afterMatch(skipPastLastEvent());
 
-function onEvent(s, e) {
-  const out = rule.advance(s.rule, { id: e.eventId, type: e.eventType, data: e.data });
+function raise(out) {
   for (const m of out.matches) {
     emit('alerts-account-takeover-chain', 'AccountTakeoverChainAlert', {
       rule: m.rule,
@@ -32,6 +32,10 @@ function onEvent(s, e) {
       end: m.end,
     });
   }
+}
+
+function onEvent(s, e) {
+  raise(rule.advance(s.rule, { id: e.eventId, type: e.eventType, data: e.data }));
   return s;
 }
 
@@ -41,4 +45,11 @@ fromAll().when({
   NewDeviceRegistered: onEvent,
   CustomerConfirmed: onEvent,
   TransferInitiated: onEvent,
+  // Every other event moves event time on as well, so a match held back for late arrivals is
+  // released a minute after its last event, not when the key's next event comes (hours later, maybe).
+  $any: (s, e) => {
+    const t = e.data ? Date.parse(e.data.at) : NaN;
+    if (!Number.isNaN(t)) raise(rule.onWatermark(s.rule, t - LATENESS));
+    return s;
+  },
 });

@@ -15,7 +15,11 @@ const rule = windowed('amount-vs-average')
   .count(10, 1) // the card's last 10 payments, a result for each payment
   .aggregate({ payments: count(), total: sum((e) => e.data.amount), amount: last((e) => e.data.amount) });
 
-fromAll().when({
+// One partition per key: each keeps its own window in its own state, so the rule's memory grows
+// with the number of keys only as far as the engine's partition cache, not in one state object.
+fromAll()
+  .partitionBy((e) => e.data.card)
+  .when({
   $init: () => ({ rule: rule.initialState() }),
   CardAuthorized: (s, e) => {
     const out = rule.advance(s.rule, { id: e.eventId, type: e.eventType, data: e.data });

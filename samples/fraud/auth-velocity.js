@@ -14,7 +14,11 @@ const rule = windowed('auth-velocity')
   .sliding('5s')
   .aggregate({ attempts: count() });
 
-fromAll().when({
+// One partition per key: each keeps its own window in its own state, so the rule's memory grows
+// with the number of keys only as far as the engine's partition cache, not in one state object.
+fromAll()
+  .partitionBy((e) => e.data.card)
+  .when({
   $init: () => ({ rule: rule.initialState(), bursting: {} }),
   CardAuthorized: (s, e) => {
     const out = rule.advance(s.rule, { id: e.eventId, type: e.eventType, data: e.data });

@@ -13,7 +13,11 @@ const rule = windowed('payer-beneficiary')
   .sliding('7d')
   .aggregate({ total: sum((e) => e.data.amount), transfers: count() });
 
-fromAll().when({
+// One partition per key: each keeps its own window in its own state, so the rule's memory grows
+// with the number of keys only as far as the engine's partition cache, not in one state object.
+fromAll()
+  .partitionBy((e) => e.data.payer + '->' + e.data.beneficiary)
+  .when({
   $init: () => ({ rule: rule.initialState(), over: {} }),
   TransferInitiated: (s, e) => {
     const out = rule.advance(s.rule, { id: e.eventId, type: e.eventType, data: e.data });

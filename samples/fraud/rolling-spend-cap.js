@@ -13,7 +13,11 @@ const rule = windowed('rolling-spend-cap')
   .sliding('24h')
   .aggregate({ total: sum((e) => e.data.amount), payments: count() });
 
-fromAll().when({
+// One partition per key: each keeps its own window in its own state, so the rule's memory grows
+// with the number of keys only as far as the engine's partition cache, not in one state object.
+fromAll()
+  .partitionBy((e) => e.data.card)
+  .when({
   $init: () => ({ rule: rule.initialState(), over: {} }),
   CardAuthorized: (s, e) => {
     const out = rule.advance(s.rule, { id: e.eventId, type: e.eventType, data: e.data });
