@@ -42,7 +42,9 @@ export function eventLine(e: CliEvent): Record<string, unknown> {
 
 /** One line a person reads: `3@orders-1  OrderPlaced  2026-…Z  {"total":3}`. */
 export function humanEventLine(e: CliEvent): string {
-  const data = e.isJson ? toJson(e.data) : `<${e.data instanceof Uint8Array ? e.data.byteLength : 0} bytes>`;
+  const bytes = e.data instanceof Uint8Array ? e.data : new Uint8Array();
+  // A link event's data is text ("N@stream"): show where it points.
+  const data = e.isJson ? toJson(e.data) : e.type === '$>' ? `-> ${Buffer.from(bytes).toString('utf8')}` : `<${bytes.byteLength} bytes>`;
   const when = e.created ? `  ${e.created.toISOString()}` : '';
   const meta = Object.keys(e.metadata).length > 0 ? `  meta=${toJson(e.metadata)}` : '';
   return `${e.revision}@${e.streamId}  ${e.type}${when}  ${data}${meta}`;
