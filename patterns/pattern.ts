@@ -105,6 +105,8 @@ export interface PatternDescription<E = any> {
   readonly remember: ((event: E) => Record<string, unknown>) | null;
   readonly allowedLateness: number;
   readonly limits: PatternLimits;
+  /** Whether partial matches that run past `within` are returned in `timeouts`. @defaultValue 'report' */
+  readonly onTimeout: 'report' | 'discard';
 }
 
 const DEFAULT_LIMITS: PatternLimits = { maxPartialMatchesPerKey: 1000, maxPartialMatches: 1_000_000, idleKeyTimeout: null };
@@ -305,6 +307,11 @@ export class PatternBuilder<E = any> {
     if (ms <= 0) throw new TypeError('within() needs a positive duration');
     return this.with({ within: ms });
   }
+  /** `'discard'` drops partial matches that run past `within` without building a timeout output
+   * for each (they are still counted in `state.counts.timedOut`). @defaultValue 'report' */
+  onTimeout(what: 'report' | 'discard'): PatternBuilder<E> {
+    return this.with({ onTimeout: what });
+  }
   /** After-match skip strategy. @defaultValue noSkip() */
   afterMatch(strategy: SkipStrategy): PatternBuilder<E> {
     return this.with({ skip: strategy });
@@ -358,6 +365,7 @@ export class PatternBuilder<E = any> {
       keyBy: d.keyBy ? describe(d.keyBy) : null,
       allowedLateness: d.allowedLateness,
       limits: d.limits,
+      onTimeout: d.onTimeout,
     };
   }
 
@@ -378,6 +386,7 @@ export interface ExplainedPattern {
   keyBy: string | null;
   allowedLateness: number;
   limits: PatternLimits;
+  onTimeout: 'report' | 'discard';
 }
 
 /** Starts a sequence rule named `name` (the name is reported with every match). */
@@ -395,6 +404,7 @@ export function pattern<E = any>(name: string): PatternBuilder<E> {
     remember: null,
     allowedLateness: 0,
     limits: DEFAULT_LIMITS,
+    onTimeout: 'report',
   });
 }
 

@@ -10,7 +10,8 @@ import { MIN_TIME, defaultEventId, defaultEventTime, insertByTime } from './even
 export type Run = Array<number | string | Record<string, unknown>>;
 
 /** Per-key state: `k` the key, `x` its index in `PatternState.keys`, `s` the key's event
- * counter, `t` its last event time, `r` its open runs in order of their first event. */
+ * counter, `t` its last event time (relative to `PatternState.base`), `r` its open runs in order
+ * of their first event. */
 export interface KeyState {
   k: string;
   x: number;
@@ -302,7 +303,7 @@ export class PatternRuntime<E> {
   }
 
   private addKey(state: PatternState, key: string, t: number): KeyState {
-    const ks: KeyState = { k: key, x: state.keys.length, s: 0, t, r: [] };
+    const ks: KeyState = { k: key, x: state.keys.length, s: 0, t: t - (state.base as number), r: [] };
     state.keys.push(ks);
     this.lastIndex.set(key, ks);
     return ks;
@@ -390,7 +391,7 @@ export class PatternRuntime<E> {
     if (state.wm - state.sweep < idle / 2) return;
     state.sweep = state.wm;
     for (const ks of [...state.keys]) {
-      if (ks.t + idle <= state.wm) {
+      if (ks.t + (state.base ?? 0) + idle <= state.wm) {
         state.counts.evictedKeys++;
         state.counts.evictedPartialMatches += ks.r.length;
         state.open -= ks.r.length;
@@ -428,9 +429,10 @@ export class PatternRuntime<E> {
           const b = this.pruneBound(run);
           if (b > bound) bound = b;
         } else {
+          state.counts.timedOut++;
+          if (this.description.onTimeout === 'discard') continue;
           if (out.timeouts === EMPTY) out.timeouts = [];
           out.timeouts.push(this.toTimeout(key, run, deadline + base));
-          state.counts.timedOut++;
         }
       }
       runs.length = keep;
@@ -537,12 +539,13 @@ export class PatternRuntime<E> {
     if (ks === undefined) {
       // Fast path for a key without open runs: only a start can create state.
       let any = false;
-      for (const q of this.starts) if ((steps[q] as CompiledStep).test(event, this.emptyView)) { any = true; break; }
+      const starts = this.starts;
+      for (let i = 0; i < starts.length; i++) if ((steps[starts[i] as number] as CompiledStep).test(event, this.emptyView)) { any = true; break; }
       if (!any) return;
       ks = this.addKey(state, key, t);
     }
     const seq = ++ks.s;
-    ks.t = t;
+    ks.t = t - (state.base as number);
     this.cur = event;
     this.curSeq = seq;
     const base = state.base as number;
@@ -613,7 +616,8 @@ export class PatternRuntime<E> {
     // A new partial match may start at every event.
     let started = false;
     const limits = this.description.limits;
-    for (const q of this.starts) {
+    for (let si = 0; si < this.starts.length; si++) {
+      const q = this.starts[si] as number;
       const s = steps[q] as CompiledStep;
       if (!s.test(event, this.emptyView)) continue;
       if (state.open + this.curN - runs.length >= limits.maxPartialMatches) {
@@ -641,8 +645,12 @@ export class PatternRuntime<E> {
       this.removeKey(state, ks);
       return;
     }
-    for (let i = from; i < n; i++) runs[i - from] = next[i] as Run;
-    runs.length = n - from;
+    if (n - from > runs.length) {
+      ks.r = next.slice(from, n); // exact size: growing in place would reserve 16 spare slots
+    } else {
+      for (let i = from; i < n; i++) runs[i - from] = next[i] as Run;
+      runs.length = n - from;
+    }
   }
 
   /** Emits the matches completed by one event in a fixed order, applying the skip strategy. */
