@@ -1,8 +1,11 @@
 // append, read, tail, delete, meta and streams, as a user runs them: straight on a data directory
 // (--db) and against a running server (--server), with the same results either way.
+import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { KeyLayout } from '../../store/redis/key-layout.js';
 import { expect } from '../support/chai.js';
+import { requireService } from '../support/services.js';
 import { jsonLines, start, startServer, telltale, tempDir } from './cli-process.js';
 
 interface Target {
@@ -181,5 +184,50 @@ describe('stream commands against a server (--server)', () => {
     const r = await telltale(['read', 'orders-1', '--server', server.url, '--user', 'admin:wrong']);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.include('--user');
+  });
+});
+
+describe('stream commands on a shared Redis store (--store redis://)', () => {
+  const host = process.env.REDIS_HOST ?? '127.0.0.1';
+  const port = Number(process.env.REDIS_PORT ?? 6379);
+  const prefix = `tt-cli-${randomUUID()}`;
+  const url = `redis://${host}:${port}?prefix=${prefix}`;
+  before(async function () {
+    await requireService(this, { name: 'Redis', host, port, howToEnable: 'start a Redis server on 127.0.0.1:6379 (or set REDIS_HOST/REDIS_PORT)' });
+  });
+  after(async () => {
+    const { Redis } = await import('ioredis');
+    const admin = new Redis({ host, port, lazyConnect: true });
+    try {
+      await admin.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await admin.scan(cursor, 'MATCH', new KeyLayout(prefix).pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await admin.unlink(...keys);
+      } while (cursor !== '0');
+    } catch {
+      // no Redis: nothing was written
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  describeStreamCommands({ name: 'redis', flags: () => ['--store', url] });
+
+  it('shares the store with a running server: the CLI reads and follows what the server writes', async () => {
+    const server = await startServer(['--store', url]);
+    const tail = start(['tail', 'shared-1', '-n', '0', '--json', '--store', url]);
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      const append = await telltale(['append', 'shared-1', '--type', 'ViaServer', '--data', '{}', '--server', server.url]);
+      expect(append.code, append.stderr).to.equal(0);
+      await tail.waitFor(/"ViaServer"/);
+      const read = await telltale(['read', 'shared-1', '--store', url, '--json']);
+      expect(jsonLines(read.stdout).map((e) => e.type)).to.deep.equal(['ViaServer']);
+    } finally {
+      await tail.stop('SIGINT');
+      await server.stop();
+    }
   });
 });
