@@ -330,6 +330,13 @@ export class ProjectionManager {
     const definition = m.runner.definition;
     const reader = definition === undefined ? undefined : readerOf(definition);
     if (reader?.kind === 'stream') {
+      // A stream a system projection writes ($ce-, $et-, $bc-, $category-, $streams) is complete
+      // only once that projection has caught up with the log, so wait for it first.
+      const feeder = feedingProjection(reader.streamId);
+      const system = feeder === undefined ? undefined : this.#projections.get(feeder);
+      if (feeder !== undefined && system?.runner.status === 'Running') {
+        await this.whenProcessed(feeder, position);
+      }
       // A one-stream source is measured in that stream's revisions.
       const target = (await this.#store.getStreamInfo(reader.streamId)).lastRevision;
       await m.runner.whenever((r) => {
@@ -445,4 +452,14 @@ export class ProjectionManager {
 
 function assertName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0 || /[\u0000-\u001f]/.test(name)) throw new TypeError('A projection needs a non-empty name without control characters');
+}
+
+/** The system projection that writes a stream, if one does. */
+function feedingProjection(streamId: string): string | undefined {
+  if (streamId.startsWith('$ce-')) return '$by_category';
+  if (streamId.startsWith('$et-')) return '$by_event_type';
+  if (streamId.startsWith('$bc-')) return '$by_correlation_id';
+  if (streamId.startsWith('$category-')) return '$stream_by_category';
+  if (streamId === '$streams') return '$streams';
+  return undefined;
 }
