@@ -40,7 +40,13 @@ export function shareHttpPort(server: Server, options: SharedPortOptions): () =>
   const toHttp1 = (socket: Duplex) => {
     for (const listener of original) listener.call(server, socket);
   };
+  // Connections that have not yet said which protocol they speak belong to no server that could
+  // close them (an HTTP client's spare keep-alive connection may never send a byte), so undoing
+  // the routing closes them, or the HTTP server's close() would wait for them forever.
+  const undecided = new Set<Socket>();
   const route = (socket: Socket) => {
+    undecided.add(socket);
+    socket.once('close', () => undecided.delete(socket));
     let seen: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
@@ -50,6 +56,7 @@ export function shareHttpPort(server: Server, options: SharedPortOptions): () =>
       if (h2 && n < PREFACE.length) return;
       socket.off('data', onData);
       socket.off('error', onEarlyError);
+      undecided.delete(socket);
       if (tls !== undefined && !h2 && seen[0] === TLS_HANDSHAKE) {
         tls.emit('connection', streamOf(socket, seen));
         return;
@@ -73,6 +80,8 @@ export function shareHttpPort(server: Server, options: SharedPortOptions): () =>
   return () => {
     server.off('connection', route);
     for (const listener of original) server.on('connection', listener);
+    for (const socket of undecided) socket.destroy();
+    undecided.clear();
   };
 }
 
