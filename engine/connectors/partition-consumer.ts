@@ -11,6 +11,13 @@
 //   the same records: the loser gets a wrong-expected-revision, reloads the checkpoint and skips
 //   what the winner wrote. So the effect of each record is written exactly once however often
 //   Kafka delivers it, and a partition that moves resumes exactly where its checkpoint says.
+//
+// Throughput: fetching and committing overlap. kafkajs's batches go into a bounded queue and their
+// fetch position moves on at once; one loop takes what is queued — all partitions together, up to
+// `maxRecordsPerCommit` — folds each partition and writes the whole take (each partition with its
+// own checkpoint and expected revision) as one `appendToStreams`, so one fsync covers every
+// partition of a fetch, while the next fetch is already on its way. A batch is committed only if
+// it starts at or before its partition's checkpoint; otherwise the partition is fetched again.
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { InvalidArgumentError, WrongExpectedRevisionError } from '../../store/errors.js';
 import type { EventData, ExpectedRevision, Store, StreamWrite } from '../../store/types.js';
@@ -45,10 +52,16 @@ export interface PartitionConsumerOptions<S> extends KafkaConnection {
   readonly fold: PartitionFold<S>;
   /** Where a partition with neither a checkpoint nor a committed offset starts. @defaultValue true */
   readonly fromBeginning?: boolean;
-  /** Most records per atomic commit; a larger Kafka batch is committed in slices. @defaultValue 5000 */
+  /** Most records per atomic commit (all partitions together); a larger Kafka batch is committed in slices. @defaultValue 20000 */
   readonly maxRecordsPerCommit?: number;
-  /** Partitions folded at once (each partition stays in order). @defaultValue 4 */
+  /** kafkajs batches handed over at once (they are only queued; each partition stays in order). @defaultValue 16 */
   readonly partitionsConcurrently?: number;
+  /** Records fetched ahead of the commit in progress; a full queue holds the next fetch back. @defaultValue 4 × maxRecordsPerCommit */
+  readonly maxQueuedRecords?: number;
+  /** Longest a fetch waits on the broker when there is nothing new. @defaultValue 500 */
+  readonly maxWaitTimeMs?: number;
+  /** @defaultValue 8 MiB */
+  readonly maxBytesPerPartition?: number;
   /** How soon the group notices a dead member and moves its partitions. @defaultValue 30000 */
   readonly sessionTimeoutMs?: number;
   /** @defaultValue 3000 */
@@ -94,19 +107,35 @@ export async function readPartitionCheckpoint<S>(store: Store, streamId: string,
   return { nextOffset: -1n, state: initial(), revision: info.lastRevision };
 }
 
+/** A fetched batch waiting for the committing loop. */
+interface Queued {
+  readonly partition: number;
+  readonly records: KafkaRecord[];
+  /** The offset kafkajs asked the broker for: no record before it is missing from this batch. */
+  readonly fetchedOffset: bigint;
+  /** The partition's epoch when the batch arrived; a seek or a failed commit starts a new one. */
+  readonly epoch: number;
+}
+
+interface PartitionWork {
+  readonly partition: number;
+  records: KafkaRecord[];
+  fetchedOffset: bigint;
+}
+
 export async function startPartitionConsumer<S>(options: PartitionConsumerOptions<S>): Promise<PartitionConsumer> {
   const topic = requireText(options.topic, 'topic');
   const groupId = requireText(options.groupId, 'groupId');
   const { store, fold } = options;
   const logger = options.logger ?? silentLogger;
-  const slice = options.maxRecordsPerCommit ?? 5000;
+  const slice = options.maxRecordsPerCommit ?? 20_000;
   if (!Number.isInteger(slice) || slice < 1) throw new InvalidArgumentError('maxRecordsPerCommit must be a positive integer');
+  const queueLimit = Math.max(options.maxQueuedRecords ?? 4 * slice, slice);
 
   const checkpoints = new Map<number, PartitionCheckpoint<S>>();
   const progress = new Map<number, bigint>();
-  /** Partition → the offset we last sought to, so a gap Kafka cannot fill is reported once, not chased forever. */
-  const sought = new Map<number, bigint>();
   let assigned: number[] = [];
+  let assignedSet = new Set<number>();
 
   const checkpointOf = async (partition: number): Promise<PartitionCheckpoint<S>> => {
     const cached = checkpoints.get(partition);
@@ -116,30 +145,174 @@ export async function startPartitionConsumer<S>(options: PartitionConsumerOption
     return loaded;
   };
 
-  const commitSlice = async (partition: number, records: KafkaRecord[]): Promise<void> => {
-    const streamId = options.checkpointStream(partition);
+  // ---- the queue between kafkajs's fetch loop and the one committing loop
+  // kafkajs fetches again only once every batch of the previous response was handled, and its
+  // fetch position is the last *resolved* offset. So `eachBatch` resolves a batch's offsets at
+  // once and only queues it: the next fetch runs while the loop below folds and commits. The
+  // group's offsets are still committed to Kafka only after the store commit (autoCommit off,
+  // explicit commits below), and the store checkpoint, not the fetch position, decides what is
+  // written: a batch that does not start at or before the checkpoint is never committed.
+  const queue: Queued[] = [];
+  let queued = 0;
+  const epochs = new Map<number, number>();
+  let wakeLoop: (() => void) | undefined;
+  const roomWaiters: (() => void)[] = [];
+  let stopping = false;
+
+  const wake = (): void => {
+    const w = wakeLoop;
+    wakeLoop = undefined;
+    w?.();
+  };
+  const freeRoom = (): void => {
+    if (queued < queueLimit || stopping) for (const w of roomWaiters.splice(0)) w();
+  };
+
+  /** Starts a new epoch for a partition: what is queued for it is dropped, and it is fetched again from `offset`. */
+  const restart = (partition: number, offset: bigint | undefined): void => {
+    epochs.set(partition, (epochs.get(partition) ?? 0) + 1);
+    checkpoints.delete(partition);
+    if (offset !== undefined && offset >= 0n && assignedSet.has(partition)) consumer.seek({ topic, partition, offset: offset.toString() });
+  };
+
+  const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+    const messages = batch.messages;
+    if (messages.length === 0 || stopping) return;
+    const partition = batch.partition;
+    const records = new Array<KafkaRecord>(messages.length);
+    for (let i = 0; i < messages.length; i++) records[i] = toKafkaRecord(batch.topic, partition, messages[i]!);
+    const fetchedOffset = BigInt((batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? messages[0]!.offset);
+    queue.push({ partition, records, fetchedOffset, epoch: epochs.get(partition) ?? 0 });
+    queued += records.length;
+    // The fetch position moves on now; Kafka's committed offset only after the store commit.
+    resolveOffset(messages[messages.length - 1]!.offset);
+    wake();
+    // Back-pressure: hold kafkajs (and so the next fetch) while the queue is full.
+    while (queued >= queueLimit && !stopping && isRunning() && !isStale()) {
+      await new Promise<void>((resolve) => {
+        roomWaiters.push(resolve);
+        setTimeout(resolve, 1000);
+      });
+      await heartbeat().catch(() => undefined);
+    }
+  };
+
+  /** Takes up to `slice` records from the queue, grouped per partition in arrival order. */
+  const take = (): PartitionWork[] => {
+    const work = new Map<number, PartitionWork>();
+    let taken = 0;
+    while (queue.length > 0 && taken < slice) {
+      const item = queue[0]!;
+      if (item.epoch !== (epochs.get(item.partition) ?? 0) || !assignedSet.has(item.partition)) {
+        queue.shift();
+        queued -= item.records.length;
+        continue;
+      }
+      const existing = work.get(item.partition);
+      let records = item.records;
+      if (existing) {
+        // Batches of one epoch follow each other; after a rebalance kafkajs may fetch again from
+        // the group's committed offset, so what was already taken is left out.
+        const last = existing.records[existing.records.length - 1]!.offset;
+        if (item.fetchedOffset > last + 1n) break;
+        if (records[0]!.offset <= last) {
+          queue.shift();
+          queued -= records.length;
+          queue.unshift({ ...item, records: records.filter((r) => r.offset > last), fetchedOffset: last + 1n });
+          queued += queue[0]!.records.length;
+          if (queue[0]!.records.length === 0) {
+            queue.shift();
+          }
+          continue;
+        }
+      }
+      if (taken + records.length > slice) {
+        const cut = slice - taken;
+        records = item.records.slice(0, cut);
+        queue[0] = { ...item, records: item.records.slice(cut), fetchedOffset: item.records[cut]!.offset };
+      } else queue.shift();
+      queued -= records.length;
+      taken += records.length;
+      if (existing) {
+        for (const r of records) existing.records.push(r);
+      } else work.set(item.partition, { partition: item.partition, records: records === item.records ? [...records] : records, fetchedOffset: item.fetchedOffset });
+    }
+    freeRoom();
+    return [...work.values()];
+  };
+
+  // ---- Kafka offset commits: after the store commit, off the critical path, latest offset wins
+  const toCommit = new Map<number, bigint>();
+  let committingOffsets: Promise<void> | undefined;
+  const commitOffsets = (): Promise<void> => {
+    if (committingOffsets !== undefined || toCommit.size === 0) return committingOffsets ?? Promise.resolve();
+    const offsets = [...toCommit].filter(([p]) => assignedSet.has(p)).map(([partition, offset]) => ({ topic, partition, offset: offset.toString() }));
+    toCommit.clear();
+    if (offsets.length === 0) return Promise.resolve();
+    committingOffsets = consumer
+      .commitOffsets(offsets)
+      .catch((e: unknown) => logger.warn('committing offsets to Kafka failed (the store checkpoint still holds them)', { topic, error: (e as Error).message }))
+      .finally(() => {
+        committingOffsets = undefined;
+        if (toCommit.size > 0) void commitOffsets();
+      });
+    return committingOffsets;
+  };
+
+  /** Folds and commits one take: every partition's output and checkpoint in one atomic append. */
+  const commit = async (work: PartitionWork[]): Promise<void> => {
     for (;;) {
-      const checkpoint = await checkpointOf(partition);
-      const fresh = records.filter((r) => r.offset >= checkpoint.nextOffset);
-      if (fresh.length === 0) return;
-      const last = fresh[fresh.length - 1]!.offset;
+      const parts: { partition: number; checkpoint: PartitionCheckpoint<S>; fresh: KafkaRecord[] }[] = [];
+      for (const w of work) {
+        if (!assignedSet.has(w.partition)) continue;
+        const checkpoint = await checkpointOf(w.partition);
+        if (checkpoint.revision >= 0n && w.fetchedOffset > checkpoint.nextOffset) {
+          // Fetched after the checkpoint (the group's offsets were lost or reset, or a batch
+          // before this one was dropped): fetch the partition again from the checkpoint.
+          logger.warn('fetching again from the store checkpoint, behind the offset Kafka delivered', { topic, partition: w.partition, checkpoint: String(checkpoint.nextOffset), delivered: String(w.fetchedOffset) });
+          restart(w.partition, checkpoint.nextOffset);
+          continue;
+        }
+        const first = w.records[0]!.offset;
+        if (checkpoint.revision >= 0n && first > checkpoint.nextOffset + 1n) {
+          logger.warn('records between the checkpoint and the first offset Kafka delivered are not in Kafka (retention or compaction?)', { topic, partition: w.partition, from: String(checkpoint.nextOffset), to: String(first) });
+        }
+        const fresh = first >= checkpoint.nextOffset ? w.records : w.records.filter((r) => r.offset >= checkpoint.nextOffset);
+        if (fresh.length > 0) parts.push({ partition: w.partition, checkpoint, fresh });
+      }
+      if (parts.length === 0) return;
       try {
-        const result = await fold.fold(checkpoint.state, fresh, partition);
-        const marker: EventData = {
-          type: CHECKPOINT_EVENT_TYPE,
-          data: { topic, partition, nextOffset: (last + 1n).toString(), state: result.state },
-        };
-        const expected: ExpectedRevision = checkpoint.revision < 0n ? 'no_stream' : checkpoint.revision;
-        const written = await store.appendToStreams([...mergeWrites(result.writes), { streamId, events: [marker], expectedRevision: expected }]);
-        checkpoints.set(partition, { nextOffset: last + 1n, state: result.state, revision: written[written.length - 1]!.nextExpectedRevision });
-        progress.set(partition, last + 1n);
-        options.onCommit?.({ partition, nextOffset: last + 1n, records: fresh.length });
+        // Partitions fold concurrently (a processor may run each in its own isolate thread).
+        const results = await Promise.all(parts.map((p) => fold.fold(p.checkpoint.state, p.fresh, p.partition)));
+        const writes: StreamWrite[] = [];
+        for (const r of results) for (const w of r.writes) writes.push(w);
+        const merged = mergeWrites(writes);
+        for (let i = 0; i < parts.length; i++) {
+          const { partition, checkpoint, fresh } = parts[i]!;
+          const marker: EventData = {
+            type: CHECKPOINT_EVENT_TYPE,
+            data: { topic, partition, nextOffset: (fresh[fresh.length - 1]!.offset + 1n).toString(), state: results[i]!.state },
+          };
+          merged.push({ streamId: options.checkpointStream(partition), events: [marker], expectedRevision: checkpoint.revision < 0n ? 'no_stream' : checkpoint.revision });
+        }
+        const written = await store.appendToStreams(merged);
+        const base = merged.length - parts.length;
+        for (let i = 0; i < parts.length; i++) {
+          const { partition, fresh } = parts[i]!;
+          const next = fresh[fresh.length - 1]!.offset + 1n;
+          checkpoints.set(partition, { nextOffset: next, state: results[i]!.state, revision: written[base + i]!.nextExpectedRevision });
+          progress.set(partition, next);
+          toCommit.set(partition, next);
+          options.onCommit?.({ partition, nextOffset: next, records: fresh.length });
+        }
+        void commitOffsets();
         return;
       } catch (e) {
-        // The cached state may have been changed in place by the fold: reload it in any case.
-        checkpoints.delete(partition);
-        if (e instanceof WrongExpectedRevisionError && e.streamId === streamId) {
-          logger.warn('another member committed this partition first; reloading its checkpoint', { topic, partition });
+        // The cached states may have been changed in place by the folds: reload them in any case.
+        for (const p of parts) checkpoints.delete(p.partition);
+        const fenced = e instanceof WrongExpectedRevisionError && parts.some((p) => options.checkpointStream(p.partition) === e.streamId);
+        if (fenced) {
+          logger.warn('another member committed a partition first; reloading its checkpoint', { topic, stream: (e as WrongExpectedRevisionError).streamId });
           continue;
         }
         throw e;
@@ -147,31 +320,26 @@ export async function startPartitionConsumer<S>(options: PartitionConsumerOption
     }
   };
 
-  const eachBatch = async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> => {
-    const partition = batch.partition;
-    const records = batch.messages.map((m) => toKafkaRecord(batch.topic, partition, m));
-    if (records.length === 0) return;
-    const checkpoint = await checkpointOf(partition);
-    const first = records[0]!.offset;
-    if (checkpoint.revision >= 0n && first > checkpoint.nextOffset) {
-      // Kafka starts this partition after our checkpoint (the group's offsets were lost or reset):
-      // go back to the checkpoint once; if Kafka no longer has those records, say so and go on.
-      if (sought.get(partition) !== checkpoint.nextOffset) {
-        sought.set(partition, checkpoint.nextOffset);
-        logger.warn('resuming from the store checkpoint, behind the offset Kafka delivered', { topic, partition, checkpoint: String(checkpoint.nextOffset), delivered: String(first) });
-        consumer.seek({ topic: batch.topic, partition, offset: checkpoint.nextOffset.toString() });
-        return;
+  let failures = 0;
+  const loop = async (): Promise<void> => {
+    while (!stopping) {
+      const work = take();
+      if (work.length === 0) {
+        await new Promise<void>((resolve) => (wakeLoop = resolve));
+        continue;
       }
-      logger.error('records between the checkpoint and the first offset Kafka still has are gone (retention?)', { topic, partition, from: String(checkpoint.nextOffset), to: String(first) });
+      try {
+        await commit(work);
+        failures = 0;
+      } catch (e) {
+        // Nothing of this take was written. Fetch its partitions again from where it started,
+        // after a pause that grows while the failures go on (a store that is down, a fold that throws).
+        failures++;
+        logger.error('a commit failed; fetching its partitions again', { topic, partitions: work.map((w) => w.partition), error: (e as Error).message, attempt: failures });
+        for (const w of work) restart(w.partition, w.records[0]!.offset);
+        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** Math.min(failures, 6), 10_000)));
+      }
     }
-    for (let i = 0; i < records.length; i += slice) {
-      if (!isRunning() || isStale()) return;
-      const part = records.slice(i, i + slice);
-      await commitSlice(partition, part);
-      resolveOffset(part[part.length - 1]!.offset.toString());
-      await heartbeat();
-    }
-    await commitOffsetsIfNecessary();
   };
 
   const kafka = createKafka({ ...options, clientId: options.clientId ?? `telltale-${groupId}` });
@@ -179,41 +347,58 @@ export async function startPartitionConsumer<S>(options: PartitionConsumerOption
     groupId,
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
-    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 8 * 1024 * 1024,
+    maxBytes: 64 * 1024 * 1024,
+    minBytes: 1,
+    maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
   });
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     assigned = [...(payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
+    assignedSet = new Set(assigned);
     // Another member may have advanced any partition meanwhile; the expected-revision check would
-    // catch it, but reloading is cheaper than a failed commit.
+    // catch it, but reloading is cheaper than a failed commit. What is queued stays: it is checked
+    // against the reloaded checkpoint like any batch.
     checkpoints.clear();
     logger.info('joined the consumer group', { groupId, topic, partitions: assigned });
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     logger.error('the consumer crashed', { groupId, topic, error: payload.error.message, restart: payload.restart });
   });
+  const loopDone = loop();
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
     await consumer.run({
       eachBatchAutoResolve: false,
-      autoCommit: true,
-      autoCommitInterval: 1000,
-      partitionsConsumedConcurrently: options.partitionsConcurrently ?? 4,
+      autoCommit: false,
+      partitionsConsumedConcurrently: options.partitionsConcurrently ?? 16,
       eachBatch,
     });
   } catch (e) {
+    stopping = true;
+    wake();
+    await loopDone;
     await consumer.disconnect().catch(() => undefined);
     throw translateKafkaError(`consuming ${topic} as group ${groupId}`, e);
   }
 
-  let stopping: Promise<void> | undefined;
+  let stopped: Promise<void> | undefined;
   return {
     assignment: () => assigned,
     progress: () => new Map(progress),
     stop: () =>
-      (stopping ??= consumer.disconnect().catch((e: unknown) => {
-        throw translateKafkaError('disconnecting the consumer', e);
-      })),
+      (stopped ??= (async () => {
+        // The commit in hand finishes (and its offsets reach Kafka); what is only queued is
+        // fetched again by whoever owns the partition next.
+        stopping = true;
+        wake();
+        freeRoom();
+        await loopDone;
+        await commitOffsets();
+        await consumer.disconnect().catch((e: unknown) => {
+          throw translateKafkaError('disconnecting the consumer', e);
+        });
+      })()),
   };
 }
 
