@@ -2,7 +2,7 @@
 // subscriptions over one Store. It wires the parts together and translates errors in one place;
 // the routes live in their own modules.
 import { setMaxListeners } from 'node:events';
-import { type AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { PersistentSubscriptions, TooManySubscribersError } from '../engine/subscriptions/index.js';
 import { ANONYMOUS, NotAuthenticatedError, StreamAccess, SYSTEM, type Principal } from '../store/acl.js';
@@ -102,6 +102,7 @@ export function createServer(options: ServerOptions): TelltaleServer {
   // Every long poll and live feed listens for shutdown.
   setMaxListeners(0, closing.signal);
   let address: ServerAddress | undefined;
+  const sockets = new Set<Socket>();
 
   const app = Fastify({
     logger: false,
@@ -237,6 +238,10 @@ export function createServer(options: ServerOptions): TelltaleServer {
     }
     await subscriptions.start();
     grpc?.shareWith(app.server);
+    app.server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     await app.listen({ host, port: options.port ?? 2113 });
     const bound = app.server.address() as AddressInfo;
     const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
@@ -250,7 +255,12 @@ export function createServer(options: ServerOptions): TelltaleServer {
     closed ??= (async () => {
       closing.abort();
       await grpc?.close();
-      const timer = setTimeout(() => app.server.closeAllConnections(), options.shutdownTimeoutMs ?? 10_000);
+      // Past the deadline every socket goes, including ones Node no longer counts as HTTP
+      // connections (a hijacked live feed).
+      const timer = setTimeout(() => {
+        app.server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+      }, options.shutdownTimeoutMs ?? 10_000);
       timer.unref();
       try {
         await app.close();

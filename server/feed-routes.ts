@@ -42,12 +42,12 @@ export function sseEvent(e: RecordedEvent, id: bigint): string {
 export async function pipeSse(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply, subscription: Subscription, idOf: (e: RecordedEvent) => bigint): Promise<void> {
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'close', 'x-accel-buffering': 'no' });
   res.write(': telltale live feed\n\n');
   ctx.metrics.liveFeeds++;
   const stop = () => void subscription.close();
   const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
-  req.raw.once('close', stop);
+  res.once('close', stop);
   ctx.closing.addEventListener('abort', stop, { once: true });
   try {
     for await (const e of subscription) {
@@ -59,7 +59,7 @@ export async function pipeSse(ctx: ServerContext, req: FastifyRequest, reply: Fa
   } finally {
     clearInterval(heartbeat);
     ctx.metrics.liveFeeds--;
-    req.raw.off('close', stop);
+    res.off('close', stop);
     ctx.closing.removeEventListener('abort', stop);
     res.end();
   }
@@ -75,7 +75,7 @@ export function registerFeedRoutes(app: FastifyInstance, ctx: ServerContext, pro
       const base = baseUrl(ctx, req);
       reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'close', 'x-accel-buffering': 'no' });
       ctx.metrics.liveFeeds++;
       const last = new Map<string, string>();
       let beats = 0;
@@ -102,12 +102,12 @@ export function registerFeedRoutes(app: FastifyInstance, ctx: ServerContext, pro
         if (stopped) return;
         stopped = true;
         clearInterval(timer);
-        req.raw.off('close', stop);
+        res.off('close', stop);
         ctx.closing.removeEventListener('abort', stop);
         ctx.metrics.liveFeeds--;
         res.end();
       };
-      req.raw.once('close', stop);
+      res.once('close', stop);
       ctx.closing.addEventListener('abort', stop, { once: true });
     });
   }

@@ -103,7 +103,7 @@ async function waitForEvents(ctx: ServerContext, req: FastifyRequest, target: { 
     const stop = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), seconds * 1000);
       onClose = () => resolve(false);
-      req.raw.once('close', onClose);
+      req.raw.socket.once('close', onClose);
       ctx.closing.addEventListener('abort', onClose, { once: true });
     });
     return await Promise.race([iterator.next().then((r) => r.done !== true, () => false), stop]);
@@ -111,7 +111,7 @@ async function waitForEvents(ctx: ServerContext, req: FastifyRequest, target: { 
     ctx.metrics.longPollsWaiting--;
     clearTimeout(timer);
     if (onClose) {
-      req.raw.off('close', onClose);
+      req.raw.socket.off('close', onClose);
       ctx.closing.removeEventListener('abort', onClose);
     }
     await subscription.close();

@@ -155,12 +155,12 @@ export function registerSubscriptionRoutes(app: FastifyInstance, ctx: ServerCont
           function done(): void {
             clearTimeout(timer);
             consumer.onMessages = undefined;
-            req.raw.off('close', done);
+            req.raw.socket.off('close', done);
             ctx.closing.removeEventListener('abort', done);
             resolve();
           }
           consumer.onMessages = done;
-          req.raw.once('close', done);
+          req.raw.socket.once('close', done);
           ctx.closing.addEventListener('abort', done, { once: true });
         });
         messages = consumer.closed ? [] : consumer.take(count);

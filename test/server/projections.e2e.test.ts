@@ -3,6 +3,7 @@ import { expect } from '../support/chai.js';
 import { ProjectionManager } from '../../engine/index.js';
 import { openStore } from '../../store/index.js';
 import { ADMIN, appendBatch, basic, batch, call, startServer, type Running } from './server-fixture.js';
+import { openTestStore } from './server-fixture.js';
 
 const COUNTER = `fromStream('orders').when({
   $init: function () { return { count: 0 }; },
@@ -24,7 +25,7 @@ describe('HTTP projections', function () {
   let s: Running;
   let projections: ProjectionManager;
   before(async () => {
-    const store = await openStore('memory:');
+    const store = await openTestStore();
     projections = new ProjectionManager(store, { systemProjections: false });
     await projections.start();
     s = await startServer({ store, projections });

@@ -1,6 +1,9 @@
 // Starts the real HTTP server on a free port over a memory store, as the e2e suites use it, and
 // gives them plain fetch helpers with or without credentials.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type ServerOptions, type TelltaleServer } from '../../server/index.js';
 import { openStore, type Store } from '../../store/index.js';
 
@@ -15,8 +18,20 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/**
+ * The store the suites run on: memory by default; `TELLTALE_E2E_STORE=file` runs them on the log
+ * store in a temporary directory.
+ */
+export async function openTestStore(): Promise<Store> {
+  if (process.env.TELLTALE_E2E_STORE !== 'file') return openStore('memory:');
+  const dir = await mkdtemp(join(tmpdir(), 'telltale-e2e-'));
+  const store = await openStore(`file:${dir}`);
+  const close = store.close.bind(store);
+  return Object.assign(store, { close: async () => { await close(); await rm(dir, { recursive: true, force: true }); } });
+}
+
 export async function startServer(options: Partial<ServerOptions> = {}): Promise<Running> {
-  const store = options.store ?? (await openStore('memory:'));
+  const store = options.store ?? (await openTestStore());
   const logs: string[] = [];
   const server = createServer({ host: '127.0.0.1', port: 0, auth: { adminPassword: ADMIN_PASSWORD }, log: (l) => logs.push(l), ...options, store });
   const address = await server.listen();

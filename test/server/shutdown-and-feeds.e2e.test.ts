@@ -4,11 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { expect } from '../support/chai.js';
 import { openStore } from '../../store/index.js';
 import { ADMIN, appendBatch, batch, call, checkConsistency, EVENTS_JSON, startServer } from './server-fixture.js';
+import { openTestStore } from './server-fixture.js';
 
 describe('HTTP server shutdown', () => {
   it('stops accepting, finishes in-flight appends and loses none that were acknowledged', async function () {
     this.timeout(60_000);
-    const store = await openStore('memory:');
+    const store = await openTestStore();
     const s = await startServer({ store });
     const acknowledged: Array<{ stream: string; id: string }> = [];
     const refused = new Map<string, number>();

@@ -4,6 +4,7 @@
 import { expect } from '../support/chai.js';
 import { openStore, type Store } from '../../store/index.js';
 import { appendBatch, batch, call, startServer, type Running } from './server-fixture.js';
+import { openTestStore } from './server-fixture.js';
 
 interface Message {
   id: string;
@@ -57,7 +58,7 @@ describe('HTTP persistent subscriptions', () => {
   let s: Running;
   let store: Store;
   before(async () => {
-    store = await openStore('memory:');
+    store = await openTestStore();
     s = await startServer({ store });
   });
   after(async () => {
