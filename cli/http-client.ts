@@ -378,42 +378,47 @@ export class HttpClient implements Connection {
     }
   }
 
+  /**
+   * Walks the feed forwards through `previous` links, long-polling at the live end (Event Store's
+   * way of subscribing over HTTP). Start points here are exclusive while the URLs' are inclusive,
+   * so what was already delivered (by revision, or by position on `$all`) is skipped.
+   */
   async *follow(streamId: string, options: FollowOptions): AsyncIterable<CliEvent> {
     const { signal } = options;
     const stream = encodeURIComponent(streamId);
-    let path: string | undefined;
-    if (options.after === 'start') path = `/streams/${stream}/${streamId === ALL ? allPositionToken(0n) : '0'}/forward/${this.#pageSize}`;
-    else if (typeof options.after === 'bigint') {
-      path = streamId === ALL ? `/streams/${stream}/${allPositionToken(options.after)}/forward/${this.#pageSize}` : `/streams/${stream}/${options.after + 1n}/forward/${this.#pageSize}`;
-    }
+    const isAll = streamId === ALL;
+    const forwardFrom = (point: bigint) => `/streams/${stream}/${isAll ? allPositionToken(point) : point.toString()}/forward/${this.#pageSize}`;
+    let delivered: bigint | undefined = typeof options.after === 'bigint' ? options.after : undefined;
+    let path: string | undefined =
+      options.after === 'start' ? forwardFrom(0n) : typeof options.after === 'bigint' ? forwardFrom(isAll ? options.after : options.after + 1n) : undefined;
     while (!signal.aborted) {
       try {
         if (path === undefined) {
-          // Where "now" is: the head page's `previous` link reads forward from just after the head.
+          // "Now": the head page's `previous` link reads forward from just after the head.
           const head = await this.#page(`/streams/${stream}/head/backward/1`, streamId, {}, signal);
-          const next = link(head, 'previous');
           const top = head.entries?.[0];
-          path = next ?? (top ? `/streams/${stream}/${(toBigInt(top.eventNumber) ?? -1n) + 1n}/forward/${this.#pageSize}` : `/streams/${stream}/0/forward/${this.#pageSize}`);
-          if (streamId === ALL && next === undefined && top !== undefined) {
-            throw new TelltaleError('unsupported', 'The server did not give a forward link from the head of $all; cannot follow it');
-          }
-          if (streamId === ALL && next === undefined) path = `/streams/${stream}/${allPositionToken(0n)}/forward/${this.#pageSize}`;
+          path = link(head, 'previous') ?? (top === undefined ? forwardFrom(0n) : undefined);
+          if (path === undefined) throw new TelltaleError('unsupported', `The server gave no forward link from the head of ${streamId}; cannot follow it`);
         }
         const feed = await this.#page(path, streamId, { 'ES-LongPoll': String(this.#longPoll) }, signal);
         const entries = [...(feed.entries ?? [])].reverse();
-        for (const entry of entries) yield entryToEvent(entry);
+        for (const entry of entries) {
+          const event = entryToEvent(entry);
+          const point = isAll ? event.position : event.revision;
+          if (delivered !== undefined && point !== undefined && point <= delivered) continue;
+          if (point !== undefined) delivered = point;
+          yield event;
+        }
         const previous = link(feed, 'previous');
-        if (entries.length > 0 && previous === undefined) {
-          const last = entries.at(-1);
-          path = streamId === ALL ? path : `/streams/${stream}/${(toBigInt(last?.eventNumber) ?? -1n) + 1n}/forward/${this.#pageSize}`;
-        } else if (previous !== undefined) path = previous;
-        // An empty page answered before the long poll ran out (or a server without long polling): pace the polls.
+        if (previous !== undefined) path = previous;
+        else if (delivered !== undefined) path = forwardFrom(isAll ? delivered : delivered + 1n);
+        // An empty page before the long poll ran out (or a server without long polling): pace the polls.
         if (entries.length === 0) await delay(500, signal);
       } catch (e) {
         if (signal.aborted) return;
         if (e instanceof StreamNotFoundError) {
           // Not there yet: wait for its first event, as `tail -F` waits for a file.
-          path = `/streams/${stream}/0/forward/${this.#pageSize}`;
+          path = forwardFrom(0n);
           await delay(1000, signal);
           continue;
         }

@@ -9,6 +9,7 @@ import { errorStatus, isTelltaleError } from '../store/errors.js';
 import { registerAppend } from './commands/append.js';
 import { registerBench } from './commands/bench.js';
 import { registerDelete } from './commands/delete.js';
+import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
@@ -76,6 +77,7 @@ Full guide: docs/cli.md`,
   registerIngest(program, ctx);
   registerBench(program, ctx);
   registerEval(program, ctx);
+  registerDemo(program, ctx);
   // Every subcommand reports through main, and says how to get help after a mistake.
   const configure = (c: Command) => {
     c.exitOverride().showHelpAfterError(json ? false : '(run with --help for usage)').configureOutput(output);

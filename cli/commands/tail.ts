@@ -12,6 +12,7 @@ import { InvalidArgumentError as CommanderInvalidArgument } from 'commander';
 
 interface TailFlags extends ConnectionFlags, JsonFlag {
   last: number;
+  system?: boolean;
   after?: bigint | 'start' | 'end';
 }
 
@@ -27,12 +28,14 @@ export function registerTail(program: Command, ctx: CliContext): void {
     .argument('<stream>', "a stream, or '$all'")
     .option('-n, --last <n>', 'how many past events to show first', parseLast, 10)
     .option('--after <n>', 'instead of --last: follow from after this revision/position, or start', parseFrom)
+    .option('--no-system', "with '$all': leave out events of $-streams (indexes, checkpoints)")
     .addHelpText(
       'after',
       `
 Examples:
   $ telltale tail orders-42
   $ telltale tail '$all' -n 0 --json      # only new events, as JSON Lines
+  $ telltale tail '$all' --no-system      # your events only, no index or checkpoint traffic
   $ telltale tail alerts --after start    # everything, then live`,
     );
   connectionOptions(command);
@@ -43,7 +46,10 @@ Examples:
     const stop = () => abort.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    const print = (e: Parameters<typeof humanEventLine>[0]) => ctx.output.out(flags.json ? `${toJson(eventLine(e))}\n` : `${humanEventLine(e)}\n`);
+    const print = (e: Parameters<typeof humanEventLine>[0]) => {
+      if (flags.system === false && e.streamId.startsWith('$')) return;
+      ctx.output.out(flags.json ? `${toJson(eventLine(e))}\n` : `${humanEventLine(e)}\n`);
+    };
     try {
       if (connection instanceof StoreConnection && !connection.store.supports.shared) {
         ctx.output.err(`Note: ${connection.describe} is opened by this process alone, so only history shows; follow a running server with --server.\n`);
@@ -52,7 +58,7 @@ Examples:
       if (flags.after === undefined && flags.last > 0) {
         const recent = [];
         try {
-          for await (const e of connection.read(stream, { backwards: true, maxCount: flags.last })) recent.push(e);
+          for await (const e of connection.read(stream, { backwards: true, maxCount: flags.last, excludeSystemStreams: flags.system === false })) recent.push(e);
         } catch (e) {
           if (!isTelltaleError(e, 'stream-not-found') && !isTelltaleError(e, 'not-found')) throw e;
         }

@@ -47,7 +47,7 @@ function describeStreamCommands(target: Target): void {
 
   it('refuses a wrong expected revision with exit 1 and both revisions in the message', async () => {
     const r = await run('append', 'orders-1', '--type', 'X', '--data', '{}', '--expected-revision', '7');
-    expect(r.code).to.equal(1);
+    expect(r.code, r.stderr).to.equal(1);
     expect(r.stderr).to.include("Wrong expected revision for stream 'orders-1'");
     expect(r.stderr).to.include('actual 1');
   });
@@ -163,15 +163,18 @@ describe('stream commands against a server (--server)', () => {
     expect(jsonLines(tail.stdout()).map((e) => e.type)).to.deep.equal(['Before', 'After']);
   });
 
-  it("follows '$all' live", async () => {
-    const tail = start(['tail', '$all', '-n', '0', '--json', '--server', server.url]);
+  it("follows '$all' live, leaving out $-streams with --no-system", async () => {
+    const tail = start(['tail', '$all', '-n', '1', '--no-system', '--json', '--server', server.url]);
     try {
-      await new Promise((r) => setTimeout(r, 1000));
+      await tail.waitFor(/"live-1"/);
       await telltale(['append', 'live-2', '--type', 'Seen', '--data', '{}', '--server', server.url]);
       await tail.waitFor(/"live-2"/);
+      await new Promise((r) => setTimeout(r, 1000));
     } finally {
       await tail.stop('SIGINT');
     }
+    // The newest event before it started, then the new one: none twice, no $-stream traffic.
+    expect(jsonLines(tail.stdout()).map((e) => `${e.revision}@${e.streamId}`)).to.deep.equal(['1@live-1', '0@live-2']);
   });
 
   it('reads with TELLTALE_URL instead of --server', async () => {
