@@ -32,6 +32,7 @@ import type {
   EventData,
   ExpectedRevision,
   ReadAllOptions,
+  ReadAllPage,
   ReadStreamOptions,
   RecordedEvent,
   ScavengeResult,
@@ -150,6 +151,10 @@ export class EventStore implements Store {
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncGenerator<RecordedEvent> {
+    for await (const page of this.readAllPages(options)) for (const e of page.events) yield e;
+  }
+
+  async *readAllPages(options: ReadAllOptions = {}): AsyncGenerator<ReadAllPage> {
     this.#assertOpen();
     const direction = parseDirection(options.direction);
     let remaining = parseMaxCount(options.maxCount);
@@ -160,13 +165,18 @@ export class EventStore implements Store {
     while (remaining > 0 && cursor >= 0n) {
       const page = await this.#backend.readAll({ fromPosition: cursor, direction, limit: this.#pageSize });
       if (page.length === 0) return;
+      const events: RecordedEvent[] = [];
+      let last = page[page.length - 1]!.position;
       for (const record of page) {
         if (!accept(record.streamId, record.type)) continue;
-        yield options.resolveLinks === true ? await this.#resolve(record) : new StoredEvent(record);
-        if (--remaining === 0) return;
+        events.push(options.resolveLinks === true ? await this.#resolve(record) : new StoredEvent(record));
+        if (--remaining === 0) {
+          last = record.position;
+          break;
+        }
       }
-      const tail = page[page.length - 1]!.position;
-      cursor = direction === 'forwards' ? tail + 1n : tail - 1n;
+      yield { events, lastPosition: last };
+      cursor = direction === 'forwards' ? last + 1n : last - 1n;
     }
   }
 

@@ -40,94 +40,228 @@ const decoder = new TextDecoder();
 const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const NULL = Buffer.from('null');
 const COMMA = 0x2c;
+const OPEN = 0x5b;
+const CLOSE = 0x5d;
+const QUOTE = 0x22;
+const ZERO = 0x30;
+const MINUS = 0x2d;
 
-export class BatchEncoder {
-  #buf = Buffer.allocUnsafe(1 << 20);
-  #len = 0;
-  readonly #quoted = new Map<string, string>();
+/** Node's direct slice decoders and writers, which skip `toString`'s encoding dispatch on this hot path. */
+interface FastBuffer extends Buffer {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+  latin1Write(s: string, offset: number, length: number): number;
+  utf8Write(s: string, offset: number): number;
+}
 
-  encode(items: readonly BatchItem[], safe = false): EncodedBatch {
-    this.#len = 0;
-    let headers = '[';
-    for (let i = 0; i < items.length; i++) {
-      if (i > 0) {
-        headers += ',';
-        this.#byte(COMMA);
+/**
+ * A growable byte buffer the headers and bodies are written into: both texts are built as bytes
+ * and decoded once per batch, so the host allocates no string per event (header text by string
+ * concatenation cost as much as reading the event; the ropes it made also had to be flattened
+ * when handed to the isolate).
+ */
+class ByteText {
+  buf = Buffer.allocUnsafe(1 << 20) as FastBuffer;
+  len = 0;
+  /** Every byte written so far is ASCII (so byte offsets are character offsets). */
+  ascii = true;
+
+  reset(): void {
+    this.len = 0;
+    this.ascii = true;
+  }
+
+  byte(b: number): void {
+    if (this.len + 1 > this.buf.length) this.#grow(1);
+    this.buf[this.len++] = b;
+  }
+
+  bytes(b: Uint8Array): void {
+    if (this.len + b.length > this.buf.length) this.#grow(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  /** A non-negative safe integer, or any number through its string form. */
+  number(n: number): void {
+    if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) {
+      if (this.len + 10 > this.buf.length) this.#grow(10);
+      let digits = 1;
+      for (let x = n; x >= 10; x = (x / 10) | 0) digits++;
+      let at = this.len + digits;
+      this.len = at;
+      const buf = this.buf;
+      let x = n;
+      do {
+        buf[--at] = ZERO + (x % 10);
+        x = (x / 10) | 0;
+      } while (x > 0);
+      return;
+    }
+    this.ascii8(Number.isFinite(n) ? String(n) : 'null');
+  }
+
+  /** A string known to be printable ASCII without quotes or backslashes (numbers, UUIDs), written without a native call. */
+  ascii8(s: string): void {
+    const n = s.length;
+    if (this.len + n > this.buf.length) this.#grow(n);
+    const buf = this.buf;
+    let at = this.len;
+    for (let i = 0; i < n; i++) buf[at++] = s.charCodeAt(i);
+    this.len = at;
+  }
+
+  /** ASCII text as it is (JSON punctuation, numbers, ids). */
+  text(s: string): void {
+    if (this.len + s.length * 3 > this.buf.length) this.#grow(s.length * 3);
+    const n = this.buf.utf8Write(s, this.len);
+    if (n !== s.length) this.ascii = false;
+    this.len += n;
+  }
+
+  /** A string as a JSON string literal; printable ASCII is copied in the check loop itself. */
+  quoted(s: string): void {
+    const n = s.length;
+    if (this.len + n + 2 > this.buf.length) this.#grow(n + 2);
+    const buf = this.buf;
+    let at = this.len;
+    buf[at++] = QUOTE;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === QUOTE || c === 0x5c) {
+        this.text(JSON.stringify(s));
+        return;
       }
-      const item = items[i]!;
-      if (isDeletionNotice(item)) {
-        this.#bytes(NULL);
-        headers += `[${JSON.stringify(item.streamId)},-1,"",null,${Number(item.position)},0,${item.deleted === 'soft' ? 4 : 3},${this.#len}]`;
-        continue;
-      }
-      headers += this.#event(item, safe);
+      buf[at++] = c;
     }
-    headers += ']';
-    const bodies = this.#buf.toString('utf8', 0, this.#len);
-    // Equal lengths mean every byte was ASCII, so byte offsets are character offsets.
-    return { headers, bodies, ascii: bodies.length === this.#len };
+    buf[at++] = QUOTE;
+    this.len = at;
   }
 
-  #event(e: RecordedEvent, safe: boolean): string {
-    const link = e.link;
-    // The store's own event class exposes its raw record: reading it skips the getters and the Date.
-    const r = (e as { record?: StoredRecord }).record;
-    const stream = r?.streamId ?? e.streamId;
-    const data = r?.data ?? e.dataBytes;
-    const meta = r?.metadata ?? e.metadataBytes;
-    let kind: number;
-    let raw = '';
-    if (r?.isJson ?? e.isJson) {
-      if (isBlank(data)) {
-        kind = 2;
-        this.#bytes(NULL);
-      } else {
-        kind = 1;
-        if (safe) this.#bytes(Buffer.from(safeJson(data)));
-        else this.#bytes(data);
-      }
-    } else {
-      kind = 0;
-      raw = `,${JSON.stringify(decoder.decode(data))}`;
-      this.#bytes(NULL);
+  /** The text; `ascii` is also found out for bytes copied in unchecked (a UTF-8 decode is cheaper than a check per byte). */
+  toString(): string {
+    if (this.ascii) {
+      const text = this.buf.utf8Slice(0, this.len);
+      this.ascii = text.length === this.len;
+      return text;
     }
-    let header = `[${JSON.stringify(stream)},${Number(r?.revision ?? e.revision)},${this.#quote(r?.type ?? e.type)},"${r?.id ?? e.id}",${Number((link ?? e).position)},${r?.created ?? e.created.getTime()},${kind},${this.#len}`;
-    const hasLinkMeta = link !== undefined && link.metadataBytes.length > 0;
-    if (meta.length > 0 || hasLinkMeta || kind === 0) header += `,${meta.length > 0 ? JSON.stringify(decoder.decode(meta)) : '""'}`;
-    if (hasLinkMeta || kind === 0) {
-      header += `,${hasLinkMeta ? JSON.stringify(decoder.decode(link.metadataBytes)) : '""'}`;
-      // A recategorised link ($by_category on a deletion) names its original stream in `$o`.
-      const original = hasLinkMeta ? link.metadata.$o : undefined;
-      header += `,${typeof original === 'string' ? JSON.stringify(original) : 'null'}`;
-    }
-    return `${header}${raw}]`;
-  }
-
-  #quote(s: string): string {
-    let q = this.#quoted.get(s);
-    if (q === undefined) {
-      q = JSON.stringify(s);
-      if (this.#quoted.size > 1000) this.#quoted.clear();
-      this.#quoted.set(s, q);
-    }
-    return q;
-  }
-
-  #byte(b: number): void {
-    if (this.#len + 1 > this.#buf.length) this.#grow(1);
-    this.#buf[this.#len++] = b;
-  }
-
-  #bytes(b: Uint8Array): void {
-    if (this.#len + b.length > this.#buf.length) this.#grow(b.length);
-    this.#buf.set(b, this.#len);
-    this.#len += b.length;
+    return this.buf.utf8Slice(0, this.len);
   }
 
   #grow(n: number): void {
-    const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + n));
-    this.#buf.copy(next, 0, 0, this.#len);
-    this.#buf = next;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n)) as FastBuffer;
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+}
+
+export class BatchEncoder {
+  readonly #headers = new ByteText();
+  readonly #bodies = new ByteText();
+  readonly #types = new Map<string, Buffer>();
+
+  encode(items: readonly BatchItem[], safe = false): EncodedBatch {
+    const h = this.#headers;
+    const b = this.#bodies;
+    h.reset();
+    b.reset();
+    h.byte(OPEN);
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0) {
+        h.byte(COMMA);
+        b.byte(COMMA);
+      }
+      const item = items[i]!;
+      if (isDeletionNotice(item)) {
+        b.bytes(NULL);
+        h.text(`[${JSON.stringify(item.streamId)},-1,"",null,${Number(item.position)},0,${item.deleted === 'soft' ? 4 : 3},${b.len}]`);
+        continue;
+      }
+      this.#event(item, safe);
+    }
+    h.byte(CLOSE);
+    return { headers: h.toString(), bodies: b.toString(), ascii: b.ascii };
+  }
+
+  #event(e: RecordedEvent, safe: boolean): void {
+    const h = this.#headers;
+    const b = this.#bodies;
+    const link = e.link;
+    // The store's own event class exposes its raw record: reading it skips the getters and the Date.
+    const r = (e as { record?: StoredRecord }).record;
+    const data = r?.data ?? e.dataBytes;
+    const meta = r?.metadata ?? e.metadataBytes;
+    let kind: number;
+    if (r?.isJson ?? e.isJson) {
+      if (isBlank(data)) {
+        kind = 2;
+        b.bytes(NULL);
+      } else {
+        kind = 1;
+        if (safe) b.bytes(Buffer.from(safeJson(data)));
+        else b.bytes(data);
+      }
+    } else {
+      kind = 0;
+      b.bytes(NULL);
+    }
+    h.byte(OPEN);
+    h.quoted(r?.streamId ?? e.streamId);
+    h.byte(COMMA);
+    h.number(Number(r?.revision ?? e.revision));
+    h.byte(COMMA);
+    h.bytes(this.#type(r?.type ?? e.type));
+    h.byte(COMMA);
+    if (r !== undefined) {
+      // A stored id is a lower-case UUID (the store validates and normalises it).
+      h.byte(QUOTE);
+      h.ascii8(r.id);
+      h.byte(QUOTE);
+    } else h.quoted(e.id);
+    h.byte(COMMA);
+    h.number(Number((link ?? e).position));
+    h.byte(COMMA);
+    this.#created(r?.created ?? e.created.getTime());
+    h.byte(COMMA);
+    h.byte(ZERO + kind);
+    h.byte(COMMA);
+    h.number(b.len);
+    const hasLinkMeta = link !== undefined && link.metadataBytes.length > 0;
+    if (meta.length > 0 || hasLinkMeta || kind === 0) {
+      h.byte(COMMA);
+      h.text(meta.length > 0 ? JSON.stringify(decoder.decode(meta)) : '""');
+    }
+    if (hasLinkMeta || kind === 0) {
+      h.text(`,${hasLinkMeta ? JSON.stringify(decoder.decode(link.metadataBytes)) : '""'}`);
+      // A recategorised link ($by_category on a deletion) names its original stream in `$o`.
+      const original = hasLinkMeta ? link.metadata.$o : undefined;
+      h.text(`,${typeof original === 'string' ? JSON.stringify(original) : 'null'}`);
+    }
+    if (kind === 0) h.text(`,${JSON.stringify(decoder.decode(data))}`);
+    h.byte(CLOSE);
+  }
+
+  #lastCreated = NaN;
+  #lastCreatedText = '';
+
+  /** Events of one commit share their timestamp: its digits are made once. */
+  #created(ms: number): void {
+    if (ms !== this.#lastCreated) {
+      this.#lastCreated = ms;
+      this.#lastCreatedText = String(ms);
+    }
+    this.#headers.ascii8(this.#lastCreatedText);
+  }
+
+  /** Event types repeat: their quoted bytes are made once. */
+  #type(s: string): Buffer {
+    let q = this.#types.get(s);
+    if (q === undefined) {
+      q = Buffer.from(JSON.stringify(s));
+      if (this.#types.size > 1000) this.#types.clear();
+      this.#types.set(s, q);
+    }
+    return q;
   }
 }
 

@@ -55,40 +55,76 @@ export class EventFeed {
   #closed = false;
   #wakeScheduled = false;
   #types: Set<string> | undefined;
+  readonly #streams: Set<string> | undefined;
 
   constructor(store: Store, options: FeedOptions) {
     this.#store = store;
     this.#options = options;
     this.#point = options.from;
     this.#scanned = options.from;
+    this.#streams = options.reader.kind === 'streams' ? new Set(options.reader.streamIds) : undefined;
   }
 
   start(): void {
     const o = this.#options;
-    const onCaughtUp = (): void => {
-      this.#caughtUp = true;
-      if (o.stopAtEnd) this.#ended = true;
-      this.#wake();
-    };
+    this.#types = o.eventTypes === undefined ? undefined : new Set(o.eventTypes);
     if (o.reader.kind === 'stream') {
       const from = o.from?.kind === 'stream' ? o.from.revision : 'start';
-      this.#subscription = this.#store.subscribeToStream(o.reader.streamId, { fromRevision: from, resolveLinks: true, onCaughtUp });
-    } else {
-      const from = o.from?.kind === 'all' ? o.from.position : 'start';
-      this.#subscription = this.#store.subscribeToAll({
-        fromPosition: from,
-        resolveLinks: o.reader.kind === 'streams',
-        filter: this.#storeFilter(),
-        // With a store-side filter, the subscription reports how far it has looked after every
-        // event it considered, so the read point (and `whenProcessed`) stay exact.
-        checkpointInterval: 1,
-        onCheckpoint: (position) => {
-          this.#scan({ kind: 'all', position });
-        },
-        onCaughtUp,
-      });
+      this.#subscription = this.#store.subscribeToStream(o.reader.streamId, { fromRevision: from, resolveLinks: true, onCaughtUp: () => this.#caughtUpNow() });
+      void this.#pump();
+    } else void this.#pumpPages();
+  }
+
+  #caughtUpNow(): void {
+    this.#caughtUp = true;
+    if (this.#options.stopAtEnd) this.#ended = true;
+    this.#wake();
+  }
+
+  /**
+   * `$all` readers catch up a page at a time (no per-event await, which costs as much as the
+   * read), then a one-time feed ends and a continuous one subscribes from where the pages ended.
+   */
+  async #pumpPages(): Promise<void> {
+    const o = this.#options;
+    let after = o.from?.kind === 'all' ? o.from.position : -1n;
+    try {
+      const filter = this.#storeFilter();
+      for await (const page of this.#store.readAllPages({ fromPosition: after + 1n, filter, resolveLinks: o.reader.kind === 'streams' })) {
+        const events = page.events;
+        for (let i = 0; i < events.length; i++) this.#consider(events[i]!);
+        const last = events[events.length - 1];
+        if (last === undefined || (last.link ?? last).position !== page.lastPosition) this.#scan({ kind: 'all', position: page.lastPosition });
+        after = page.lastPosition;
+        if (this.#closed) break;
+        await this.#backpressure();
+        if (this.#closed) break;
+      }
+    } catch (err) {
+      if (!this.#closed) this.#error = err;
+      this.#ended = true;
+      this.#wake();
+      return;
     }
-    void this.#pump();
+    if (this.#closed || o.stopAtEnd) {
+      this.#caughtUpNow();
+      this.#ended = true;
+      this.#wake();
+      return;
+    }
+    this.#subscription = this.#store.subscribeToAll({
+      fromPosition: after < 0n ? 'start' : after,
+      resolveLinks: o.reader.kind === 'streams',
+      filter: this.#storeFilter(),
+      // With a store-side filter, the subscription reports how far it has looked after every
+      // event it considered, so the read point (and `whenProcessed`) stay exact.
+      checkpointInterval: 1,
+      onCheckpoint: (position) => {
+        this.#scan({ kind: 'all', position });
+      },
+      onCaughtUp: () => this.#caughtUpNow(),
+    });
+    await this.#pump();
   }
 
   /** The store-side pre-filter: prefixes that cover what `#accept` keeps exactly. */
@@ -103,24 +139,10 @@ export class EventFeed {
   }
 
   async #pump(): Promise<void> {
-    const o = this.#options;
-    const streams = o.reader.kind === 'streams' ? new Set(o.reader.streamIds) : undefined;
-    const byStream = o.reader.kind === 'stream' ? o.reader.streamId : undefined;
-    this.#types = o.eventTypes === undefined ? undefined : new Set(o.eventTypes);
     try {
       for await (const e of this.#subscription!) {
-        let item: BatchItem | undefined;
-        if (o.accept !== undefined) item = o.accept(e) ? e : undefined;
-        else if (streams !== undefined && !streams.has((e.link ?? e).streamId)) item = undefined;
-        else item = this.#select(e);
-        if (item === undefined) this.#scan(this.#pointOf(e));
-        else this.#push(item, e);
-        if (this.#queue.length - this.#head >= o.highWater) {
-          await new Promise<void>((resolve) => {
-            this.#wakePump = resolve;
-          });
-          this.#wakePump = undefined;
-        }
+        this.#consider(e);
+        await this.#backpressure();
         if (this.#closed) break;
       }
     } catch (err) {
@@ -128,6 +150,25 @@ export class EventFeed {
     }
     this.#ended = true;
     this.#wake();
+  }
+
+  /** Queues the event if the projection wants it, else moves the read point past it. */
+  #consider(e: RecordedEvent): void {
+    const o = this.#options;
+    let item: BatchItem | undefined;
+    if (o.accept !== undefined) item = o.accept(e) ? e : undefined;
+    else if (this.#streams !== undefined && !this.#streams.has((e.link ?? e).streamId)) item = undefined;
+    else item = this.#select(e);
+    if (item === undefined) this.#scan(this.#pointOf(e));
+    else this.#push(item, e);
+  }
+
+  async #backpressure(): Promise<void> {
+    if (this.#queue.length - this.#head < this.#options.highWater) return;
+    await new Promise<void>((resolve) => {
+      this.#wakePump = resolve;
+    });
+    this.#wakePump = undefined;
   }
 
   /** The host pre-filter: what a user projection sees of an event. */
