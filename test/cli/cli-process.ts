@@ -80,7 +80,7 @@ export function start(args: readonly string[], options: RunOptions = {}): Runnin
     child,
     stdout: () => out,
     stderr: () => err,
-    async waitFor(pattern, timeoutMs = 20_000) {
+    async waitFor(pattern, timeoutMs = 45_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const m = pattern.exec(out);

@@ -151,7 +151,8 @@ describe('stream commands against a server (--server)', () => {
   describeStreamCommands({ name: 'server', flags: () => ['--server', server.url] });
 
   it('tails a stream: the last events, then new ones live, until Ctrl-C', async () => {
-    await telltale(['append', 'live-1', '--type', 'Before', '--data', '{"n":0}', '--server', server.url]);
+    const before = await telltale(['append', 'live-1', '--type', 'Before', '--data', '{"n":0}', '--server', server.url]);
+    expect(before.code, before.stderr).to.equal(0);
     const tail = start(['tail', 'live-1', '-n', '1', '--json', '--server', server.url]);
     try {
       await tail.waitFor(/"Before"/);
@@ -164,17 +165,20 @@ describe('stream commands against a server (--server)', () => {
   });
 
   it("follows '$all' live, leaving out $-streams with --no-system", async () => {
+    const first = await telltale(['append', 'live-a', '--type', 'Before', '--data', '{}', '--server', server.url]);
+    expect(first.code, first.stderr).to.equal(0);
     const tail = start(['tail', '$all', '-n', '1', '--no-system', '--json', '--server', server.url]);
     try {
-      await tail.waitFor(/"live-1"/);
-      await telltale(['append', 'live-2', '--type', 'Seen', '--data', '{}', '--server', server.url]);
+      await tail.waitFor(/"live-a"/);
+      const second = await telltale(['append', 'live-2', '--type', 'Seen', '--data', '{}', '--server', server.url]);
+      expect(second.code, second.stderr).to.equal(0);
       await tail.waitFor(/"live-2"/);
       await new Promise((r) => setTimeout(r, 1000));
     } finally {
       await tail.stop('SIGINT');
     }
     // The newest event before it started, then the new one: none twice, no $-stream traffic.
-    expect(jsonLines(tail.stdout()).map((e) => `${e.revision}@${e.streamId}`)).to.deep.equal(['1@live-1', '0@live-2']);
+    expect(jsonLines(tail.stdout()).map((e) => `${e.revision}@${e.streamId}`)).to.deep.equal(['0@live-a', '0@live-2']);
   });
 
   it('reads with TELLTALE_URL instead of --server', async () => {
