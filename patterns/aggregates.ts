@@ -186,8 +186,9 @@ export class AggregateSet<E> {
   init(): Accumulator[] {
     return this.nodes.map((n, i) => (this.hs[i] as Handler<AggregateNode>).init(n));
   }
-  add(accs: Accumulator[], values: ReadonlyArray<number | string>, time: number): void {
-    for (let i = 0; i < accs.length; i++) accs[i] = (this.hs[i] as Handler<AggregateNode>).add(this.nodes[i] as AggregateNode, accs[i] as Accumulator, values[i] as number | string, time);
+  add(accs: Accumulator[], values: ReadonlyArray<number | string>, time: number, offset = 0): void {
+    const n = this.nodes.length;
+    for (let i = 0; i < n; i++) accs[offset + i] = (this.hs[i] as Handler<AggregateNode>).add(this.nodes[i] as AggregateNode, accs[offset + i] as Accumulator, values[i] as number | string, time);
   }
   merge(into: Accumulator[], from: Accumulator[]): void {
     for (let i = 0; i < into.length; i++) into[i] = (this.hs[i] as Handler<AggregateNode>).merge(this.nodes[i] as AggregateNode, into[i] as Accumulator, from[i] as Accumulator);

@@ -190,8 +190,27 @@ export class WindowRuntime<E> {
     return { v: 1, wm: MIN_TIME, maxT: MIN_TIME, n: 0, keys: Object.create(null) as Record<string, WindowKeyState>, dq: newDeadlineQueue(), counts: { late: 0, emitted: 0, closed: 0 } };
   }
 
+  private lastState: WindowState | null = null;
+  private index: Map<string, WindowKeyState> = new Map();
+  private readonly indexes = new WeakMap<WindowState, Map<string, WindowKeyState>>();
+
+  /** Keys are looked up in a Map derived from `state.keys` (rebuilt once for a state that came
+   * through JSON): a dictionary-mode object with many keys is several times slower to read. */
   private hydrate(state: WindowState): void {
+    if (state === this.lastState) return;
     if (Object.getPrototypeOf(state.keys) !== null) state.keys = Object.assign(Object.create(null) as Record<string, WindowKeyState>, state.keys);
+    let index = this.indexes.get(state);
+    if (index === undefined) {
+      index = new Map(Object.entries(state.keys));
+      this.indexes.set(state, index);
+    }
+    this.lastState = state;
+    this.index = index;
+  }
+
+  private dropKey(state: WindowState, key: string): void {
+    delete state.keys[key];
+    this.index.delete(key);
   }
 
   advance(state: WindowState, event: E, eventTime?: number): WindowOutput<E> {
@@ -213,8 +232,8 @@ export class WindowRuntime<E> {
     if (wm > state.wm) this.closeUpTo(state, wm, out);
     const key = String(this.keyOf(event));
     const id = this.idOf(event) ?? ordinal;
-    let ks = state.keys[key];
-    if (ks === undefined) { ks = { d: null }; state.keys[key] = ks; }
+    let ks = this.index.get(key);
+    if (ks === undefined) { ks = { d: null }; state.keys[key] = ks; this.index.set(key, ks); }
     const values = this.aggs.extract(event);
     switch (this.spec.kind) {
       case 'tumbling': this.addToWindows(state, ks, key, t, id, values, Math.floor(t / this.spec.size) * this.spec.size, this.spec.size, this.spec.size, out); break;
@@ -259,7 +278,7 @@ export class WindowRuntime<E> {
   private closeUpTo(state: WindowState, wm: number, out: WindowOutput<E>): void {
     state.wm = wm;
     popDeadlines(state.dq, wm, (key, time) => {
-      const ks = state.keys[key];
+      const ks = this.index.get(key);
       if (!ks || ks.d !== time) return; // superseded by an earlier deadline for the same key
       ks.d = null;
       let next: number | null = null;
@@ -295,7 +314,7 @@ export class WindowRuntime<E> {
         if (k > 0) ks.i.splice(0, k);
         if (ks.i.length > 0) next = (ks.i[0] as Item)[0] + size;
       }
-      if (next === null) delete state.keys[key];
+      if (next === null) this.dropKey(state, key);
       else this.schedule(state, ks, key, next);
     });
   }
@@ -307,9 +326,7 @@ export class WindowRuntime<E> {
   private addTo(b: Bucket, t: number, id: string | number, values: Array<number | string>): void {
     b[0]++;
     b[2] = id;
-    const accs = b.slice(3) as Accumulator[];
-    this.aggs.add(accs, values, t);
-    for (let i = 0; i < accs.length; i++) b[3 + i] = accs[i] as Accumulator;
+    this.aggs.add(b as unknown as Accumulator[], values, t, 3);
   }
 
   private addToWindows(state: WindowState, ks: WindowKeyState, key: string, t: number, id: string | number, values: Array<number | string>, lastStart: number, size: number, step: number, out: WindowOutput<E>): void {
@@ -382,6 +399,6 @@ export class WindowRuntime<E> {
     const b = this.newBucket((items[0] as Item)[1]);
     for (const it of items) this.addTo(b, it[0], it[1], it.slice(2) as Array<number | string>);
     this.push(state, out, this.result(key, (items[0] as Item)[0], (items[items.length - 1] as Item)[0], b, true, items.map((i) => i[1])));
-    if (slide >= size) { items.length = 0; delete state.keys[key]; }
+    if (slide >= size) { items.length = 0; this.dropKey(state, key); }
   }
 }
