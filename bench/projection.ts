@@ -6,7 +6,7 @@
 //   (b) partitionBy over 100k partitions (states checkpointed to partition streams)
 //   (c) linkTo of every event (durable writes, atomic with the checkpoint)
 //   (d) two projections at once (isolates run on their own threads)
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -48,7 +48,39 @@ async function fill(store: Store, events: number, partitions: number, log: (l: s
   return bytes;
 }
 
-async function plainCountByType(store: Store): Promise<{ seconds: number; events: number }> {
+/**
+ * CPU time so far, in ms: the main thread's (Linux /proc; undefined elsewhere) and the whole
+ * process's (isolate threads and libuv's pool too). On a shared machine wall time moves with
+ * the neighbours' load; CPU per event shows what the work costs.
+ */
+interface CpuMark {
+  readonly main: number | undefined;
+  readonly all: number;
+}
+
+function cpuMark(): CpuMark {
+  let main: number | undefined;
+  try {
+    // Fields 14 and 15 of /proc/<pid>/task/<tid>/stat: user and system time in clock ticks (1/100 s).
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    main = (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    main = undefined;
+  }
+  const u = process.cpuUsage();
+  return { main, all: (u.user + u.system) / 1000 };
+}
+
+/** µs of CPU per event between two marks. */
+function cpuPerEvent(from: CpuMark, events: number): { mainThreadUs: number | null; processUs: number } {
+  const to = cpuMark();
+  const us = (ms: number): number => +((ms * 1000) / events).toFixed(2);
+  return { mainThreadUs: from.main === undefined || to.main === undefined ? null : us(to.main - from.main), processUs: us(to.all - from.all) };
+}
+
+async function plainCountByType(store: Store): Promise<{ seconds: number; events: number; cpu: object }> {
+  const cpu = cpuMark();
   const started = performance.now();
   const counts: Record<string, number> = {};
   let n = 0;
@@ -57,10 +89,11 @@ async function plainCountByType(store: Store): Promise<{ seconds: number; events
     counts[e.type] = (counts[e.type] ?? 0) + 1;
     n++;
   }
-  return { seconds: (performance.now() - started) / 1000, events: n };
+  return { seconds: (performance.now() - started) / 1000, events: n, cpu: cpuPerEvent(cpu, n) };
 }
 
-async function plainPartitioned(store: Store): Promise<{ seconds: number; events: number }> {
+async function plainPartitioned(store: Store): Promise<{ seconds: number; events: number; cpu: object }> {
+  const cpu = cpuMark();
   const started = performance.now();
   const states = new Map<string, { n: number; sum: number }>();
   let n = 0;
@@ -73,26 +106,28 @@ async function plainPartitioned(store: Store): Promise<{ seconds: number; events
     s.sum += data.amount;
     n++;
   }
-  return { seconds: (performance.now() - started) / 1000, events: n };
+  return { seconds: (performance.now() - started) / 1000, events: n, cpu: cpuPerEvent(cpu, n) };
 }
 
 /** `--checkpoint-every N`: handled events (and dirty partitions) between checkpoints; Event Store's default is 4000. */
 let checkpointEvery: number | undefined;
 
-async function runProjections(store: Store, queries: Record<string, string>, emit: boolean): Promise<{ seconds: number; processed: Record<string, number>; faults: string[] }> {
+async function runProjections(store: Store, queries: Record<string, string>, emit: boolean, events: number): Promise<{ seconds: number; processed: Record<string, number>; faults: string[]; cpu: object }> {
   const limits = { memoryLimitMiB: 512, ...(checkpointEvery ? { checkpointHandledThreshold: checkpointEvery, maxDirtyPartitions: checkpointEvery } : {}) };
   const manager = new ProjectionManager(store, { systemProjections: false, limits });
   await manager.start();
+  const cpu = cpuMark();
   const started = performance.now();
   await Promise.all(Object.entries(queries).map(([name, query]) => manager.create(name, query, { mode: 'one-time', checkpoints: true, emit })));
   const statuses = await Promise.all(Object.keys(queries).map((name) => manager.when(name, (s) => s.status === 'Completed' || s.status === 'Faulted')));
   const seconds = (performance.now() - started) / 1000;
+  const used = cpuPerEvent(cpu, events * Object.keys(queries).length);
   const processed: Record<string, number> = {};
   for (const s of statuses) processed[s.name] = s.eventsProcessed;
   const faults = statuses.filter((s) => s.status === 'Faulted').map((s) => `${s.name}: ${s.lastError?.message ?? ''}`);
   for (const name of Object.keys(queries)) await manager.delete(name);
   await manager.close();
-  return { seconds, processed, faults };
+  return { seconds, processed, faults, cpu: used };
 }
 
 const COUNT_BY_TYPE = `fromAll().when({
@@ -122,27 +157,27 @@ export async function run(options: BenchOptions): Promise<object> {
     const rate = (n: number, s: number): number => Math.round(n / s);
 
     const only = new Set(String(options.flags.only ?? 'a,b,c,d').split(','));
-    const skipped = { eventsPerSecond: 0, plainNodeEventsPerSecond: 1, seconds: 0, processed: {}, faults: ['skipped'] };
-    const none = { seconds: 0, events: 1, processed: {}, faults: ['skipped'] };
+    const skipped = { eventsPerSecond: 0, plainNodeEventsPerSecond: 1, seconds: 0, processed: {}, faults: ['skipped'], cpu: {} };
+    const none = { seconds: 0, events: 1, processed: {}, faults: ['skipped'], cpu: {} };
 
     options.log('(a) count by event type');
     const plainA = only.has('a') || only.has('d') ? await plainCountByType(store) : none;
-    const a = only.has('a') || only.has('d') ? await runProjections(store, { count: COUNT_BY_TYPE }, false) : skipped;
+    const a = only.has('a') || only.has('d') ? await runProjections(store, { count: COUNT_BY_TYPE }, false, events) : skipped;
     const aRate = rate(events, a.seconds);
     const plainARate = rate(plainA.events, plainA.seconds);
 
     options.log('(b) partitionBy');
     const plainB = only.has('b') ? await plainPartitioned(store) : none;
-    const b = only.has('b') ? await runProjections(store, { partitioned: PARTITIONED }, false) : skipped;
+    const b = only.has('b') ? await runProjections(store, { partitioned: PARTITIONED }, false, events) : skipped;
     const bRate = rate(events, b.seconds);
     const plainBRate = rate(plainB.events, plainB.seconds);
 
     options.log('(c) linkTo every event');
-    const c = only.has('c') ? await runProjections(store, { links: LINK_ALL }, true) : skipped;
+    const c = only.has('c') ? await runProjections(store, { links: LINK_ALL }, true, events) : skipped;
     const cRate = rate(events, c.seconds);
 
     options.log('(d) two projections at once');
-    const d = only.has('d') ? await runProjections(store, { count1: COUNT_BY_TYPE, count2: COUNT_BY_TYPE }, false) : skipped;
+    const d = only.has('d') ? await runProjections(store, { count1: COUNT_BY_TYPE, count2: COUNT_BY_TYPE }, false, events) : skipped;
     const dRate = rate(events * 2, d.seconds);
 
     return {
@@ -151,10 +186,10 @@ export async function run(options: BenchOptions): Promise<object> {
       events,
       partitions,
       approxEventBytes: eventBytes,
-      a_countByType: { eventsPerSecond: aRate, plainNodeEventsPerSecond: plainARate, ratio: +(aRate / plainARate).toFixed(2), seconds: +a.seconds.toFixed(2), faults: a.faults },
-      b_partitionBy: { eventsPerSecond: bRate, plainNodeEventsPerSecond: plainBRate, ratio: +(bRate / plainBRate).toFixed(2), seconds: +b.seconds.toFixed(2), faults: b.faults },
-      c_linkToEveryEvent: { eventsPerSecond: cRate, linksWritten: events, seconds: +c.seconds.toFixed(2), faults: c.faults },
-      d_twoProjections: { eventsPerSecond: dRate, speedupOverOne: +(dRate / aRate).toFixed(2), seconds: +d.seconds.toFixed(2), faults: d.faults },
+      a_countByType: { eventsPerSecond: aRate, plainNodeEventsPerSecond: plainARate, ratio: +(aRate / plainARate).toFixed(2), seconds: +a.seconds.toFixed(2), faults: a.faults, cpuPerEvent: a.cpu, plainCpuPerEvent: plainA.cpu },
+      b_partitionBy: { eventsPerSecond: bRate, plainNodeEventsPerSecond: plainBRate, ratio: +(bRate / plainBRate).toFixed(2), seconds: +b.seconds.toFixed(2), faults: b.faults, cpuPerEvent: b.cpu, plainCpuPerEvent: plainB.cpu },
+      c_linkToEveryEvent: { eventsPerSecond: cRate, linksWritten: events, seconds: +c.seconds.toFixed(2), faults: c.faults, cpuPerEvent: c.cpu },
+      d_twoProjections: { eventsPerSecond: dRate, speedupOverOne: +(dRate / aRate).toFixed(2), seconds: +d.seconds.toFixed(2), faults: d.faults, cpuPerEvent: d.cpu },
     };
   } finally {
     await store.close();

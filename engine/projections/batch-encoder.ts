@@ -37,7 +37,6 @@ export interface EncodedBatch {
 
 /** Header kinds: 1 JSON body, 0 raw body (in the header), 2 empty JSON body, 3 hard delete, 4 soft delete. */
 const decoder = new TextDecoder();
-const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const NULL = Buffer.from('null');
 const COMMA = 0x2c;
 const OPEN = 0x5b;
@@ -158,7 +157,6 @@ class ByteText {
 export class BatchEncoder {
   readonly #headers = new ByteText();
   readonly #bodies = new ByteText();
-  readonly #types = new Map<string, Buffer>();
 
   encode(items: readonly BatchItem[], safe = false): EncodedBatch {
     const h = this.#headers;
@@ -210,7 +208,7 @@ export class BatchEncoder {
     h.byte(COMMA);
     h.number(Number(r?.revision ?? e.revision));
     h.byte(COMMA);
-    h.bytes(this.#type(r?.type ?? e.type));
+    h.quoted(r?.type ?? e.type);
     h.byte(COMMA);
     if (r !== undefined) {
       // A stored id is a lower-case UUID (the store validates and normalises it).
@@ -253,23 +251,18 @@ export class BatchEncoder {
     this.#headers.ascii8(this.#lastCreatedText);
   }
 
-  /** Event types repeat: their quoted bytes are made once. */
-  #type(s: string): Buffer {
-    let q = this.#types.get(s);
-    if (q === undefined) {
-      q = Buffer.from(JSON.stringify(s));
-      if (this.#types.size > 1000) this.#types.clear();
-      this.#types.set(s, q);
-    }
-    return q;
-  }
+
 }
 
 function isBlank(bytes: Uint8Array): boolean {
   // JSON.stringify output never starts with whitespace, so the loop runs only for odd bodies.
-  if (bytes.length > 0 && !WHITESPACE.has(bytes[0]!)) return false;
-  for (const b of bytes) if (!WHITESPACE.has(b)) return false;
+  if (bytes.length > 0 && !isWhitespace(bytes[0]!)) return false;
+  for (const b of bytes) if (!isWhitespace(b)) return false;
   return true;
+}
+
+function isWhitespace(b: number): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
 /** The body re-serialised, or null when it is not valid JSON after all. */
