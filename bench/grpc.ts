@@ -24,8 +24,8 @@ function payload(): Record<string, unknown> {
   return { orderId: randomUUID(), amount: 42.5, currency: 'EUR', lines: 3 };
 }
 
-/** Runs `work` in `concurrency` loops for `seconds`; returns operations per second. */
-async function loops(concurrency: number, seconds: number, work: (loop: number, n: number) => Promise<unknown>): Promise<number> {
+/** Runs `work` in `concurrency` loops for `seconds`; returns how many ran and how many per second. */
+async function loops(concurrency: number, seconds: number, work: (loop: number, n: number) => Promise<unknown>): Promise<{ done: number; perSec: number }> {
   const end = Date.now() + seconds * 1000;
   let done = 0;
   const started = process.hrtime.bigint();
@@ -37,7 +37,7 @@ async function loops(concurrency: number, seconds: number, work: (loop: number, 
       }
     }),
   );
-  return done / (Number(process.hrtime.bigint() - started) / 1e9);
+  return { done, perSec: done / (Number(process.hrtime.bigint() - started) / 1e9) };
 }
 
 function getText(url: string, path: string): Promise<string> {
@@ -52,13 +52,47 @@ function getText(url: string, path: string): Promise<string> {
   });
 }
 
-function startChild(storeUrl: string): Promise<{ child: ChildProcess; url: string; port: number }> {
-  const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, TELLTALE_BENCH_GRPC_CHILD: storeUrl }, execArgv: ['--no-node-snapshot'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function startChild(storeUrl: string, profileDir: string | undefined): Promise<{ child: ChildProcess; url: string; port: number }> {
+  const execArgv = ['--no-node-snapshot', ...(profileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
+  const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, TELLTALE_BENCH_GRPC_CHILD: storeUrl }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('message', (m) => resolve({ child, ...(m as { url: string; port: number }) }));
     child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
   });
 }
+
+/** The server process's CPU time so far (user + system), in microseconds. */
+function serverCpu(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => resolve((m as { cpu: number }).cpu));
+    child.send('cpu');
+  });
+}
+
+const ownCpu = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+/**
+ * CPU time per operation in the server process and in this (load-generating) process. On a
+ * machine shared with other work, throughput swings with the load; CPU time per operation does
+ * not (much), and 1e6 / µs is the rate one core would sustain.
+ */
+interface Cost {
+  readonly serverCpuUsPerOp: number;
+  readonly clientCpuUsPerOp: number;
+}
+async function costed<T>(child: ChildProcess, ops: (result: T) => number, work: () => Promise<T>): Promise<{ result: T } & Cost> {
+  const server0 = await serverCpu(child);
+  const client0 = ownCpu();
+  const result = await work();
+  const client1 = ownCpu();
+  const server1 = await serverCpu(child);
+  const n = ops(result);
+  return { result, serverCpuUsPerOp: round2((server1 - server0) / n), clientCpuUsPerOp: round2((client1 - client0) / n) };
+}
+const round2 = (n: number) => Math.round(n * 100) / 100;
 
 const round = (n: number) => Math.round(n);
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
@@ -69,92 +103,146 @@ export async function run(options: BenchOptions): Promise<object> {
   const batch = Number(options.flags.batch ?? 100);
   const storeUrl = typeof options.flags.store === 'string' ? options.flags.store : 'memory:';
   const readEvents = Number(options.flags['read-events'] ?? 20_000);
-  const { child, url, port } = await startChild(storeUrl);
+  const profileDir = typeof options.flags.profile === 'string' ? options.flags.profile : undefined;
+  const only = typeof options.flags.only === 'string' ? new Set(options.flags.only.split(',')) : undefined;
+  const runs = (name: string) => only === undefined || only.has(name);
+  const { child, url, port } = await startChild(storeUrl, profileDir);
   const client = EventStoreDBClient.connectionString(`esdb://127.0.0.1:${port}?tls=false`);
   const { openStore } = await import('../store/index.js');
   const store = await openStore(storeUrl === 'memory:' ? 'memory:' : `${storeUrl}-inproc`);
+  const figures: Record<string, unknown> = { settings: { store: storeUrl, concurrency, batch, duration, readEvents } };
   try {
     options.log(`server ${url} on ${storeUrl}; concurrency ${concurrency}, batches of ${batch}, ${duration}s per scenario`);
     await client.appendToStream('warm-up', jsonEvent({ type: 'WarmUp', data: {} }));
 
-    options.log('gRPC single-event appends…');
-    const grpcSingle = await loops(concurrency, duration, (loop) => client.appendToStream(`grpc-single-${loop % STREAMS}`, jsonEvent({ type: 'OrderPlaced', data: payload() })));
+    if (runs('single')) {
+      options.log('gRPC single-event appends…');
+      const grpc = await costed(child, (r) => r.done, () => loops(concurrency, duration, (loop) => client.appendToStream(`grpc-single-${loop % STREAMS}`, jsonEvent({ type: 'OrderPlaced', data: payload() }))));
 
-    options.log('HTTP single-event appends…');
-    let i = 0;
-    const http = await autocannon({
-      url,
-      connections: concurrency,
-      duration,
-      pipelining: 1,
-      requests: [
-        {
-          method: 'POST',
-          headers: { 'content-type': EVENTS_JSON },
-          setupRequest: (req) => ({ ...req, path: `/streams/http-single-${i++ % STREAMS}`, body: JSON.stringify([{ eventId: randomUUID(), eventType: 'OrderPlaced', data: payload() }]) }),
+      options.log('HTTP single-event appends…');
+      let i = 0;
+      const http = await costed(
+        child,
+        (r) => r.requests.total,
+        () =>
+          autocannon({
+            url,
+            connections: concurrency,
+            duration,
+            pipelining: 1,
+            requests: [
+              {
+                method: 'POST',
+                headers: { 'content-type': EVENTS_JSON },
+                setupRequest: (req) => ({ ...req, path: `/streams/http-single-${i++ % STREAMS}`, body: JSON.stringify([{ eventId: randomUUID(), eventType: 'OrderPlaced', data: payload() }]) }),
+              },
+            ],
+          }),
+      );
+      const httpSingle = http.result.requests.average;
+      figures.appendsSingleEventPerSec = {
+        grpc: round(grpc.result.perSec),
+        http: round(httpSingle),
+        ratioGrpcToHttp: ratio(grpc.result.perSec, httpSingle),
+        httpErrors: http.result.errors + http.result.non2xx,
+        serverCpuUsPerAppend: { grpc: grpc.serverCpuUsPerOp, http: http.serverCpuUsPerOp },
+        serverCpuRatioHttpToGrpc: ratio(http.serverCpuUsPerOp, grpc.serverCpuUsPerOp),
+        loadGeneratorCpuUsPerAppend: { officialClient: grpc.clientCpuUsPerOp, autocannon: http.clientCpuUsPerOp },
+        oneCoreCeilingPerSec: {
+          grpcServer: round(1e6 / grpc.serverCpuUsPerOp),
+          httpServer: round(1e6 / http.serverCpuUsPerOp),
+          officialClient: round(1e6 / grpc.clientCpuUsPerOp),
+          autocannon: round(1e6 / http.clientCpuUsPerOp),
         },
-      ],
-    });
-    const httpSingle = http.requests.average;
-
-    options.log(`gRPC appends of ${batch} events…`);
-    const grpcBatches = await loops(concurrency, duration, (loop) =>
-      client.appendToStream(
-        `grpc-batch-${loop % STREAMS}`,
-        Array.from({ length: batch }, () => jsonEvent({ type: 'OrderPlaced', data: payload() })),
-      ),
-    );
-
-    options.log(`store appends of ${batch} events (in process)…`);
-    const storeBatches = await loops(concurrency, duration, (loop) =>
-      store.appendToStream(
-        `store-batch-${loop % STREAMS}`,
-        Array.from({ length: batch }, () => ({ id: randomUUID(), type: 'OrderPlaced', data: payload() })),
-      ),
-    );
-
-    options.log(`reading a stream of ${readEvents} events…`);
-    for (let n = 0; n < readEvents; n += 500) {
-      const events = Array.from({ length: 500 }, () => jsonEvent({ type: 'OrderPlaced', data: payload() }));
-      await client.appendToStream('read-me', events);
-      await store.appendToStream('read-me', events.map((e) => ({ id: e.id, type: e.type, data: e.data })));
+      };
     }
-    const timed = async (work: () => Promise<number>) => {
-      const t = process.hrtime.bigint();
-      const n = await work();
-      return n / (Number(process.hrtime.bigint() - t) / 1e9);
-    };
-    const grpcRead = await timed(async () => {
-      let n = 0;
-      for await (const _ of client.readStream('read-me')) n++;
-      return n;
-    });
-    const httpRead = await timed(async () => {
-      let n = 0;
-      for (let from = 0; from < readEvents; from += 100) {
-        const page = JSON.parse(await getText(url, `/streams/read-me/${from}/forward/100?embed=body`)) as { entries: unknown[] };
-        n += page.entries.length;
-      }
-      return n;
-    });
-    const storeRead = await timed(async () => {
-      let n = 0;
-      for await (const _ of store.readStream('read-me')) n++;
-      return n;
-    });
 
-    const figures = {
-      settings: { store: storeUrl, concurrency, batch, duration, readEvents },
-      appendsSingleEventPerSec: { grpc: round(grpcSingle), http: round(httpSingle), ratioGrpcToHttp: ratio(grpcSingle, httpSingle), httpErrors: http.errors + http.non2xx },
-      appendsBatchedEventsPerSec: { grpc: round(grpcBatches * batch), store: round(storeBatches * batch), ratioGrpcToStore: ratio(grpcBatches, storeBatches) },
-      readStreamEventsPerSec: { grpc: round(grpcRead), http: round(httpRead), store: round(storeRead), ratioGrpcToHttp: ratio(grpcRead, httpRead), ratioGrpcToStore: ratio(grpcRead, storeRead) },
-      targets: { grpcSingleAtLeast3xHttp: grpcSingle >= 3 * httpSingle, grpcBatchedAtLeastHalfStore: grpcBatches >= 0.5 * storeBatches },
+    if (runs('batch')) {
+      options.log(`gRPC appends of ${batch} events…`);
+      const grpc = await costed(child, (r) => r.done * batch, () =>
+        loops(concurrency, duration, (loop) =>
+          client.appendToStream(
+            `grpc-batch-${loop % STREAMS}`,
+            Array.from({ length: batch }, () => jsonEvent({ type: 'OrderPlaced', data: payload() })),
+          ),
+        ),
+      );
+
+      options.log(`store appends of ${batch} events (in process)…`);
+      const stored = await costed(child, (r) => r.done * batch, () =>
+        loops(concurrency, duration, (loop) =>
+          store.appendToStream(
+            `store-batch-${loop % STREAMS}`,
+            Array.from({ length: batch }, () => ({ id: randomUUID(), type: 'OrderPlaced', data: payload() })),
+          ),
+        ),
+      );
+      figures.appendsBatchedEventsPerSec = {
+        grpc: round(grpc.result.perSec * batch),
+        store: round(stored.result.perSec * batch),
+        ratioGrpcToStore: ratio(grpc.result.perSec, stored.result.perSec),
+        cpuUsPerEvent: { grpcServer: grpc.serverCpuUsPerOp, officialClient: grpc.clientCpuUsPerOp, storeInProcess: stored.clientCpuUsPerOp },
+        serverCpuRatioStoreToGrpc: ratio(stored.clientCpuUsPerOp, grpc.serverCpuUsPerOp),
+        oneCoreCeilingEventsPerSec: { grpcServer: round(1e6 / grpc.serverCpuUsPerOp), officialClient: round(1e6 / grpc.clientCpuUsPerOp), store: round(1e6 / stored.clientCpuUsPerOp) },
+      };
+    }
+
+    if (runs('read')) {
+      options.log(`reading a stream of ${readEvents} events…`);
+      for (let n = 0; n < readEvents; n += 500) {
+        const events = Array.from({ length: 500 }, () => jsonEvent({ type: 'OrderPlaced', data: payload() }));
+        await client.appendToStream('read-me', events);
+        await store.appendToStream('read-me', events.map((e) => ({ id: e.id, type: e.type, data: e.data })));
+      }
+      const timed = async (work: () => Promise<number>) => {
+        const t = process.hrtime.bigint();
+        const n = await work();
+        return n / (Number(process.hrtime.bigint() - t) / 1e9);
+      };
+      const grpcRead = await costed(child, () => readEvents, () =>
+        timed(async () => {
+          let n = 0;
+          for await (const _ of client.readStream('read-me')) n++;
+          return n;
+        }),
+      );
+      const httpRead = await costed(child, () => readEvents, () =>
+        timed(async () => {
+          let n = 0;
+          for (let from = 0; from < readEvents; from += 100) {
+            const page = JSON.parse(await getText(url, `/streams/read-me/${from}/forward/100?embed=body`)) as { entries: unknown[] };
+            n += page.entries.length;
+          }
+          return n;
+        }),
+      );
+      const storeRead = await timed(async () => {
+        let n = 0;
+        for await (const _ of store.readStream('read-me')) n++;
+        return n;
+      });
+      figures.readStreamEventsPerSec = {
+        grpc: round(grpcRead.result),
+        http: round(httpRead.result),
+        store: round(storeRead),
+        ratioGrpcToHttp: ratio(grpcRead.result, httpRead.result),
+        ratioGrpcToStore: ratio(grpcRead.result, storeRead),
+        serverCpuUsPerEvent: { grpc: grpcRead.serverCpuUsPerOp, http: httpRead.serverCpuUsPerOp },
+        clientCpuUsPerEvent: { officialClient: grpcRead.clientCpuUsPerOp, http: httpRead.clientCpuUsPerOp },
+      };
+    }
+    const single = figures.appendsSingleEventPerSec as { grpc: number; http: number } | undefined;
+    const batched = figures.appendsBatchedEventsPerSec as { grpc: number; store: number } | undefined;
+    figures.targets = {
+      ...(single ? { grpcSingleAtLeast3xHttp: single.grpc >= 3 * single.http } : {}),
+      ...(batched ? { grpcBatchedAtLeastHalfStore: batched.grpc >= 0.5 * batched.store } : {}),
     };
     return figures;
   } finally {
     await client.dispose();
     await store.close();
     child.kill('SIGTERM');
+    await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
   }
 }
 
@@ -167,6 +255,11 @@ if (process.env.TELLTALE_BENCH_GRPC_CHILD !== undefined && process.send !== unde
   const server = createServer({ store, host: '127.0.0.1', port: 0, auth: { insecure: true }, log: () => {} });
   const address = await server.listen();
   process.send({ url: address.url, port: address.port });
+  process.on('message', (m) => {
+    if (m !== 'cpu') return;
+    const u = process.cpuUsage();
+    process.send!({ cpu: u.user + u.system });
+  });
   process.once('SIGTERM', () => {
     void server.close().then(() => store.close()).then(() => process.exit(0));
   });

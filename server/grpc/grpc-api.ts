@@ -11,7 +11,7 @@ import { persistentSubscriptionsService } from './persistent-subscriptions-servi
 import { projectionsService } from './projections-service.js';
 import { services } from './protocol.js';
 import { shareHttpPort } from './shared-port.js';
-import { streamsService } from './streams-service.js';
+import { streamsDefinition, streamsService } from './streams-service.js';
 import { usersService } from './users-service.js';
 
 export type { GrpcContext } from './call-context.js';
@@ -52,7 +52,7 @@ export function createGrpcApi(ctx: GrpcContext, options: GrpcOptions = {}): Grpc
     'grpc.http2.min_ping_interval_without_data_ms': 1000,
   });
   const served: Array<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }> = [
-    { definition: services.streams, implementation: streamsService(ctx) },
+    { definition: streamsDefinition(services.streams), implementation: streamsService(ctx) },
     { definition: services.persistentSubscriptions, implementation: persistentSubscriptionsService(ctx) },
     { definition: services.users, implementation: usersService(ctx) },
     { definition: services.gossip, implementation: gossipService(ctx) },

@@ -3,23 +3,22 @@
 // (shared/reference/eventstore-semantics.md §3.2, §5.2, §5.3). Access is checked with the same
 // ACL rule as the HTTP API.
 import { randomUUID } from 'node:crypto';
-import type { ServerDuplexStream, ServerReadableStream, ServerWritableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServerDuplexStream, ServerReadableStream, ServerWritableStream, ServiceDefinition, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { ALL_STREAM } from '../../store/stream-name.js';
 import { InvalidArgumentError, isTelltaleError, WrongExpectedRevisionError } from '../../store/errors.js';
 import type { Principal } from '../../store/acl.js';
 import type { EventData, EventFilter, ExpectedRevision, RecordedEvent, Subscription } from '../../store/types.js';
 import { authorize, GrpcFailure, principalOf, serviceError, toGrpcFailure, unary, type GrpcContext } from './call-context.js';
 import { CallWriter } from './call-writer.js';
+import { correlationKey, decodeAppendReq, decodeBatchAppendReq, encodeAppendResp, encodeBatchAppendResp, encodeReadEvent, type AppendRequest, type BatchAppendRequest, type ProposedEvent } from './codec.js';
 import { anyPb, emptyPb, sharedPb, statusPb, streamsPb } from './protocol.js';
-import { expectedRevisionOf, fillRecordedEvent, streamIdentifier, streamNameOf, u64, uuidOf } from './wire.js';
+import { expectedRevisionOf, streamIdentifier, streamNameOf, u64 } from './wire.js';
 import { status } from '@grpc/grpc-js';
 
 type ReadReq = InstanceType<typeof streamsPb.ReadReq>;
 type ReadResp = InstanceType<typeof streamsPb.ReadResp>;
-type AppendReq = InstanceType<typeof streamsPb.AppendReq>;
-type AppendResp = InstanceType<typeof streamsPb.AppendResp>;
-type BatchAppendReq = InstanceType<typeof streamsPb.BatchAppendReq>;
-type BatchAppendResp = InstanceType<typeof streamsPb.BatchAppendResp>;
+/** A read's responses: events already encoded (codec.ts), anything else as the generated class. */
+type ReadOut = ReadResp | Buffer;
 type FilterOptions = InstanceType<typeof streamsPb.ReadReq.Options.FilterOptions>;
 
 /** Largest append (all its events' data and metadata), as Event Store's `MaxAppendSize` bounds it. */
@@ -27,14 +26,28 @@ export const MAX_APPEND_SIZE = 16 * 1024 * 1024;
 /** Event Store's default search window for filtered reads and subscriptions. */
 const DEFAULT_FILTER_WINDOW = 32;
 
-const { ReadResp, AppendResp, BatchAppendResp } = streamsPb;
+const { ReadResp } = streamsPb;
 const ReadDirection = streamsPb.ReadReq.Options.ReadDirection;
 
-interface ProposedMessage {
-  getId(): InstanceType<typeof sharedPb.UUID> | undefined;
-  getMetadataMap(): { get(key: string): string | undefined };
-  getData_asU8(): Uint8Array;
-  getCustomMetadata_asU8(): Uint8Array;
+const passThrough = (value: Buffer) => value;
+
+/**
+ * The Streams service definition with the hot methods on the hand-written codec (codec.ts):
+ * Append and BatchAppend requests decode straight into proposed events and their responses are
+ * written as bytes; Read responses are bytes for events and generated classes otherwise.
+ */
+export function streamsDefinition(generated: ServiceDefinition): ServiceDefinition {
+  const method = (name: string) => {
+    const m = generated[name];
+    if (m === undefined) throw new TypeError(`The Streams service has no ${name}`);
+    return m;
+  };
+  return {
+    ...generated,
+    append: { ...method('append'), requestDeserialize: decodeAppendReq, responseSerialize: passThrough },
+    batchAppend: { ...method('batchAppend'), requestDeserialize: decodeBatchAppendReq, responseSerialize: passThrough },
+    read: { ...method('read'), responseSerialize: (value: ReadOut) => (value instanceof Uint8Array ? value : Buffer.from(value.serializeBinary())) },
+  };
 }
 
 const decoder = new TextDecoder();
@@ -43,10 +56,8 @@ const decoder = new TextDecoder();
  * A proposed message as the store takes it. JSON data is parsed (the store keeps JSON as JSON);
  * data that says it is JSON but is not is kept as bytes, as Event Store keeps what it is given.
  */
-export function eventDataOf(m: ProposedMessage): { event: EventData; size: number } {
-  const metadata = m.getMetadataMap();
-  const type = metadata.get('type');
-  const contentType = metadata.get('content-type');
+export function eventDataOf(m: ProposedEvent): { event: EventData; size: number } {
+  const { type, contentType } = m;
   const missing = [type === undefined || type === '' ? 'type' : undefined, contentType === undefined ? 'content-type' : undefined].filter((k) => k !== undefined);
   if (missing.length > 0) {
     throw new GrpcFailure(status.INVALID_ARGUMENT, `Missing required metadata properties: ${missing.join(', ')}`, {
@@ -54,8 +65,8 @@ export function eventDataOf(m: ProposedMessage): { event: EventData; size: numbe
       'required-metadata-properties': 'type,content-type',
     });
   }
-  const bytes = m.getData_asU8();
-  const custom = m.getCustomMetadata_asU8();
+  const bytes = m.data;
+  const custom = m.customMetadata;
   let data: unknown = bytes;
   if (contentType === 'application/json') {
     try {
@@ -64,7 +75,7 @@ export function eventDataOf(m: ProposedMessage): { event: EventData; size: numbe
       data = bytes;
     }
   }
-  return { event: { id: uuidOf(m.getId()) ?? randomUUID(), type: type!, data, metadata: custom.length > 0 ? custom : undefined }, size: bytes.length + custom.length };
+  return { event: { id: m.id ?? randomUUID(), type: type!, data, metadata: custom.length > 0 ? custom : undefined }, size: bytes.length + custom.length };
 }
 
 function filterOf(f: FilterOptions): { filter: EventFilter; interval: number } {
@@ -84,15 +95,7 @@ function filterOf(f: FilterOptions): { filter: EventFilter; interval: number } {
   return { filter, interval: window * multiplier };
 }
 
-function eventResponse(e: RecordedEvent, uuidAsString: boolean): ReadResp {
-  const read = new ReadResp.ReadEvent();
-  read.setEvent(fillRecordedEvent(new ReadResp.ReadEvent.RecordedEvent(), e, uuidAsString));
-  if (e.link !== undefined) read.setLink(fillRecordedEvent(new ReadResp.ReadEvent.RecordedEvent(), e.link, uuidAsString));
-  read.setCommitPosition((e.link ?? e).position.toString());
-  const resp = new ReadResp();
-  resp.setEvent(read);
-  return resp;
-}
+const eventResponse = encodeReadEvent;
 
 function checkpointResponse(position: bigint): ReadResp {
   const checkpoint = new ReadResp.Checkpoint();
@@ -111,8 +114,8 @@ function positionOf(message: { getCommitPosition(): string } | undefined): bigin
 export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
   const { store } = ctx;
 
-  async function read(call: ServerWritableStream<ReadReq, ReadResp>): Promise<void> {
-    const writer = new CallWriter<ReadResp>(call);
+  async function read(call: ServerWritableStream<ReadReq, ReadOut>): Promise<void> {
+    const writer = new CallWriter<ReadOut>(call);
     const options = call.request.getOptions();
     if (options === undefined) throw new InvalidArgumentError('ReadReq needs options');
     const principal = await principalOf(ctx, call);
@@ -192,8 +195,8 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
    * or the server closes.
    */
   async function runSubscription(
-    call: ServerWritableStream<ReadReq, ReadResp>,
-    writer: CallWriter<ReadResp>,
+    call: ServerWritableStream<ReadReq, ReadOut>,
+    writer: CallWriter<ReadOut>,
     open: (hooks: { onCaughtUp: () => void; onFellBehind: () => void }) => Subscription,
     uuidAsString: boolean,
   ): Promise<void> {
@@ -233,7 +236,7 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
     return store.appendToStream(streamId, events, { expectedRevision: expected });
   }
 
-  function append(call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>): void {
+  function append(call: ServerReadableStream<AppendRequest, Buffer>, callback: sendUnaryData<Buffer>): void {
     const principal = principalOf(ctx, call);
     principal.catch(() => {});
     let streamId: string | undefined;
@@ -241,19 +244,16 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
     const events: EventData[] = [];
     let size = 0;
     let failed: unknown;
-    call.on('data', (req: AppendReq) => {
+    call.on('data', (req: AppendRequest) => {
       if (failed !== undefined) return;
       try {
-        if (req.hasOptions()) {
-          const options = req.getOptions()!;
-          streamId = streamNameOf(options.getStreamIdentifier());
-          expected = expectedRevisionOf(options);
-        } else if (req.hasProposedMessage()) {
-          const { event, size: bytes } = eventDataOf(req.getProposedMessage()!);
+        if (req.options !== undefined) {
+          streamId = req.options.streamName;
+          expected = req.options.expected;
+        } else if (req.proposed !== undefined) {
+          const { event, size: bytes } = eventDataOf(req.proposed);
           size += bytes;
-          if (size > MAX_APPEND_SIZE) {
-            throw new GrpcFailure(status.INVALID_ARGUMENT, `The append is larger than ${MAX_APPEND_SIZE} bytes`, { exception: 'maximum-append-size-exceeded', 'maximum-append-size': String(MAX_APPEND_SIZE) });
-          }
+          if (size > MAX_APPEND_SIZE) throw appendTooLarge();
           events.push(event);
         }
       } catch (e) {
@@ -265,34 +265,14 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
       (async () => {
         if (failed !== undefined) throw failed;
         if (streamId === undefined) throw new InvalidArgumentError('The first AppendReq must carry options');
-        const resp = new AppendResp();
         try {
           const result = await appendEvents(await principal, streamId, expected, events);
-          const success = new AppendResp.Success();
-          if (result.nextExpectedRevision < 0n) {
-            success.setNoStream(new sharedPb.Empty());
-            success.setNoPosition(new sharedPb.Empty());
-          } else {
-            success.setCurrentRevision(result.nextExpectedRevision.toString());
-            const position = new AppendResp.Position();
-            position.setCommitPosition(result.position.toString());
-            position.setPreparePosition(result.position.toString());
-            success.setPosition(position);
-          }
-          resp.setSuccess(success);
+          return encodeAppendResp({ kind: 'success', nextExpectedRevision: result.nextExpectedRevision, position: result.position });
         } catch (e) {
           // Event Store answers a failed concurrency check in the response, not as an error.
           if (!(e instanceof WrongExpectedRevisionError)) throw e;
-          const wrong = new AppendResp.WrongExpectedVersion();
-          if (e.actual >= 0n) wrong.setCurrentRevision(e.actual.toString());
-          else wrong.setCurrentNoStream(new sharedPb.Empty());
-          if (typeof e.expected === 'bigint') wrong.setExpectedRevision(e.expected.toString());
-          else if (e.expected === 'any') wrong.setExpectedAny(new sharedPb.Empty());
-          else if (e.expected === 'no_stream') wrong.setExpectedNoStream(new sharedPb.Empty());
-          else wrong.setExpectedStreamExists(new sharedPb.Empty());
-          resp.setWrongExpectedVersion(wrong);
+          return encodeAppendResp({ kind: 'wrong-expected-version', expected: e.expected, actual: e.actual });
         }
-        return resp;
       })().then(
         (resp) => callback(null, resp),
         (e: unknown) => callback(serviceError(toGrpcFailure(e, ctx.log))),
@@ -303,16 +283,16 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
   /**
    * BatchAppend: one long-lived bidirectional call per client connection; each append is a run of
    * requests with one correlation id (options on the first, `is_final` on the last) and gets one
-   * response with that id. Appends of one call run concurrently, so the store's group commit
-   * batches them.
+   * response with that id. Appends of one call run concurrently (none waits for another), so the
+   * store's group commit batches them.
    */
-  function batchAppend(call: ServerDuplexStream<BatchAppendReq, BatchAppendResp>): void {
-    const writer = new CallWriter<BatchAppendResp>(call);
+  function batchAppend(call: ServerDuplexStream<BatchAppendRequest, Buffer>): void {
+    const writer = new CallWriter<Buffer>(call);
     const principal = principalOf(ctx, call);
     principal.catch(() => {});
     interface Pending {
       streamId: string | undefined;
-      identifier: InstanceType<typeof sharedPb.StreamIdentifier> | undefined;
+      identifier: Uint8Array | undefined;
       expected: ExpectedRevision;
       events: EventData[];
       size: number;
@@ -324,36 +304,34 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
     const maybeEnd = () => {
       if (ended && inFlight === 0 && writer.open) call.end();
     };
-    call.on('data', (req: BatchAppendReq) => {
-      const correlation = req.getCorrelationId();
-      const key = uuidOf(correlation) ?? '';
+    call.on('data', (req: BatchAppendRequest) => {
+      const correlation = req.correlation;
+      const key = correlationKey(correlation);
       let entry = pending.get(key);
       if (entry === undefined) {
         entry = { streamId: undefined, identifier: undefined, expected: 'any', events: [], size: 0, failed: undefined };
-        pending.set(key, entry);
+        // A one-request append (the usual case) never needs to be found again.
+        if (!req.isFinal) pending.set(key, entry);
       }
       const current = entry;
       try {
-        const options = req.getOptions();
-        if (options !== undefined) {
-          current.identifier = options.getStreamIdentifier();
-          current.streamId = streamNameOf(current.identifier);
-          current.expected = expectedRevisionOf(options, () => (options.hasStreamPosition() ? options.getStreamPosition() : undefined));
+        if (req.options !== undefined) {
+          current.identifier = req.options.identifier;
+          current.streamId = req.options.streamName;
+          current.expected = req.options.expected;
         }
         if (current.failed === undefined) {
-          for (const m of req.getProposedMessagesList()) {
+          for (const m of req.proposed) {
             const { event, size } = eventDataOf(m);
             current.size += size;
-            if (current.size > MAX_APPEND_SIZE) {
-              throw new GrpcFailure(status.INVALID_ARGUMENT, `The append is larger than ${MAX_APPEND_SIZE} bytes`, { exception: 'maximum-append-size-exceeded', 'maximum-append-size': String(MAX_APPEND_SIZE) });
-            }
+            if (current.size > MAX_APPEND_SIZE) throw appendTooLarge();
             current.events.push(event);
           }
         }
       } catch (e) {
         current.failed ??= e;
       }
-      if (!req.getIsFinal()) return;
+      if (!req.isFinal) return;
       pending.delete(key);
       inFlight++;
       (async () => {
@@ -362,21 +340,8 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
         return appendEvents(await principal, current.streamId, current.expected, current.events);
       })()
         .then(
-          (result) => {
-            const success = new BatchAppendResp.Success();
-            if (result.nextExpectedRevision < 0n) {
-              success.setNoStream(new emptyPb.Empty());
-              success.setNoPosition(new emptyPb.Empty());
-            } else {
-              success.setCurrentRevision(result.nextExpectedRevision.toString());
-              const position = new sharedPb.AllStreamPosition();
-              position.setCommitPosition(result.position.toString());
-              position.setPreparePosition(result.position.toString());
-              success.setPosition(position);
-            }
-            return batchResponse(correlation, current, (resp) => resp.setSuccess(success));
-          },
-          (e: unknown) => batchResponse(correlation, current, (resp) => resp.setError(batchError(e, ctx.log))),
+          (result) => encodeBatchAppendResp(correlation, { success: result }, current.identifier, current.expected),
+          (e: unknown) => encodeBatchAppendResp(correlation, { error: batchError(e, ctx.log).serializeBinary() }, current.identifier, current.expected),
         )
         .then((resp) => writer.write(resp))
         .finally(() => {
@@ -392,22 +357,6 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
     });
   }
 
-  function batchResponse(
-    correlation: InstanceType<typeof sharedPb.UUID> | undefined,
-    p: { identifier: InstanceType<typeof sharedPb.StreamIdentifier> | undefined; expected: ExpectedRevision },
-    fill: (resp: BatchAppendResp) => void,
-  ): BatchAppendResp {
-    const resp = new BatchAppendResp();
-    if (correlation !== undefined) resp.setCorrelationId(correlation);
-    if (p.identifier !== undefined) resp.setStreamIdentifier(p.identifier);
-    if (typeof p.expected === 'bigint') resp.setStreamPosition(p.expected.toString());
-    else if (p.expected === 'no_stream') resp.setNoStream(new emptyPb.Empty());
-    else if (p.expected === 'stream_exists') resp.setStreamExists(new emptyPb.Empty());
-    else resp.setAny(new emptyPb.Empty());
-    fill(resp);
-    return resp;
-  }
-
   async function remove(kind: 'delete' | 'tombstone', request: InstanceType<typeof streamsPb.DeleteReq> | InstanceType<typeof streamsPb.TombstoneReq>, principal: Principal) {
     const options = request.getOptions();
     if (options === undefined) throw new InvalidArgumentError(`${kind} needs options`);
@@ -419,7 +368,7 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
   }
 
   return {
-    read: (call: ServerWritableStream<ReadReq, ReadResp>) => {
+    read: (call: ServerWritableStream<ReadReq, ReadOut>) => {
       read(call).catch((e: unknown) => {
         if (!call.writableEnded) call.emit('error', serviceError(toGrpcFailure(e, ctx.log)));
       });
@@ -445,6 +394,10 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
       return resp;
     }),
   };
+}
+
+function appendTooLarge(): GrpcFailure {
+  return new GrpcFailure(status.INVALID_ARGUMENT, `The append is larger than ${MAX_APPEND_SIZE} bytes`, { exception: 'maximum-append-size-exceeded', 'maximum-append-size': String(MAX_APPEND_SIZE) });
 }
 
 /**
