@@ -13,6 +13,14 @@ export {
   type WorkerEvent,
   type WorkerOutput,
 } from './kafka-worker.js';
+export {
+  createProjectionProcessor,
+  type ProjectionRule,
+  type ProjectionPartitionState,
+  type ProjectionPartitionProcessor,
+  type ProjectionProcessorOptions,
+  type RuleCheckpoint,
+} from './projection-processor.js';
 export { startPartitionConsumer, readPartitionCheckpoint, CHECKPOINT_EVENT_TYPE, type PartitionConsumer, type PartitionConsumerOptions, type PartitionFold, type CommitProgress } from './partition-consumer.js';
 export { compileMapping, REJECTED_RECORD_TYPE, type KafkaIngestMapping, type MappedRecord, type RejectionReason } from './record-mapping.js';
 export { kafkaEventId, nameBasedUuid, type KafkaRecord, type KafkaCoordinates } from './kafka-record.js';

@@ -55,7 +55,10 @@ export function createKafka(connection: KafkaConnection): Kafka {
     logCreator: () => (entry: LogEntry) => {
       const { message, ...fields } = entry.log;
       const line = `kafkajs ${entry.namespace}: ${message}`;
-      if (entry.level === logLevel.ERROR) logger.error(line, fields);
+      // A heartbeat answered "rebalancing" is how every rebalance starts, not an error.
+      const routine = typeof fields.error === 'string' && /rebalancing/i.test(fields.error);
+      if (entry.level === logLevel.ERROR && !routine) logger.error(line, fields);
+      else if (routine) logger.info(line, fields);
       else if (entry.level === logLevel.WARN) logger.warn(line, fields);
       else logger.info(line, fields);
     },

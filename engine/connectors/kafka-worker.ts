@@ -50,6 +50,8 @@ export interface PartitionProcessor<S> {
   initialState(partition: number): S;
   /** The partition's events in offset order; the state may be updated in place. */
   process(state: S, events: readonly WorkerEvent[], partition: number): ProcessResult<S> | Promise<ProcessResult<S>>;
+  /** Called when this worker no longer owns a partition (it moved in a rebalance): free what it holds. */
+  release?(partition: number): void;
 }
 
 export interface KafkaWorkerOptions<S> extends KafkaConnection {
@@ -71,6 +73,8 @@ export interface KafkaWorkerOptions<S> extends KafkaConnection {
   readonly sessionTimeoutMs?: number;
   readonly heartbeatIntervalMs?: number;
   readonly onCommit?: (progress: CommitProgress) => void;
+  /** Called with this worker's partitions after every rebalance. */
+  readonly onAssign?: (partitions: readonly number[]) => void;
 }
 
 export interface KafkaWorker {
@@ -96,12 +100,19 @@ export async function startKafkaWorker<S>(options: KafkaWorkerOptions<S>): Promi
   const groupId = requireText(options.groupId ?? `telltale-worker-${name}`, 'groupId');
   const mapper = compileMapping(options.mapping);
   const { processor } = options;
+  let owned = new Set<number>();
 
   const consumer = await startPartitionConsumer<S>({
     ...options,
     topic,
     groupId,
     checkpointStream: (partition) => workerCheckpointStream(name, topic, partition),
+    onAssign: (partitions) => {
+      const now = new Set(partitions);
+      for (const p of owned) if (!now.has(p)) processor.release?.(p);
+      owned = now;
+      options.onAssign?.(partitions);
+    },
     fold: {
       initialState: (partition) => processor.initialState(partition),
       fold: async (state, records, partition) => {

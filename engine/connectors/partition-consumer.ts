@@ -68,6 +68,8 @@ export interface PartitionConsumerOptions<S> extends KafkaConnection {
   readonly heartbeatIntervalMs?: number;
   /** Called after each commit, e.g. for metrics and tests. */
   readonly onCommit?: (progress: CommitProgress) => void;
+  /** Called when the group gives this member its partitions (after every rebalance). */
+  readonly onAssign?: (partitions: readonly number[]) => void;
 }
 
 export interface CommitProgress {
@@ -360,6 +362,7 @@ export async function startPartitionConsumer<S>(options: PartitionConsumerOption
     // against the reloaded checkpoint like any batch.
     checkpoints.clear();
     logger.info('joined the consumer group', { groupId, topic, partitions: assigned });
+    options.onAssign?.(assigned);
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     logger.error('the consumer crashed', { groupId, topic, error: payload.error.message, restart: payload.restart });

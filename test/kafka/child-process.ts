@@ -10,8 +10,8 @@ export class ReportingChild {
   #stderr = '';
   #wake: (() => void)[] = [];
 
-  constructor(fixture: string, args: readonly string[]) {
-    const script = fileURLToPath(new URL(`./fixtures/${fixture}.js`, import.meta.url));
+  /** Runs `fixtures/{fixture}.js`, or with `script`, that file (e.g. the built bin/telltale.js). */
+  constructor(fixture: string, args: readonly string[], script = fileURLToPath(new URL(`./fixtures/${fixture}.js`, import.meta.url))) {
     this.#child = spawn(process.execPath, ['--no-node-snapshot', '--enable-source-maps', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let buffered = '';
     this.#child.stdout!.on('data', (chunk: Buffer) => {
