@@ -142,6 +142,13 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // `telltale read '$all' | head`: the reader went away; stop quietly, as Unix tools do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   const code = await main(process.argv.slice(2));
   // Let the process end by itself (isolated-vm can crash when process.exit tears down its threads
   // mid-way); whatever handle a library leaves open (a keep-alive socket, stdin) must not keep it

@@ -89,3 +89,19 @@ describe('telltale (usage and errors)', () => {
     expect(stderr).to.include("'no-such-file.json' does not exist");
   });
 });
+
+describe('telltale in a pipe', () => {
+  it('stops quietly when the reader of its output goes away (| head)', async () => {
+    const { spawn } = await import('node:child_process');
+    const { bin } = await import('./cli-process.js');
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [bin, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.once('close', (code) => resolve({ code, stderr }));
+    });
+    expect(result.stderr).to.not.include('EPIPE');
+    expect(result.code).to.equal(0);
+  });
+});
