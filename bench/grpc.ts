@@ -1,21 +1,25 @@
-// `npm run bench -- grpc [--json] [--duration S] [--concurrency N] [--batch N] [--store memory:|file:DIR]`
+// `npm run bench -- grpc [--json] [--duration S] [--concurrency N] [--batch N] [--store memory:|file:DIR] [--only single,batch,read] [--profile DIR]`
 //
-// Event Store's gRPC API through the official Node client (@eventstore/db-client), against a
-// server in a child process (so the load generator does not share its event loop), and in the
-// same run the same work over the HTTP API (autocannon, keep-alive) and straight on a store in
-// this process:
+// Event Store's gRPC API against a server in a child process (so the load generators do not share
+// its event loop; `--profile DIR` runs it under --cpu-prof), driven by the official Node client
+// (@eventstore/db-client) and by a minimal raw HTTP/2 BatchAppend client, and in the same run the
+// same work over the HTTP API (autocannon, keep-alive) and straight on a store in this process:
 //   - single-event appends at the same concurrency (gRPC vs HTTP),
 //   - batched appends (gRPC vs the store's own appendToStream rate),
 //   - reading one long stream forwards (gRPC vs HTTP pages vs the store).
+// Every scenario also reports CPU time per operation in the server and in the load generator,
+// which the load of a shared machine disturbs far less than throughput does.
 // The server runs without authentication (`insecure`), so both protocols go in plain text with no
 // credential check: the figures compare the protocols, not TLS.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
+import { connect as connectHttp2, type ClientHttp2Session } from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import type { BenchOptions } from './main.js';
+import { ProtoReader, ProtoWriter } from '../server/grpc/codec.js';
 
 const STREAMS = 64;
 const EVENTS_JSON = 'application/vnd.eventstore.events+json';
@@ -38,6 +42,89 @@ async function loops(concurrency: number, seconds: number, work: (loop: number, 
     }),
   );
   return { done, perSec: done / (Number(process.hrtime.bigint() - started) / 1e9) };
+}
+
+/**
+ * A minimal BatchAppend client over node:http2 (the same shape as the official client: one
+ * connection, one BatchAppend call, every append a `BatchAppendReq` with a fresh correlation id and
+ * `is_final`), encoding with our own writer. It costs a fraction of the official client per append,
+ * so it shows what the server sustains when the load generator is not the limit.
+ */
+class RawBatchAppender {
+  readonly #session: ClientHttp2Session;
+  readonly #call;
+  readonly #waiting = new Map<string, (ok: boolean) => void>();
+  #pending: Buffer = Buffer.alloc(0);
+
+  constructor(port: number) {
+    this.#session = connectHttp2(`http://127.0.0.1:${port}`);
+    this.#session.on('error', () => {});
+    this.#call = this.#session.request({ ':method': 'POST', ':path': '/event_store.client.streams.Streams/BatchAppend', 'content-type': 'application/grpc', te: 'trailers' });
+    this.#call.on('data', (chunk: Buffer) => this.#receive(chunk));
+    this.#call.on('error', () => {});
+  }
+
+  #receive(chunk: Buffer): void {
+    let buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    while (buf.length >= 5) {
+      const length = buf.readUInt32BE(1);
+      if (buf.length < 5 + length) break;
+      const r = new ProtoReader(buf, 5, 5 + length);
+      let key = '';
+      let ok = false;
+      while (!r.done) {
+        const tag = r.varint();
+        if (tag === ((1 << 3) | 2)) key = Buffer.from(r.bytes()).toString('latin1');
+        else {
+          if (tag === ((3 << 3) | 2)) ok = true;
+          r.skip(tag & 7);
+        }
+      }
+      this.#waiting.get(key)?.(ok);
+      this.#waiting.delete(key);
+      buf = buf.subarray(5 + length);
+    }
+    this.#pending = buf;
+  }
+
+  append(stream: string, events: ReadonlyArray<{ id: string; type: string; data: unknown }>): Promise<void> {
+    const w = new ProtoWriter(128 + events.length * 200);
+    const correlation = new ProtoWriter(48);
+    correlation.string(2, randomUUID());
+    const key = correlation.finish();
+    w.bytes(1, key);
+    w.message(2, (o) => {
+      o.message(1, (id) => id.bytes(3, Buffer.from(stream)));
+      o.empty(4);
+    });
+    for (const e of events) {
+      w.message(3, (m) => {
+        m.message(1, (id) => id.string(2, e.id));
+        for (const [k, v] of [['content-type', 'application/json'], ['type', e.type]] as const) {
+          m.message(2, (entry) => {
+            entry.string(1, k);
+            entry.string(2, v);
+          });
+        }
+        m.bytes(4, Buffer.from(JSON.stringify(e.data)));
+      });
+    }
+    w.bool(4, true);
+    const body = w.finish();
+    const frame = Buffer.allocUnsafe(5 + body.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(body.length, 1);
+    body.copy(frame, 5);
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(key.toString('latin1'), (ok) => (ok ? resolve() : reject(new Error('append failed'))));
+      this.#call.write(frame);
+    });
+  }
+
+  close(): void {
+    this.#call.end();
+    this.#session.close();
+  }
 }
 
 function getText(url: string, path: string): Promise<string> {
@@ -119,6 +206,11 @@ export async function run(options: BenchOptions): Promise<object> {
       options.log('gRPC single-event appends…');
       const grpc = await costed(child, (r) => r.done, () => loops(concurrency, duration, (loop) => client.appendToStream(`grpc-single-${loop % STREAMS}`, jsonEvent({ type: 'OrderPlaced', data: payload() }))));
 
+      options.log('gRPC single-event appends, raw HTTP/2 load generator…');
+      const raw = new RawBatchAppender(port);
+      const grpcRaw = await costed(child, (r) => r.done, () => loops(concurrency, duration, (loop) => raw.append(`grpc-raw-${loop % STREAMS}`, [{ id: randomUUID(), type: 'OrderPlaced', data: payload() }])));
+      raw.close();
+
       options.log('HTTP single-event appends…');
       let i = 0;
       const http = await costed(
@@ -144,12 +236,15 @@ export async function run(options: BenchOptions): Promise<object> {
         grpc: round(grpc.result.perSec),
         http: round(httpSingle),
         ratioGrpcToHttp: ratio(grpc.result.perSec, httpSingle),
+        grpcRawLoadGenerator: round(grpcRaw.result.perSec),
+        ratioGrpcRawToHttp: ratio(grpcRaw.result.perSec, httpSingle),
         httpErrors: http.result.errors + http.result.non2xx,
-        serverCpuUsPerAppend: { grpc: grpc.serverCpuUsPerOp, http: http.serverCpuUsPerOp },
+        serverCpuUsPerAppend: { grpc: grpc.serverCpuUsPerOp, grpcRaw: grpcRaw.serverCpuUsPerOp, http: http.serverCpuUsPerOp },
         serverCpuRatioHttpToGrpc: ratio(http.serverCpuUsPerOp, grpc.serverCpuUsPerOp),
-        loadGeneratorCpuUsPerAppend: { officialClient: grpc.clientCpuUsPerOp, autocannon: http.clientCpuUsPerOp },
+        loadGeneratorCpuUsPerAppend: { officialClient: grpc.clientCpuUsPerOp, rawHttp2: grpcRaw.clientCpuUsPerOp, autocannon: http.clientCpuUsPerOp },
         oneCoreCeilingPerSec: {
           grpcServer: round(1e6 / grpc.serverCpuUsPerOp),
+          grpcServerRaw: round(1e6 / grpcRaw.serverCpuUsPerOp),
           httpServer: round(1e6 / http.serverCpuUsPerOp),
           officialClient: round(1e6 / grpc.clientCpuUsPerOp),
           autocannon: round(1e6 / http.clientCpuUsPerOp),
@@ -168,6 +263,18 @@ export async function run(options: BenchOptions): Promise<object> {
         ),
       );
 
+      options.log(`gRPC appends of ${batch} events, raw HTTP/2 load generator…`);
+      const raw = new RawBatchAppender(port);
+      const grpcRaw = await costed(child, (r) => r.done * batch, () =>
+        loops(concurrency, duration, (loop) =>
+          raw.append(
+            `grpc-raw-batch-${loop % STREAMS}`,
+            Array.from({ length: batch }, () => ({ id: randomUUID(), type: 'OrderPlaced', data: payload() })),
+          ),
+        ),
+      );
+      raw.close();
+
       options.log(`store appends of ${batch} events (in process)…`);
       const stored = await costed(child, (r) => r.done * batch, () =>
         loops(concurrency, duration, (loop) =>
@@ -181,9 +288,11 @@ export async function run(options: BenchOptions): Promise<object> {
         grpc: round(grpc.result.perSec * batch),
         store: round(stored.result.perSec * batch),
         ratioGrpcToStore: ratio(grpc.result.perSec, stored.result.perSec),
-        cpuUsPerEvent: { grpcServer: grpc.serverCpuUsPerOp, officialClient: grpc.clientCpuUsPerOp, storeInProcess: stored.clientCpuUsPerOp },
+        grpcRawLoadGenerator: round(grpcRaw.result.perSec * batch),
+        ratioGrpcRawToStore: ratio(grpcRaw.result.perSec, stored.result.perSec),
+        cpuUsPerEvent: { grpcServer: grpc.serverCpuUsPerOp, grpcServerRaw: grpcRaw.serverCpuUsPerOp, officialClient: grpc.clientCpuUsPerOp, rawHttp2: grpcRaw.clientCpuUsPerOp, storeInProcess: stored.clientCpuUsPerOp },
         serverCpuRatioStoreToGrpc: ratio(stored.clientCpuUsPerOp, grpc.serverCpuUsPerOp),
-        oneCoreCeilingEventsPerSec: { grpcServer: round(1e6 / grpc.serverCpuUsPerOp), officialClient: round(1e6 / grpc.clientCpuUsPerOp), store: round(1e6 / stored.clientCpuUsPerOp) },
+        oneCoreCeilingEventsPerSec: { grpcServer: round(1e6 / grpc.serverCpuUsPerOp), officialClient: round(1e6 / grpc.clientCpuUsPerOp), rawHttp2: round(1e6 / grpcRaw.clientCpuUsPerOp), store: round(1e6 / stored.clientCpuUsPerOp) },
       };
     }
 
