@@ -5,7 +5,9 @@
 //       `startKafkaIngest`, next to a raw kafkajs consumer (eachBatch, no work) of the same topic
 //       in the same run — the limit ingest can approach;
 //   (b) latency: records produced at a steady rate, a `startKafkaWorker` rule alerting on 10% of
-//       them into the store, and a store subscription timing produce → alert (p50/p99/max).
+//       them into the store, and a store subscription timing produce → alert (p50/p99/max); next to
+//       it, in the same run, a raw kafkajs consumer of the same topic timing produce → receive for
+//       the same records — the limit the broker, kafkajs and this machine set.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,7 +103,7 @@ export async function run(options: BenchOptions): Promise<object> {
         events,
         recordBytes: bytes,
         raw: { seconds: round(raw.seconds, 2), eventsPerSecond: Math.round(raw.eventsPerSecond) },
-        telltale: { seconds: round(ingest.seconds, 2), eventsPerSecond: Math.round(ingest.eventsPerSecond) },
+        telltale: { seconds: round(ingest.seconds, 2), eventsPerSecond: Math.round(ingest.eventsPerSecond), partitionCommits: ingest.commits, cpuMicrosPerEvent: round(ingest.cpuMicrosPerEvent) },
         ratioToRaw: round(ingest.eventsPerSecond / raw.eventsPerSecond, 2),
       },
       latency,
@@ -134,8 +136,10 @@ async function rawConsume(kafka: Kafka, topic: string, events: number): Promise<
   return { seconds: secondsTaken, eventsPerSecond: events / secondsTaken };
 }
 
-async function timeIngest(store: Store, brokers: string[], topic: string, events: number): Promise<Figures> {
+async function timeIngest(store: Store, brokers: string[], topic: string, events: number): Promise<Figures & { commits: number; cpuMicrosPerEvent: number }> {
   let committed = 0;
+  let commits = 0;
+  const cpu = process.cpuUsage();
   let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finish = resolve));
   const started = performance.now();
@@ -147,13 +151,16 @@ async function timeIngest(store: Store, brokers: string[], topic: string, events
     mapping: { stream: 'payments-{key}', type: '{headers.type}' },
     onCommit: (p) => {
       committed += p.records;
+      commits++;
       if (committed >= events) finish();
     },
   });
   await done;
   const secondsTaken = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   await ingest.stop();
-  return { seconds: secondsTaken, eventsPerSecond: events / secondsTaken };
+  // Partition commits: one store commit covers several partitions, each counted here.
+  return { seconds: secondsTaken, eventsPerSecond: events / secondsTaken, commits, cpuMicrosPerEvent: (used.user + used.system) / events };
 }
 
 async function produceToAlert(kafka: Kafka, store: Store, brokers: string[], topic: string, rate: number, seconds: number, log: (l: string) => void): Promise<object> {
@@ -177,10 +184,26 @@ async function produceToAlert(kafka: Kafka, store: Store, brokers: string[], top
   const watching = (async () => {
     for await (const alert of subscription) latencies.push(Date.now() - (alert.data as { sentAt: number }).sentAt);
   })();
+  // The limit: a consumer that only notes when each alerting record arrives.
+  const rawLatencies: number[] = [];
+  const raw = kafka.consumer({ groupId: `${topic}-raw` });
+  let rawJoined = false;
+  raw.on(raw.events.GROUP_JOIN, () => (rawJoined = true));
+  await raw.connect();
+  await raw.subscribe({ topics: [topic], fromBeginning: true });
+  await raw.run({
+    eachBatch: async ({ batch }) => {
+      const now = Date.now();
+      for (const m of batch.messages) {
+        const data = JSON.parse(m.value!.toString()) as { amount: number; sentAt: number };
+        if (data.amount >= 90_000) rawLatencies.push(now - data.sentAt);
+      }
+    },
+  });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   // Wait until the worker owns the partitions, so group joining is not counted as latency.
-  while (worker.assignment().length === 0) await new Promise((r) => setTimeout(r, 50));
+  while (worker.assignment().length === 0 || !rawJoined) await new Promise((r) => setTimeout(r, 50));
   log(`producing ${rate} records/s for ${seconds}s to ${topic}`);
   const tickMs = 10;
   const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
@@ -210,8 +233,10 @@ async function produceToAlert(kafka: Kafka, store: Store, brokers: string[], top
   await subscription.close();
   await watching;
   await worker.stop();
+  await raw.disconnect();
   await producer.disconnect();
   const sorted = [...latencies].sort((a, b) => a - b);
+  const rawSorted = [...rawLatencies].sort((a, b) => a - b);
   return {
     ratePerSecond: Math.round(sent / seconds),
     records: sent,
@@ -220,5 +245,6 @@ async function produceToAlert(kafka: Kafka, store: Store, brokers: string[], top
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
     maxMs: sorted.at(-1) ?? null,
+    rawConsumer: { records: rawSorted.length, p50Ms: percentile(rawSorted, 50), p99Ms: percentile(rawSorted, 99), maxMs: rawSorted.at(-1) ?? null },
   };
 }

@@ -17,23 +17,35 @@ export interface KafkaRecord {
   readonly headers: Readonly<Record<string, Buffer>>;
   /** Milliseconds since the epoch, as the producer or broker stamped it. */
   readonly timestamp: number;
+  /** The key as text, null when there is none or it is not UTF-8; computed once when the record is made. */
+  readonly keyText?: string | null;
 }
 
+const NO_HEADERS: Readonly<Record<string, Buffer>> = Object.freeze({});
+
 export function toKafkaRecord(topic: string, partition: number, message: KafkaMessage): KafkaRecord {
-  const headers: Record<string, Buffer> = {};
-  for (const [name, raw] of Object.entries(message.headers ?? {})) {
-    const value = Array.isArray(raw) ? raw[0] : raw;
-    if (value === undefined) continue;
-    headers[name] = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  // Runs once per record: no Object.entries, no copy when kafkajs's headers are already one Buffer each.
+  let headers: Record<string, Buffer> = NO_HEADERS as Record<string, Buffer>;
+  const given = message.headers;
+  if (given !== undefined) {
+    for (const name in given) {
+      const raw = given[name];
+      const value = Array.isArray(raw) ? raw[0] : raw;
+      if (value === undefined) continue;
+      if (headers === NO_HEADERS) headers = {};
+      headers[name] = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    }
   }
+  const key = message.key ?? null;
   return {
     topic,
     partition,
     offset: BigInt(message.offset),
-    key: message.key ?? null,
+    key,
     value: message.value ?? null,
     headers,
     timestamp: Number(message.timestamp),
+    keyText: key === null ? null : textOrNull(key),
   };
 }
 
@@ -59,15 +71,29 @@ const partitionPrefixes = new Map<string, string>();
  * keeps ingest off the hash function, and the offset part makes ids within a partition distinct
  * by construction (offsets stay below 2^48 for any real topic).
  */
+let lastTopic: string | undefined;
+let lastPartition = -1;
+let lastPrefix = '';
+const MAX_48 = 0xffffffffffffn;
+
 export function kafkaEventId(topic: string, partition: number, offset: bigint): string {
-  const key = `${topic}\u0000${partition}`;
-  let prefix = partitionPrefixes.get(key);
-  if (prefix === undefined) {
-    prefix = nameBasedUuid('telltale:kafka-record', key).slice(0, 24);
-    if (partitionPrefixes.size > 10_000) partitionPrefixes.clear();
-    partitionPrefixes.set(key, prefix);
+  let prefix: string | undefined;
+  if (topic === lastTopic && partition === lastPartition) prefix = lastPrefix;
+  else {
+    const key = `${topic}\u0000${partition}`;
+    prefix = partitionPrefixes.get(key);
+    if (prefix === undefined) {
+      prefix = nameBasedUuid('telltale:kafka-record', key).slice(0, 24);
+      if (partitionPrefixes.size > 10_000) partitionPrefixes.clear();
+      partitionPrefixes.set(key, prefix);
+    }
+    lastTopic = topic;
+    lastPartition = partition;
+    lastPrefix = prefix;
   }
-  return prefix + (offset & 0xffffffffffffn).toString(16).padStart(12, '0');
+  // Number arithmetic is exact below 2^48, which is every offset of a real topic.
+  const low = offset >= 0n && offset <= MAX_48 ? Number(offset) : Number(offset & MAX_48);
+  return prefix + low.toString(16).padStart(12, '0');
 }
 
 /** Where a record came from, as kept in an ingested event's metadata (`$kafka`). */
@@ -83,13 +109,23 @@ export interface KafkaCoordinates {
 }
 
 export function coordinatesOf(record: KafkaRecord): KafkaCoordinates {
-  const coordinates = { topic: record.topic, partition: record.partition, offset: record.offset.toString(), timestamp: record.timestamp };
-  if (record.key === null) return { ...coordinates, key: null };
-  const text = textOrNull(record.key);
-  return text === null ? { ...coordinates, key: record.key.toString('base64'), keyEncoding: 'base64' } : { ...coordinates, key: text };
+  const { topic, partition, timestamp } = record;
+  const offset = record.offset.toString();
+  if (record.key === null) return { topic, partition, offset, timestamp, key: null };
+  const text = keyTextOf(record);
+  if (text === null) return { topic, partition, offset, timestamp, key: record.key.toString('base64'), keyEncoding: 'base64' };
+  return { topic, partition, offset, timestamp, key: text };
+}
+
+/** The record's key as text, or null when it has none or it is not UTF-8. */
+export function keyTextOf(record: KafkaRecord): string | null {
+  if (record.keyText !== undefined) return record.keyText;
+  return record.key === null ? null : textOrNull(record.key);
 }
 
 /** The bytes as text when they are valid UTF-8, otherwise null. */
 export function textOrNull(bytes: Buffer): string | null {
-  return isUtf8(bytes) ? bytes.toString('utf8') : null;
+  const text = bytes.toString('utf8');
+  // Decoding replaces every invalid sequence with U+FFFD, so text without one came from valid UTF-8.
+  return text.indexOf('\ufffd') < 0 || isUtf8(bytes) ? text : null;
 }

@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../../store/errors.js';
 import { assertValidStreamName, isMetastream } from '../../store/stream-name.js';
 import type { EventData } from '../../store/types.js';
 import { compileTemplate, pathValue, renderTemplate, type FieldTemplate } from './field-template.js';
-import { coordinatesOf, kafkaEventId, nameBasedUuid, textOrNull, type KafkaRecord } from './kafka-record.js';
+import { coordinatesOf, kafkaEventId, keyTextOf, nameBasedUuid, textOrNull, type KafkaRecord } from './kafka-record.js';
 
 /** What a template over a Kafka record may name. */
 const RECORD_ROOTS = ['key', 'topic', 'partition', 'offset', 'timestamp', 'headers', 'data'] as const;
@@ -100,7 +100,7 @@ function resolveRecordField(record: KafkaRecord, value: unknown, path: readonly 
     case 'data':
       return pathValue(value, path);
     case 'key':
-      return path.length === 1 && record.key !== null ? textOrNull(record.key) ?? undefined : undefined;
+      return path.length === 1 ? keyTextOf(record) ?? undefined : undefined;
     case 'headers': {
       const header = path.length === 2 ? record.headers[path[1]!] : undefined;
       return header === undefined ? undefined : textOrNull(header) ?? undefined;
