@@ -2,6 +2,7 @@
 // eventstore-semantics.md §2 streams, §1.18 projections): appends as
 // `application/vnd.eventstore.events+json` batches, reads as JSON Atom feeds walked by their
 // links, long polling for `tail`. HTTP failures become Telltale errors here and nowhere else.
+import { expectedVersionNumber } from '../store/expected-revision.js';
 import { randomUUID } from 'node:crypto';
 import {
   BackendUnavailableError,
@@ -84,18 +85,6 @@ const KNOWN_CODES = [
 const ATOM = 'application/vnd.eventstore.atom+json';
 const EVENTS = 'application/vnd.eventstore.events+json';
 
-function expectedVersionHeader(expected: ExpectedRevision): string {
-  switch (expected) {
-    case 'any':
-      return '-2';
-    case 'no_stream':
-      return '-1';
-    case 'stream_exists':
-      return '-4';
-    default:
-      return expected.toString();
-  }
-}
 
 /** Event Store's `$all` position in URLs: 16 hex digits of commit then 16 of prepare position. */
 export function allPositionToken(position: bigint): string {
@@ -283,7 +272,7 @@ export class HttpClient implements Connection {
       ...(e.metadata !== undefined ? { metadata: e.metadata } : {}),
     }));
     const response = await this.request('POST', `/streams/${encodeURIComponent(streamId)}`, {
-      headers: { 'Content-Type': EVENTS, 'ES-ExpectedVersion': expectedVersionHeader(expectedRevision), Accept: 'application/json' },
+      headers: { 'Content-Type': EVENTS, 'ES-ExpectedVersion': expectedVersionNumber(expectedRevision), Accept: 'application/json' },
       body: JSON.stringify(body),
       wrongRevision: (actual) => new WrongExpectedRevisionError(streamId, expectedRevision, actual),
     });
@@ -324,7 +313,7 @@ export class HttpClient implements Connection {
 
   async #postOctets(streamId: string, id: string, type: string, data: Uint8Array, expected: ExpectedRevision): Promise<AppendOutcome> {
     const response = await this.request('POST', `/streams/${encodeURIComponent(streamId)}`, {
-      headers: { 'Content-Type': 'application/octet-stream', 'ES-EventType': type, 'ES-EventId': id, 'ES-ExpectedVersion': expectedVersionHeader(expected) },
+      headers: { 'Content-Type': 'application/octet-stream', 'ES-EventType': type, 'ES-EventId': id, 'ES-ExpectedVersion': expectedVersionNumber(expected) },
       body: Buffer.from(data),
       wrongRevision: (actual) => new WrongExpectedRevisionError(streamId, expected, actual),
     });
@@ -429,7 +418,7 @@ export class HttpClient implements Connection {
 
   async delete(streamId: string, options: { hard: boolean; expectedRevision: ExpectedRevision }): Promise<void> {
     const response = await this.request('DELETE', `/streams/${encodeURIComponent(streamId)}`, {
-      headers: { 'ES-HardDelete': options.hard ? 'true' : 'false', 'ES-ExpectedVersion': expectedVersionHeader(options.expectedRevision) },
+      headers: { 'ES-HardDelete': options.hard ? 'true' : 'false', 'ES-ExpectedVersion': expectedVersionNumber(options.expectedRevision) },
       notFound: () => new StreamNotFoundError(streamId),
       wrongRevision: (actual) => new WrongExpectedRevisionError(streamId, options.expectedRevision, actual),
     });

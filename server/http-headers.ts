@@ -42,19 +42,6 @@ export function expectedVersion(headers: IncomingHttpHeaders): ExpectedRevision 
   }
 }
 
-export function expectedVersionNumber(expected: ExpectedRevision): string {
-  switch (expected) {
-    case 'any':
-      return '-2';
-    case 'no_stream':
-      return '-1';
-    case 'stream_exists':
-      return '-4';
-    default:
-      return expected.toString();
-  }
-}
-
 function bool(headers: IncomingHttpHeaders, name: string, fallback: boolean): boolean {
   const h = header(headers, name);
   if (h === undefined) return fallback;

@@ -69,3 +69,20 @@ async function idsStandAt(from: bigint, ids: readonly string[], lookup: StreamId
 function idempotent(first: bigint, count: number): AppendDecision {
   return { kind: 'idempotent', firstRevision: first, lastRevision: first + BigInt(count) - 1n };
 }
+
+/**
+ * The number Event Store's wire protocols use for an expected revision: -2 any, -1 no stream,
+ * -4 stream exists, else the revision (HTTP `ES-ExpectedVersion`, gRPC trailers).
+ */
+export function expectedVersionNumber(expected: ExpectedRevision): string {
+  switch (expected) {
+    case 'any':
+      return '-2';
+    case 'no_stream':
+      return '-1';
+    case 'stream_exists':
+      return '-4';
+    default:
+      return expected.toString();
+  }
+}

@@ -3,6 +3,7 @@
 // how a failure reaches the client (a status code plus the `exception` trailer and its detail
 // keys that the clients turn into typed errors; shared/reference/eventstore-semantics.md §3.2).
 // Errors are translated here and nowhere else.
+import { expectedVersionNumber } from '../../store/expected-revision.js';
 import { Metadata, status, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
 
 /** What every call has: its headers. */
@@ -68,19 +69,6 @@ export function requireAdmin(principal: Principal, what: string): void {
   if (!isAdmin(principal)) throw new AccessDeniedError(principal.name, what, 'the server');
 }
 
-/** Event Store's numbers for the symbolic expected versions, as they appear in trailers. */
-export function expectedVersionNumber(expected: ExpectedRevision): string {
-  switch (expected) {
-    case 'any':
-      return '-2';
-    case 'no_stream':
-      return '-1';
-    case 'stream_exists':
-      return '-4';
-    default:
-      return expected.toString();
-  }
-}
 
 function failure(code: status, e: Error, trailers: Record<string, string> = {}): GrpcFailure {
   return new GrpcFailure(code, e.message, trailers);
@@ -163,3 +151,4 @@ export function unary<Req, Res>(ctx: GrpcContext, handle: (request: Req, princip
       );
   };
 }
+
