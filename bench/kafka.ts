@@ -4,6 +4,8 @@
 //   (a) ingest: a pre-filled topic of ~120-byte JSON records read into the store by
 //       `startKafkaIngest`, next to a raw kafkajs consumer (eachBatch, no work) of the same topic
 //       in the same run — the limit ingest can approach;
+//   (c) rules: the same pre-filled topic through `startKafkaWorker` running a JS rule (a 3-step
+//       pattern per card, as `telltale worker --rule` runs it: an isolate per partition), events/s;
 //   (b) latency: records produced at a steady rate, a `startKafkaWorker` rule alerting on 10% of
 //       them into the store, and a store subscription timing produce → alert (p50/p99/max); next to
 //       it, in the same run, a raw kafkajs consumer of the same topic timing produce → receive for
@@ -13,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import { startKafkaIngest, startKafkaWorker } from '../engine/connectors/index.js';
+import { createProjectionProcessor, startKafkaIngest, startKafkaWorker } from '../engine/connectors/index.js';
 import { openStore } from '../store/index.js';
 import '../store/log/register.js';
 import type { Store } from '../store/types.js';
@@ -85,6 +87,10 @@ export async function run(options: BenchOptions): Promise<object> {
     const ingest = await timeIngest(ingestStore, brokers, topic, events);
     await ingestStore.close();
     options.log(`ingest into ${backend}: ${Math.round(ingest.eventsPerSecond)} events/s`);
+    const rulesStore = await openBenchStore();
+    const rules = await timeRules(rulesStore, brokers, topic, events);
+    await rulesStore.close();
+    options.log(`JS rule worker into ${backend}: ${Math.round(rules.eventsPerSecond)} events/s, ${rules.alerts} alerts`);
 
     // (b) produce → alert latency at a steady rate
     const latencyTopic = `telltale-bench-latency-${run}`;
@@ -106,6 +112,7 @@ export async function run(options: BenchOptions): Promise<object> {
         telltale: { seconds: round(ingest.seconds, 2), eventsPerSecond: Math.round(ingest.eventsPerSecond), partitionCommits: ingest.commits, cpuMicrosPerEvent: round(ingest.cpuMicrosPerEvent) },
         ratioToRaw: round(ingest.eventsPerSecond / raw.eventsPerSecond, 2),
       },
+      rules: { rule: 'a 3-step pattern per card (patterns/), fromAll', seconds: round(rules.seconds, 2), eventsPerSecond: Math.round(rules.eventsPerSecond), alerts: rules.alerts, cpuMicrosPerEvent: round(rules.cpuMicrosPerEvent) },
       latency,
     };
   } finally {
@@ -161,6 +168,55 @@ async function timeIngest(store: Store, brokers: string[], topic: string, events
   await ingest.stop();
   // Partition commits: one store commit covers several partitions, each counted here.
   return { seconds: secondsTaken, eventsPerSecond: events / secondsTaken, commits, cpuMicrosPerEvent: (used.user + used.system) / events };
+}
+
+/** A rule as `telltale worker --rule` runs it: three charges of a card within a minute, small, small, large. */
+const BENCH_RULE = `
+const rule = pattern('bench-three-step')
+  .keyBy((e) => e.data.cardId)
+  .eventTime((e) => e.data.seq)
+  .begin('first', (e) => e.data.amount < 20000)
+  .followedBy('second', (e) => e.data.amount < 20000)
+  .followedBy('large', (e) => e.data.amount >= 90000)
+  .within('1m')
+  .afterMatch(skipPastLastEvent());
+fromAll().when({
+  $init: () => ({ rule: rule.initialState() }),
+  CardCharged: (s, e) => {
+    const out = rule.advance(s.rule, { id: e.eventId, type: e.eventType, data: e.data });
+    for (const m of out.matches) emit('alerts-bench', 'ThreeStepAlert', { key: m.key, start: m.start, end: m.end });
+    return s;
+  },
+});
+`;
+
+async function timeRules(store: Store, brokers: string[], topic: string, events: number): Promise<Figures & { alerts: number; cpuMicrosPerEvent: number }> {
+  const processor = await createProjectionProcessor({ rules: [{ name: 'bench-three-step', source: BENCH_RULE }] });
+  let committed = 0;
+  let finish: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const worker = await startKafkaWorker({
+    store,
+    brokers,
+    topic,
+    name: 'bench',
+    groupId: `${topic}-rules`,
+    mapping: { stream: 'payments-{key}', type: '{headers.type}' },
+    processor,
+    onCommit: (p) => {
+      committed += p.records;
+      if (committed >= events) finish();
+    },
+  });
+  await done;
+  const secondsTaken = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  await worker.stop();
+  processor.dispose();
+  const alerts = (await store.getStreamInfo('alerts-bench')).lastRevision + 1n;
+  return { seconds: secondsTaken, eventsPerSecond: events / secondsTaken, alerts: Number(alerts), cpuMicrosPerEvent: (used.user + used.system) / events };
 }
 
 async function produceToAlert(kafka: Kafka, store: Store, brokers: string[], topic: string, rate: number, seconds: number, log: (l: string) => void): Promise<object> {
