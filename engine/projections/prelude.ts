@@ -301,8 +301,22 @@ export function prelude(global, config) {
   let batchHeaders = [];
   let batchBodies = '';
   let parsedBodies = null;
+  // Handlers that read most bodies (partitionBy on a body field, sums) get the whole batch parsed
+  // in one JSON.parse on the first read, which costs far less than a parse per body; handlers
+  // that read few keep parsing only those. The previous batch decides.
+  let bodyReads = 0;
+  let readMostBodies = false;
   function bodyAt(i) {
+    bodyReads++;
     if (parsedBodies !== null) return parsedBodies[i];
+    if (readMostBodies) {
+      try {
+        parsedBodies = parse('[' + batchBodies + ']');
+        return parsedBodies[i];
+      } catch (e) {
+        readMostBodies = false;
+      }
+    }
     const start = i === 0 ? 0 : batchHeaders[i - 1][7] + 1;
     return parse(batchBodies.slice(start, batchHeaders[i][7]));
   }
@@ -383,7 +397,8 @@ export function prelude(global, config) {
 
   // ---------------------------------------------------------------- partitions and state
   // Each partition's entry: s = state, d = dirty since the last flush, n = new (no $created yet),
-  // r = the last result written (JSON text), so a Result is written only when it changed.
+  // r = the last result written (JSON text), so a Result is written only when it changed, u = used
+  // since the last eviction sweep.
   let root = null;
   let shared;
   const cache = new Map();
@@ -399,7 +414,7 @@ export function prelude(global, config) {
     return s === undefined ? {} : s;
   }
   function newEntry(state, isNew) {
-    return { s: state, d: false, n: isNew, r: undefined };
+    return { s: state, d: false, n: isNew, r: undefined, u: true };
   }
   function rootEntry() {
     if (root === null) root = newEntry(init(), true);
@@ -409,13 +424,31 @@ export function prelude(global, config) {
     if (key === '') return rootEntry();
     let e = cache.get(key);
     if (e === undefined) throw new Error('internal: partition ' + key + ' was not loaded');
-    // Map order is the LRU order: a hit moves the entry to the end.
-    cache.delete(key);
-    cache.set(key, e);
+    // A hit only sets the entry's use bit; eviction gives used entries a second chance (the clock
+    // approximation of LRU), so the hot path does no Map deletes and inserts.
+    e.u = true;
     return e;
   }
-  function load(keys) {
-    if (keys.length === 0) return;
+  // On a first run (nothing restored), a key that is neither cached nor evicted has no state
+  // anywhere yet: it starts from $init without a round trip to the host, which would stall this
+  // thread until the host's busy thread answered. Evicted keys are remembered up to a bound; past
+  // it every miss asks the host again.
+  let fresh = true;
+  const evicted = new Set();
+  const EVICTED_LIMIT = 1000000;
+  function load(all) {
+    if (all.length === 0) return;
+    let keys = all;
+    if (fresh) {
+      keys = [];
+      for (const key of all) {
+        if (evicted.has(key)) {
+          keys.push(key);
+          evicted.delete(key);
+        } else cache.set(key, newEntry(init(), true));
+      }
+      if (keys.length === 0) return;
+    }
     const answer = parse(hostLoad.applySyncPromise(undefined, [stringify(keys)]));
     for (const key of keys) {
       const found = answer[key];
@@ -583,7 +616,20 @@ export function prelude(global, config) {
     const target = Math.floor(cacheLimit * 0.9);
     for (const [key, entry] of cache) {
       if (cache.size <= target) break;
-      if (!entry.d) cache.delete(key);
+      if (entry.u) {
+        // Used since the last sweep: moved to the end, it is looked at again only after the rest.
+        entry.u = false;
+        cache.delete(key);
+        cache.set(key, entry);
+      } else if (!entry.d) {
+        cache.delete(key);
+        if (fresh) {
+          if (evicted.size >= EVICTED_LIMIT) {
+            fresh = false;
+            evicted.clear();
+          } else evicted.add(key);
+        }
+      }
     }
   }
 
@@ -619,6 +665,7 @@ export function prelude(global, config) {
   // Restores what a checkpoint saved: the root (or shared) state, timers and event time.
   function restore(text, emitAllowed) {
     emitEnabled = emitAllowed;
+    fresh = text === '';
     if (text === '') return;
     const c = parse(text);
     if (c.root !== undefined) root = newEntry(c.root, false);
@@ -698,6 +745,8 @@ export function prelude(global, config) {
       fault = { message, index: i, line: where ? where.line : null, column: where ? where.column : null, stack: err && err.stack ? String(err.stack) : null };
     }
     current = null;
+    readMostBodies = bodyReads * 2 > n;
+    bodyReads = 0;
     batchHeaders = [];
     batchBodies = '';
     parsedBodies = null;

@@ -21,6 +21,9 @@ import {
   PROJECTION_PREFIX,
   readPointOf,
   resultStream,
+  STATE_PAGE_TYPE,
+  statePagesStream,
+  tagOrder,
   type ReadPoint,
 } from './projection-streams.js';
 import type { BatchOutput, FlushOutput, RestoredState } from './sandbox.js';
@@ -86,7 +89,15 @@ export class ProjectionRunner {
   readonly #pendingStates = new Map<string, { s: unknown; r?: string | null }>();
   /** On a first run every partition the store has was written by this process. */
   #fresh = false;
-  readonly #written = new Set<string>();
+  /**
+   * Where each partition's latest state was written: a revision of the state-pages stream, or
+   * `STREAM` for its own `$Checkpoint` stream. Entries restored from the pages at start
+   * (`restoredPage(revision)`) may be older than the partition's own stream, so both are read
+   * for those. Numbers, so a checkpoint allocates nothing per partition here.
+   */
+  readonly #where = new Map<string, number>();
+  /** Pages recently read for loads, by revision. */
+  readonly #pages = new Map<number, Map<string, unknown>>();
   #unflushed = false;
   #rate = { at: 0, processed: 0, perSecond: 0 };
   #cached = 0;
@@ -229,7 +240,9 @@ export class ProjectionRunner {
       }
     } else this.#checkpointRevision = -1n;
     this.#fresh = this.#point === undefined;
-    this.#written.clear();
+    this.#where.clear();
+    this.#pages.clear();
+    if (!this.#fresh) await this.#indexStatePages();
     const { processor, definition } = await this.#factory({ name: c.name, loader: (keys) => this.#loadPartitions(keys) });
     this.#processor = processor;
     this.#definition = definition;
@@ -372,13 +385,18 @@ export class ProjectionRunner {
     this.#timers = flush.timers;
     this.#wm = flush.wm;
     this.#maxT = flush.maxT;
+    let pages: [string, unknown][][] = [];
     if (persisted) {
       const produces = this.#definition?.producesResults === true;
       const main = this.#definition?.resultStreamName ?? resultStream(c.name);
+      // Few changed partitions keep Event Store's layout, a `$Checkpoint` per partition stream;
+      // many go into pages, so a checkpoint costs a few large events instead of one per partition.
+      if (flush.parts.length > STATE_PAGE_THRESHOLD) pages = statePages(flush.parts);
+      for (const page of pages) add(statePagesStream(c.name), { type: STATE_PAGE_TYPE, data: page, metadata: { ...tag, $e: c.epoch } });
       for (const part of flush.parts) {
         const [key, state] = part;
         this.#pendingStates.set(key, part.length === 3 ? { s: state, r: part[2] } : { s: state });
-        add(partitionCheckpointStream(c.name, key), { type: PARTITION_CHECKPOINT_TYPE, data: state as object, metadata: { ...tag, $e: c.epoch } });
+        if (pages.length === 0) add(partitionCheckpointStream(c.name, key), { type: PARTITION_CHECKPOINT_TYPE, data: state as object, metadata: { ...tag, $e: c.epoch } });
         if (produces && part.length === 3) {
           const stream = partitionResultStream(c.name, key, this.#definition?.partitionResultStreamNamePattern ?? null);
           const revision = writes.get(stream)?.events.length ?? 0;
@@ -418,8 +436,15 @@ export class ProjectionRunner {
       }
       const at = list.findIndex((w) => w.streamId === checkpointStream(c.name));
       if (at >= 0) this.#checkpointRevision = results[at]!.nextExpectedRevision;
+      if (pages.length > 0) {
+        const pagesAt = list.findIndex((w) => w.streamId === statePagesStream(c.name));
+        const first = Number(results[pagesAt]!.nextExpectedRevision) - pages.length + 1;
+        pages.forEach((page, i) => {
+          for (const [key] of page) this.#where.set(key, first + i);
+        });
+      }
       for (const part of flush.parts) {
-        this.#written.add(part[0]);
+        if (pages.length === 0) this.#where.set(part[0], STREAM);
         this.#pendingStates.delete(part[0]);
       }
     }
@@ -469,20 +494,82 @@ export class ProjectionRunner {
   }
 
   async #loadPartition(key: string): Promise<{ s: unknown; r?: string | null } | null> {
-    if (this.#fresh && !this.#written.has(key)) return null;
-    const last = await this.#lastEvent(partitionCheckpointStream(this.config.name, key));
-    if (last === undefined || last.metadata.$e !== this.config.epoch) return null;
-    return { s: last.data };
+    return (await this.#loadPartitions([key]))[key] ?? null;
   }
 
+  /** States for the isolate's cache misses: from a commit in flight, the state pages, or partition streams. */
   async #loadPartitions(keys: string[]): Promise<Record<string, { s: unknown; r?: string | null } | null>> {
     const out: Record<string, { s: unknown; r?: string | null } | null> = {};
-    await Promise.all(
-      keys.map(async (key) => {
-        out[key] = this.#pendingStates.get(key) ?? (await this.#loadPartition(key));
+    const fromPages = new Map<number, string[]>();
+    const fromStreams: string[] = [];
+    for (const key of keys) {
+      const pending = this.#pendingStates.get(key);
+      const where = this.#where.get(key);
+      out[key] = pending ?? null;
+      if (pending !== undefined || (where === undefined && this.#fresh)) continue;
+      const page = where === undefined || where === STREAM ? undefined : where >= 0 ? where : restoredPage(where);
+      if (page !== undefined) {
+        const list = fromPages.get(page);
+        if (list === undefined) fromPages.set(page, [key]);
+        else list.push(key);
+      }
+      if (where === undefined || where < 0) fromStreams.push(key);
+    }
+    const found = new Map<string, { s: unknown; order: number }>();
+    const better = (key: string, s: unknown, order: number): void => {
+      const known = found.get(key);
+      if (known === undefined || order > known.order) found.set(key, { s, order });
+    };
+    await Promise.all([
+      ...[...fromPages].map(async ([revision, list]) => {
+        const page = await this.#statePage(revision);
+        for (const key of list) if (page !== undefined && page.states.has(key)) better(key, page.states.get(key), page.order);
       }),
-    );
+      ...fromStreams.map(async (key) => {
+        const last = await this.#lastEvent(partitionCheckpointStream(this.config.name, key));
+        if (last !== undefined && last.metadata.$e === this.config.epoch) better(key, last.data, tagOrder(last.metadata));
+      }),
+    ]);
+    for (const [key, { s }] of found) out[key] = { s };
     return out;
+  }
+
+  /** One page of the state-pages stream, parsed (a few are kept: a batch's misses often share pages). */
+  async #statePage(revision: number): Promise<{ states: Map<string, unknown>; order: number } | undefined> {
+    const cached = this.#pages.get(revision);
+    if (cached !== undefined) return { states: cached, order: this.#pageOrder.get(revision) ?? -1 };
+    let event: RecordedEvent | undefined;
+    try {
+      for await (const e of this.#store.readStream(statePagesStream(this.config.name), { fromRevision: BigInt(revision), maxCount: 1 })) event = e;
+    } catch (err) {
+      if (err instanceof StreamNotFoundError) return undefined;
+      throw err;
+    }
+    if (event === undefined || event.metadata.$e !== this.config.epoch) return undefined;
+    const states = new Map(event.data as [string, unknown][]);
+    if (this.#pages.size >= 8) {
+      const oldest = this.#pages.keys().next().value as number;
+      this.#pages.delete(oldest);
+      this.#pageOrder.delete(oldest);
+    }
+    this.#pages.set(revision, states);
+    this.#pageOrder.set(revision, tagOrder(event.metadata));
+    return { states, order: tagOrder(event.metadata) };
+  }
+
+  readonly #pageOrder = new Map<number, number>();
+
+  /** On a restart: which page holds each partition's latest paged state (for this epoch). */
+  async #indexStatePages(): Promise<void> {
+    try {
+      for await (const e of this.#store.readStream(statePagesStream(this.config.name))) {
+        if (e.type !== STATE_PAGE_TYPE || e.metadata.$e !== this.config.epoch || !Array.isArray(e.data)) continue;
+        const at = Number(e.revision);
+        for (const part of e.data as [string, unknown][]) this.#where.set(part[0], restoredPage(at));
+      }
+    } catch (err) {
+      if (!(err instanceof StreamNotFoundError)) throw err;
+    }
   }
 
   #faulted(err: unknown): void {
@@ -506,6 +593,39 @@ export class ProjectionRunner {
   get eventTime(): { watermark: number | undefined; maxEventTime: number | undefined; timers: number } {
     return { watermark: this.#wm, maxEventTime: this.#maxT, timers: this.#timers.length };
   }
+}
+
+/** `#where` for a state written to the partition's own checkpoint stream. */
+const STREAM = -1;
+
+/** A page revision restored at start, as `#where` keeps it (negative, below `STREAM`); the function is its own inverse. */
+function restoredPage(revision: number): number {
+  return -revision - 2;
+}
+
+/** Checkpoints that change more partitions than this write their states as pages. */
+const STATE_PAGE_THRESHOLD = 32;
+
+/** A page's states are kept well under the store's default event size limit (1 MiB). */
+const STATE_PAGE_BYTES = 512 * 1024;
+
+/** The changed states as pages of `[key, state]` pairs, each page's JSON under `STATE_PAGE_BYTES` (a larger state gets a page of its own). */
+function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]): [string, unknown][][] {
+  const pages: [string, unknown][][] = [];
+  let page: [string, unknown][] = [];
+  let bytes = 0;
+  for (const [key, state] of parts) {
+    const size = key.length + (JSON.stringify(state) ?? 'null').length + 8;
+    if (page.length > 0 && bytes + size > STATE_PAGE_BYTES) {
+      pages.push(page);
+      page = [];
+      bytes = 0;
+    }
+    page.push([key, state]);
+    bytes += size;
+  }
+  if (page.length > 0) pages.push(page);
+  return pages;
 }
 
 function positionOf(item: BatchItem): bigint {

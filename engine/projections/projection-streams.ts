@@ -10,11 +10,14 @@ export const definitionStream = (name: string): string => `$projections-${name}`
 export const checkpointStream = (name: string): string => `$projections-${name}-checkpoint`;
 export const partitionCheckpointStream = (name: string, partition: string): string => `$projections-${name}-${partition}-checkpoint`;
 export const resultStream = (name: string): string => `$projections-${name}-result`;
+/** Telltale: partition states of checkpoints that changed many partitions, a page per event. */
+export const statePagesStream = (name: string): string => `$projections-${name}-states`;
 export const partitionResultStream = (name: string, partition: string, pattern: string | null): string =>
   pattern === null ? `$projections-${name}-${partition}-result` : pattern.replace(/\{0\}/g, partition);
 
 export const CHECKPOINT_TYPE = '$ProjectionCheckpoint';
 export const PARTITION_CHECKPOINT_TYPE = '$Checkpoint';
+export const STATE_PAGE_TYPE = '$ProjectionStatePage';
 export const PROJECTION_UPDATED_TYPE = '$ProjectionUpdated';
 export const PROJECTION_CREATED_TYPE = '$ProjectionCreated';
 export const PROJECTION_DELETED_TYPE = '$ProjectionDeleted';
@@ -26,6 +29,13 @@ export type ReadPoint = { readonly kind: 'all'; readonly position: bigint } | { 
 export function checkpointTag(point: ReadPoint, version: string): Record<string, unknown> {
   if (point.kind === 'all') return { $v: version, $c: Number(point.position), $p: Number(point.position) };
   return { $v: version, $s: { [point.streamId]: Number(point.revision) } };
+}
+
+/** The order of two checkpoint tags of one projection and epoch: the `$all` position, or the revision of its one stream. */
+export function tagOrder(tag: Record<string, unknown> | undefined): number {
+  const point = readPointOf(tag);
+  if (point === undefined) return -1;
+  return Number(point.kind === 'all' ? point.position : point.revision);
 }
 
 export function readPointOf(tag: Record<string, unknown> | undefined): ReadPoint | undefined {

@@ -1,0 +1,126 @@
+// Exactly-once with partition state pages: the exactly-once check of exactly-once.int.test.ts over
+// 200 partitions, with checkpoints that change more partitions than the page threshold and an
+// isolate that keeps only 40 states, so states are written as pages, evicted and loaded back by
+// key from pages (and partition streams) across SIGKILLs and restarts.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ProjectionManager } from '../../engine/index.js';
+import { openStore } from '../../store/index.js';
+import '../../store/log/register.js';
+import type { Store } from '../../store/types.js';
+import { expect } from '../support/chai.js';
+import { EXACTLY_ONCE_QUERY } from './exactly-once-child.js';
+import { PAGES_LIMITS } from './projection-pages-child.js';
+import { readStream } from './projection-fixture.js';
+
+const child = fileURLToPath(new URL('./projection-pages-child.js', import.meta.url));
+const CARDS = 200;
+const EVENTS = 3000;
+
+async function writeInput(store: Store): Promise<void> {
+  // A deterministic pseudo-random sequence, so both stores get the same events at the same positions.
+  let seed = 42;
+  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  for (let i = 0; i < EVENTS; i += 50) {
+    const writes = new Map<string, { type: string; data: object; id: string }[]>();
+    for (let j = i; j < i + 50; j++) {
+      const card = `card-${(next() >> 8) % CARDS}`; // high bits: the low bits of this generator cycle through few values
+      const id = `00000000-0000-4000-8000-${j.toString(16).padStart(12, '0')}`;
+      const list = writes.get(card) ?? [];
+      list.push({ type: next() % 10 === 0 ? 'Noise' : 'Charge', data: { amount: next() % 1000 }, id });
+      writes.set(card, list);
+    }
+    await store.appendToStreams([...writes].map(([streamId, events]) => ({ streamId, events })));
+  }
+}
+
+interface Outcome {
+  readonly streams: Record<string, { id: string; type: string; data: unknown }[]>;
+  readonly states: Record<string, unknown>;
+}
+
+async function outcome(store: Store, manager: ProjectionManager): Promise<Outcome> {
+  const streams: Outcome['streams'] = {};
+  for (const name of ['all-charges', ...Array.from({ length: CARDS }, (_, i) => `alerts-card-${i}`)]) {
+    streams[name] = (await readStream(store, name)).map((e) => ({ id: e.id, type: e.type, data: e.isJson ? e.data : Buffer.from(e.dataBytes).toString() }));
+  }
+  const states: Record<string, unknown> = {};
+  for (let i = 0; i < CARDS; i++) states[`card-${i}`] = await manager.state('cards', `card-${i}`);
+  return { streams, states };
+}
+
+function runChild(dir: string, killAfterMs: number | undefined): Promise<'done' | 'killed'> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--no-node-snapshot', child, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let timer: NodeJS.Timeout | undefined;
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (killAfterMs !== undefined && timer === undefined && out.includes('ready')) timer = setTimeout(() => p.kill('SIGKILL'), killAfterMs);
+    });
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('exit', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      if (signal === 'SIGKILL') resolve('killed');
+      else if (code === 0 && out.includes('done')) resolve('done');
+      else reject(new Error(`child exited with ${code ?? signal}: ${err}`));
+    });
+  });
+}
+
+describe('exactly-once projection effects with partition state pages', function () {
+  this.timeout(180_000);
+  const dirs: string[] = [];
+  const tempDir = (): string => {
+    const d = mkdtempSync(join(tmpdir(), 'telltale-pages-exactly-once-'));
+    dirs.push(d);
+    return d;
+  };
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('gives the same emitted streams and states after SIGKILLs as a clean run', async () => {
+    // The clean run, uninterrupted.
+    const cleanStore = await openStore(`file:${tempDir()}`);
+    await writeInput(cleanStore);
+    const cleanManager = new ProjectionManager(cleanStore, { systemProjections: false, maxBatch: 200, limits: PAGES_LIMITS });
+    await cleanManager.start();
+    await cleanManager.create('cards', EXACTLY_ONCE_QUERY, { emit: true });
+    await cleanManager.whenProcessed('cards');
+    const clean = await outcome(cleanStore, cleanManager);
+    expect((await readStream(cleanStore, '$projections-cards-states')).length).to.be.greaterThan(0);
+    await cleanManager.close();
+    await cleanStore.close();
+    expect(clean.streams['all-charges']!.length).to.be.greaterThan(2000);
+
+    // The same input, in a child process killed at random moments.
+    const dir = tempDir();
+    const input = await openStore(`file:${dir}`);
+    await writeInput(input);
+    await input.close();
+    let kills = 0;
+    let seed = 7;
+    for (let attempt = 0; attempt < 12; attempt++) {
+      seed = (seed * 48271) % 2147483647;
+      if ((await runChild(dir, 20 + (seed % 400))) === 'killed') kills++;
+    }
+    expect(await runChild(dir, undefined)).to.equal('done');
+    expect(kills).to.be.greaterThan(0);
+
+    const store = await openStore(`file:${dir}`);
+    const manager = new ProjectionManager(store, { systemProjections: false, limits: PAGES_LIMITS });
+    await manager.start();
+    await manager.whenProcessed('cards');
+    const recovered = await outcome(store, manager);
+    await manager.close();
+    await store.close();
+
+    expect(recovered.states).to.deep.equal(clean.states);
+    expect(recovered.streams).to.deep.equal(clean.streams);
+  });
+});

@@ -1,0 +1,85 @@
+// Partition states of checkpoints that change many partitions are written as pages in
+// `$projections-{name}-states` (a few large events instead of one `$Checkpoint` per partition
+// stream); loads by key, restarts and evictions must see exactly the states Event Store's layout
+// would give.
+import { ProjectionManager } from '../../engine/index.js';
+import { openStore } from '../../store/index.js';
+import type { Store } from '../../store/types.js';
+import { expect } from '../support/chai.js';
+import { appendAll, readStream, type GivenEvent } from './projection-fixture.js';
+
+const COUNTER = `fromAll().foreachStream().when({ $init: function () { return { n: 0 }; }, Tick: function (s) { s.n++; } })`;
+
+function ticks(streams: number, times: number): GivenEvent[] {
+  const out: GivenEvent[] = [];
+  for (let t = 0; t < times; t++) for (let i = 0; i < streams; i++) out.push([`a-${i}`, 'Tick']);
+  return out;
+}
+
+describe('partition state pages', () => {
+  let store: Store;
+  let manager: ProjectionManager;
+
+  beforeEach(async () => {
+    store = await openStore('memory:');
+    manager = new ProjectionManager(store, { systemProjections: false });
+    await manager.start();
+  });
+
+  afterEach(async () => {
+    await manager.close();
+    await store.close();
+  });
+
+  async function restart(limits = {}): Promise<void> {
+    await manager.close();
+    manager = new ProjectionManager(store, { systemProjections: false, limits });
+    await manager.start();
+  }
+
+  it('writes a checkpoint that changed many partitions as pages and loads them by key after a restart', async () => {
+    await appendAll(store, ticks(50, 2));
+    await manager.create('count', COUNTER);
+    await manager.whenProcessed('count');
+    await restart();
+    const pages = await readStream(store, '$projections-count-states');
+    expect(pages.length).to.be.greaterThan(0);
+    expect(pages.every((e) => e.type === '$ProjectionStatePage')).to.equal(true);
+    expect(await readStream(store, '$projections-count-a-7-checkpoint')).to.have.length(0);
+    expect(await manager.state('count', 'a-7')).to.deep.equal({ n: 2 });
+    await appendAll(store, [['a-7', 'Tick']]);
+    await manager.whenProcessed('count');
+    expect(await manager.state('count', 'a-7')).to.deep.equal({ n: 3 });
+    expect(await manager.state('count', 'a-8')).to.deep.equal({ n: 2 });
+  });
+
+  it('keeps the newest state of a partition written to a page and later to its own checkpoint stream', async () => {
+    await appendAll(store, ticks(50, 1));
+    await manager.create('count', COUNTER);
+    await manager.whenProcessed('count');
+    // Few changed partitions: Event Store's layout, a `$Checkpoint` in the partition's stream.
+    await appendAll(store, [['a-3', 'Tick']]);
+    await manager.whenProcessed('count');
+    await restart();
+    expect((await readStream(store, '$projections-count-a-3-checkpoint')).at(-1)?.type).to.equal('$Checkpoint');
+    expect(await manager.state('count', 'a-3')).to.deep.equal({ n: 2 });
+    await appendAll(store, [['a-3', 'Tick'], ['a-4', 'Tick']]);
+    await manager.whenProcessed('count');
+    expect(await manager.state('count', 'a-3')).to.deep.equal({ n: 3 });
+    expect(await manager.state('count', 'a-4')).to.deep.equal({ n: 2 });
+  });
+
+  it('reloads evicted partitions from pages when the isolate keeps only a few states', async () => {
+    await manager.close();
+    manager = new ProjectionManager(store, { systemProjections: false, limits: { partitionCacheSize: 10, checkpointHandledThreshold: 40 } });
+    await manager.start();
+    await appendAll(store, ticks(60, 3));
+    await manager.create('count', COUNTER);
+    await manager.whenProcessed('count');
+    for (const i of [0, 17, 33, 59]) expect(await manager.state('count', `a-${i}`)).to.deep.equal({ n: 3 });
+    await restart({ partitionCacheSize: 10 });
+    await appendAll(store, ticks(60, 1));
+    await manager.whenProcessed('count');
+    for (const i of [0, 17, 33, 59]) expect(await manager.state('count', `a-${i}`)).to.deep.equal({ n: 4 });
+  });
+});
