@@ -242,12 +242,15 @@ async function produceToAlert(kafka: Kafka, store: Store, brokers: string[], top
   })();
   // The limit: a consumer that only notes when each alerting record arrives.
   const rawLatencies: number[] = [];
-  const raw = kafka.consumer({ groupId: `${topic}-raw` });
+  // Fetch settings as the worker's, no offset commits: the floor kafkajs and the broker set.
+  const raw = kafka.consumer({ groupId: `${topic}-raw`, maxWaitTimeInMs: 500 });
   let rawJoined = false;
   raw.on(raw.events.GROUP_JOIN, () => (rawJoined = true));
   await raw.connect();
   await raw.subscribe({ topics: [topic], fromBeginning: true });
   await raw.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: 16,
     eachBatch: async ({ batch }) => {
       const now = Date.now();
       for (const m of batch.messages) {

@@ -355,12 +355,16 @@ export async function startPartitionConsumer<S>(options: PartitionConsumerOption
     maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
   });
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    const before = assignedSet;
     assigned = [...(payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
     assignedSet = new Set(assigned);
-    // Another member may have advanced any partition meanwhile; the expected-revision check would
-    // catch it, but reloading is cheaper than a failed commit. What is queued stays: it is checked
-    // against the reloaded checkpoint like any batch.
-    checkpoints.clear();
+    // A partition that is new here may have been advanced by another member: reload its checkpoint
+    // (the expected-revision check would catch it, but reloading is cheaper than a failed commit).
+    // One kept through the rebalance keeps its cached checkpoint and state (a processor's isolates
+    // stay warm); if this member had in fact been out of the group meanwhile, the expected revision
+    // fences the stale commit and the checkpoint is reloaded then. What is queued stays: it is
+    // checked against the checkpoint like any batch.
+    for (const p of [...checkpoints.keys()]) if (!before.has(p) || !assignedSet.has(p)) checkpoints.delete(p);
     logger.info('joined the consumer group', { groupId, topic, partitions: assigned });
     options.onAssign?.(assigned);
   });
