@@ -66,7 +66,7 @@ export async function runRuleLocally(rule: RuleFile, given: readonly EventLine[]
       }
       if (e.position <= lastGiven || ENGINE_STREAMS.test(e.streamId)) continue;
       const metadata = { ...e.metadata };
-      emitted.push({ streamId: e.streamId, type: e.type, data: e.isJson ? e.data : e.dataBytes, ...(Object.keys(metadata).length > 0 ? { metadata } : {}) });
+      emitted.push({ streamId: e.streamId, type: e.type, data: e.isJson ? e.data : binaryData(e.dataBytes), ...(Object.keys(metadata).length > 0 ? { metadata } : {}) });
     }
     const states: PartitionState[] = [];
     const root = await manager.state(name);
@@ -76,6 +76,20 @@ export async function runRuleLocally(rule: RuleFile, given: readonly EventLine[]
   } finally {
     await manager.close().catch(() => undefined);
     await store.close();
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Data that is not JSON as Event Store writes it: a link (`$>`) is the text `N@stream`, so it is
+ * shown as that text; bytes that are not UTF-8 text stay bytes.
+ */
+function binaryData(bytes: Uint8Array): unknown {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return bytes;
   }
 }
 
