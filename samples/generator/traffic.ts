@@ -355,8 +355,10 @@ export function generateTraffic(options: TrafficOptions = {}): Traffic {
           break;
         }
         case 'amount-vs-average': {
+          // Card details stolen (phishing, a breached shop) and spent online, card not present, by a
+          // fraudster whose connection is far from anywhere the cardholder pays.
           const shop = rnd.pick(world.merchantsByCity.get('') ?? online);
-          made.push(authorise(rnd, customer, card, shop, Math.max(300, customer.spend * rnd.uniform(15, 40)), t0, home, label, { approved: true }));
+          made.push(authorise(rnd, customer, card, shop, Math.max(300, customer.spend * rnd.uniform(15, 40)), t0, farSpot, label, { approved: true }));
           break;
         }
         case 'warning-then-pin-change': {
