@@ -371,7 +371,10 @@ export async function startPartitionConsumer<S>(options: PartitionConsumerOption
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     logger.error('the consumer crashed', { groupId, topic, error: payload.error.message, restart: payload.restart });
   });
-  const loopDone = loop();
+  const loopDone = loop().catch((e: unknown) => {
+    // Not expected (commit failures are retried inside): say so rather than die unobserved.
+    logger.error('the committing loop stopped', { topic, error: (e as Error).message });
+  });
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
