@@ -17,9 +17,11 @@ export interface KafkaIngestOptions extends KafkaConnection {
   readonly mapping: KafkaIngestMapping;
   /** @defaultValue true */
   readonly fromBeginning?: boolean;
-  /** @defaultValue 5000 */
+  /** Most records per atomic commit, all partitions together. @defaultValue 20000 */
   readonly maxRecordsPerCommit?: number;
-  /** @defaultValue 4 */
+  /** Records fetched ahead of the commit in progress. @defaultValue 4 × maxRecordsPerCommit */
+  readonly maxQueuedRecords?: number;
+  /** kafkajs batches handed over at once (they are only queued). @defaultValue 16 */
   readonly partitionsConcurrently?: number;
   /** @defaultValue 30000 */
   readonly sessionTimeoutMs?: number;

@@ -67,7 +67,9 @@ export interface KafkaWorkerOptions<S> extends KafkaConnection {
   /** Also store the input events in their streams (what `startKafkaIngest` would write). @defaultValue false */
   readonly ingest?: boolean;
   readonly fromBeginning?: boolean;
+  /** Most records per atomic commit, all partitions together. @defaultValue 20000 */
   readonly maxRecordsPerCommit?: number;
+  readonly maxQueuedRecords?: number;
   readonly partitionsConcurrently?: number;
   /** How soon a dead worker's partitions move. @defaultValue 30000 */
   readonly sessionTimeoutMs?: number;
