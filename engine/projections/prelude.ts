@@ -18,6 +18,8 @@ export function prelude(global, config) {
   'use strict';
   const hostLoad = global.__telltaleHostLoad;
   delete global.__telltaleHostLoad;
+  const hostIds = global.__telltaleHostIds;
+  delete global.__telltaleHostIds;
   const parse = JSON.parse;
   const stringify = JSON.stringify;
   const MIN_TIME = -8640000000000000;
@@ -320,16 +322,47 @@ export function prelude(global, config) {
     const start = i === 0 ? 0 : batchHeaders[i - 1][7] + 1;
     return parse(batchBodies.slice(start, batchHeaders[i][7]));
   }
+  // Event ids come with a batch only once a handler has read one (the host reports `ids` to
+  // itself through the output): until then `eventId` is an accessor that fetches the batch's ids
+  // from the host in one round trip, on first use. An event kept past its batch can fetch them
+  // while the host still has the batch (a few batches); after that its id reads as null.
+  let batchSeq = 0;
+  let batchWithIds = true;
+  let batchIds = null;
+  let idsWanted = false;
+  function idOf(seq, i) {
+    idsWanted = true;
+    let ids = seq === batchSeq ? batchIds : null;
+    if (ids === null) {
+      ids = parse(hostIds.applySyncPromise(undefined, [seq]));
+      if (seq === batchSeq) batchIds = ids;
+    }
+    return ids === null ? null : ids[i];
+  }
   class Envelope {
     #h;
     #i;
+    #seq;
     #body;
     #parsed = false;
+    static #lazyId = {
+      get() {
+        return idOf(this.#seq, this.#i);
+      },
+      set(value) {
+        Object.defineProperty(this, 'eventId', { value, writable: true, enumerable: true, configurable: true });
+      },
+      enumerable: true,
+      configurable: true,
+    };
     constructor(h, i, partition) {
       this.streamId = h[0];
       this.sequenceNumber = h[1];
       this.eventType = h[2];
-      this.eventId = h[3];
+      this.#seq = batchSeq;
+      this.#i = i;
+      if (batchWithIds) this.eventId = h[3];
+      else Object.defineProperty(this, 'eventId', Envelope.#lazyId);
       this.isJson = h[6] !== 0;
       this.metadataRaw = h.length > 8 ? h[8] : '';
       this.linkMetadataRaw = h.length > 9 ? h[9] : '';
@@ -337,7 +370,6 @@ export function prelude(global, config) {
       this.position = h[4];
       this.created = h[5];
       this.#h = h;
-      this.#i = i;
     }
     get body() {
       if (!this.#parsed) {
@@ -680,9 +712,12 @@ export function prelude(global, config) {
   }
 
   // One batch: `headers` and `bodies` as BatchEncoder writes them; returns the JSON text the host reads.
-  function process(headersText, bodiesText, ascii, flushRequested) {
+  function process(headersText, bodiesText, ascii, flushRequested, seq, withIds) {
     logs = [];
     emits = [];
+    batchSeq = seq;
+    batchWithIds = withIds !== false;
+    batchIds = null;
     let events;
     try {
       events = parse(headersText);
@@ -751,7 +786,7 @@ export function prelude(global, config) {
     batchBodies = '';
     parsedBodies = null;
     handledSinceFlush += handled;
-    const out = { n, h: handled, emits, logs };
+    const out = { n, h: handled, emits, logs, ids: idsWanted };
     if (fault !== null) out.fault = fault;
     else {
       if (flushRequested || emits.length > 0 || handledSinceFlush >= config.checkpointHandledThreshold || dirty.size >= config.maxDirtyPartitions) out.flush = flush();

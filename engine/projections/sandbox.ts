@@ -51,6 +51,8 @@ export interface BatchOutput {
   readonly flush?: FlushOutput;
   readonly reencode?: boolean;
   readonly cached: number;
+  /** A handler read `eventId` in this batch. */
+  readonly ids?: boolean;
 }
 
 export interface FlushOutput {
@@ -72,6 +74,9 @@ export interface RestoredState {
   readonly wm?: number;
   readonly maxT?: number;
 }
+
+/** The JSON array of event ids of batch `seq`, for a batch sent without them (`BatchEncoder.ids`). */
+export type BatchIds = (seq: number) => string;
 
 /** Loads partition states the isolate asks for: key → {s: state, r: last result text} or null. */
 export type PartitionLoader = (keys: string[]) => Promise<Record<string, { s: unknown; r?: string | null } | null>>;
@@ -101,7 +106,7 @@ export class ProjectionSandbox {
   readonly #limits: SandboxLimits;
   readonly #isolate: IsolatedVM.Isolate;
   #context: IsolatedVM.Context | undefined;
-  #process: IsolatedVM.Reference<(headers: string, bodies: string, ascii: boolean, flush: boolean) => string> | undefined;
+  #process: IsolatedVM.Reference<(headers: string, bodies: string, ascii: boolean, flush: boolean, seq: number, withIds: boolean) => string> | undefined;
   #getState: IsolatedVM.Reference<(key: string) => string | null> | undefined;
   #progress: IsolatedVM.Reference<() => number> | undefined;
   #filename: string;
@@ -117,10 +122,16 @@ export class ProjectionSandbox {
    * Creates the isolate and runs the definition scope. Throws `ProjectionInvalidError` for a
    * script that does not compile or whose definition fails (with the line number).
    */
-  static async create(name: string, query: string, limits: SandboxLimits, loader: PartitionLoader): Promise<{ sandbox: ProjectionSandbox; definition: SourceDefinition }> {
+  static async create(
+    name: string,
+    query: string,
+    limits: SandboxLimits,
+    loader: PartitionLoader,
+    ids: BatchIds = () => 'null',
+  ): Promise<{ sandbox: ProjectionSandbox; definition: SourceDefinition }> {
     const sandbox = new ProjectionSandbox(name, limits);
     try {
-      const definition = await sandbox.#define(query, loader);
+      const definition = await sandbox.#define(query, loader, ids);
       return { sandbox, definition };
     } catch (err) {
       sandbox.dispose();
@@ -132,7 +143,7 @@ export class ProjectionSandbox {
     return this.#isolate.isDisposed;
   }
 
-  async #define(query: string, loader: PartitionLoader): Promise<SourceDefinition> {
+  async #define(query: string, loader: PartitionLoader, ids: BatchIds): Promise<SourceDefinition> {
     const context = await this.#isolate.createContext();
     this.#context = context;
     const jail = context.global;
@@ -140,6 +151,7 @@ export class ProjectionSandbox {
       '__telltaleHostLoad',
       new ivm.Reference(async (keysJson: string) => JSON.stringify(await loader(JSON.parse(keysJson) as string[]))),
     );
+    await jail.set('__telltaleHostIds', new ivm.Reference(async (seq: number) => ids(seq)));
     await (await this.#isolate.compileScript(isolateBundleSource(), { filename: 'telltale-patterns.js' })).run(context, { timeout: 5000 });
     await context.eval(EXPOSE_LIBRARY, { timeout: 1000 });
     const config = {
@@ -179,10 +191,10 @@ export class ProjectionSandbox {
    * Runs one batch. A throw in user code comes back in `fault`; a timeout or an out-of-memory is
    * thrown as `ProjectionFaultedError` with `eventIndex` when it could still be asked.
    */
-  async process(batch: EncodedBatch, flush: boolean): Promise<BatchOutput> {
+  async process(batch: EncodedBatch, flush: boolean, seq = 0, withIds = true): Promise<BatchOutput> {
     let text: string;
     try {
-      text = (await this.#process!.apply(undefined, [batch.headers, batch.bodies, batch.ascii, flush], { timeout: this.#limits.batchTimeoutMs })) as string;
+      text = (await this.#process!.apply(undefined, [batch.headers, batch.bodies, batch.ascii, flush, seq, withIds], { timeout: this.#limits.batchTimeoutMs })) as string;
     } catch (err) {
       throw await this.#runtimeFault(err);
     }
