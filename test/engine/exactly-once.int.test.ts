@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
 import { ProjectionManager } from '../../engine/index.js';
 import { openStore } from '../../store/index.js';
 import '../../store/log/register.js';
@@ -51,19 +50,20 @@ async function outcome(store: Store, manager: ProjectionManager): Promise<Outcom
   return { streams, states };
 }
 
-function runChild(dir: string, killAfterMs: number | undefined): Promise<'done' | 'killed'> {
+/** Runs the child to the end, or SIGKILLs it after it has reported progress `killAfter` times. */
+function runChild(dir: string, killAfter: number | undefined): Promise<'done' | 'killed'> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--no-node-snapshot', child, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    let timer: NodeJS.Timeout | undefined;
+    let progress = 0;
     p.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (killAfterMs !== undefined && timer === undefined && out.includes('ready')) timer = setTimeout(() => p.kill('SIGKILL'), killAfterMs);
+      progress += d.toString().split('progress ').length - 1;
+      if (killAfter !== undefined && progress >= killAfter && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     });
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('exit', (code, signal) => {
-      if (timer) clearTimeout(timer);
       if (signal === 'SIGKILL') resolve('killed');
       else if (code === 0 && out.includes('done')) resolve('done');
       else reject(new Error(`child exited with ${code ?? signal}: ${err}`));
@@ -89,12 +89,8 @@ describe('exactly-once projection effects', function () {
     await writeInput(cleanStore);
     const cleanManager = new ProjectionManager(cleanStore, { systemProjections: false, maxBatch: 20, limits: EXACTLY_ONCE_LIMITS });
     await cleanManager.start();
-    const cleanStarted = performance.now();
     await cleanManager.create('cards', EXACTLY_ONCE_QUERY, { emit: true });
     await cleanManager.whenProcessed('cards');
-    // Kill moments are drawn within the time a whole run takes here, so they land mid-run however
-    // fast the machine (fixed delays of up to 420 ms outlasted the whole run on a quiet machine).
-    const cleanMs = performance.now() - cleanStarted;
     const clean = await outcome(cleanStore, cleanManager);
     await cleanManager.close();
     await cleanStore.close();
@@ -109,7 +105,8 @@ describe('exactly-once projection effects', function () {
     let seed = 7;
     for (let attempt = 0; attempt < 12; attempt++) {
       seed = (seed * 48271) % 2147483647;
-      if ((await runChild(dir, 1 + ((seed % 90) / 100) * cleanMs)) === 'killed') kills++;
+      // The child reports progress every 5 ms while it works: kill it after 1 to 6 reports.
+      if ((await runChild(dir, 1 + (seed % 6))) === 'killed') kills++;
     }
     expect(await runChild(dir, undefined)).to.equal('done');
     expect(kills).to.be.greaterThan(0);
