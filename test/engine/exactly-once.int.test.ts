@@ -1,7 +1,6 @@
 // Exactly-once effects (decision 9): a process running an emitting, partitioned projection on a
 // durable file: store is SIGKILLed at random moments and restarted; afterwards its emitted streams
 // (ids included) and its partition states equal those of a clean, uninterrupted run.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { openStore } from '../../store/index.js';
 import '../../store/log/register.js';
 import type { Store } from '../../store/types.js';
 import { expect } from '../support/chai.js';
+import { runKillableChild } from './killable-child.js';
 import { EXACTLY_ONCE_LIMITS, EXACTLY_ONCE_QUERY } from './exactly-once-child.js';
 import { readStream } from './projection-fixture.js';
 
@@ -50,25 +50,8 @@ async function outcome(store: Store, manager: ProjectionManager): Promise<Outcom
   return { streams, states };
 }
 
-/** Runs the child to the end, or SIGKILLs it after it has reported progress `killAfter` times. */
 function runChild(dir: string, killAfter: number | undefined): Promise<'done' | 'killed'> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--no-node-snapshot', child, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let progress = 0;
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      progress += d.toString().split('progress ').length - 1;
-      if (killAfter !== undefined && progress >= killAfter && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    });
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve('killed');
-      else if (code === 0 && out.includes('done')) resolve('done');
-      else reject(new Error(`child exited with ${code ?? signal}: ${err}`));
-    });
-  });
+  return runKillableChild(child, [dir], killAfter);
 }
 
 describe('exactly-once projection effects', function () {

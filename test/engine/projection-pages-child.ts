@@ -17,7 +17,10 @@ async function main(dir: string): Promise<void> {
   await manager.start();
   if (!manager.list().some((s) => s.name === 'cards')) await manager.create('cards', EXACTLY_ONCE_QUERY, { emit: true });
   process.stdout.write('ready\n');
+  // Progress lines let the test kill this process part-way through, however fast the machine.
+  const ticker = setInterval(() => process.stdout.write(`progress ${manager.status('cards').eventsProcessed}\n`), 5);
   const status = await manager.whenProcessed('cards');
+  clearInterval(ticker);
   process.stdout.write(`done ${status.status}\n`);
   await manager.close();
   await store.close();

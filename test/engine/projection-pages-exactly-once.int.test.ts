@@ -2,17 +2,16 @@
 // 200 partitions, with checkpoints that change more partitions than the page threshold and an
 // isolate that keeps only 40 states, so states are written as pages, evicted and loaded back by
 // key from pages (and partition streams) across SIGKILLs and restarts.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
 import { ProjectionManager } from '../../engine/index.js';
 import { openStore } from '../../store/index.js';
 import '../../store/log/register.js';
 import type { Store } from '../../store/types.js';
 import { expect } from '../support/chai.js';
+import { runKillableChild } from './killable-child.js';
 import { EXACTLY_ONCE_QUERY } from './exactly-once-child.js';
 import { PAGES_LIMITS } from './projection-pages-child.js';
 import { readStream } from './projection-fixture.js';
@@ -53,24 +52,8 @@ async function outcome(store: Store, manager: ProjectionManager): Promise<Outcom
   return { streams, states };
 }
 
-function runChild(dir: string, killAfterMs: number | undefined): Promise<'done' | 'killed'> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--no-node-snapshot', child, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (killAfterMs !== undefined && timer === undefined && out.includes('ready')) timer = setTimeout(() => p.kill('SIGKILL'), killAfterMs);
-    });
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('exit', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (signal === 'SIGKILL') resolve('killed');
-      else if (code === 0 && out.includes('done')) resolve('done');
-      else reject(new Error(`child exited with ${code ?? signal}: ${err}`));
-    });
-  });
+function runChild(dir: string, killAfter: number | undefined): Promise<'done' | 'killed'> {
+  return runKillableChild(child, [dir], killAfter);
 }
 
 describe('exactly-once projection effects with partition state pages', function () {
@@ -91,12 +74,8 @@ describe('exactly-once projection effects with partition state pages', function 
     await writeInput(cleanStore);
     const cleanManager = new ProjectionManager(cleanStore, { systemProjections: false, maxBatch: 200, limits: PAGES_LIMITS });
     await cleanManager.start();
-    const cleanStarted = performance.now();
     await cleanManager.create('cards', EXACTLY_ONCE_QUERY, { emit: true });
     await cleanManager.whenProcessed('cards');
-    // Kill moments are drawn within the time a whole run takes here, so they land mid-run however
-    // fast the machine (fixed delays of up to 420 ms outlasted the whole run on a quiet machine).
-    const cleanMs = performance.now() - cleanStarted;
     const clean = await outcome(cleanStore, cleanManager);
     expect((await readStream(cleanStore, '$projections-cards-states')).length).to.be.greaterThan(0);
     await cleanManager.close();
@@ -112,7 +91,8 @@ describe('exactly-once projection effects with partition state pages', function 
     let seed = 7;
     for (let attempt = 0; attempt < 12; attempt++) {
       seed = (seed * 48271) % 2147483647;
-      if ((await runChild(dir, 1 + ((seed % 90) / 100) * cleanMs)) === 'killed') kills++;
+      // The child reports progress every 5 ms while it works: kill it after 1 to 6 reports.
+      if ((await runChild(dir, 1 + (seed % 6))) === 'killed') kills++;
     }
     expect(await runChild(dir, undefined)).to.equal('done');
     expect(kills).to.be.greaterThan(0);
