@@ -69,7 +69,8 @@ export interface KafkaSinkOptions {
 /**
  * Produces one record per event: key = stream id, header `type` = event type, value = the event
  * line ({streamId, id, type, data, metadata}). Read it back with
- * `telltale ingest kafka --topic T --stream '{key}' --type '{headers.type}' --data data`.
+ * `telltale ingest kafka --topic T --stream '{key}' --type '{headers.type}' --data data.data`
+ * (the record's value is the whole event line; its `data` field is the event's data).
  */
 export async function kafkaSink(options: KafkaSinkOptions): Promise<EventSink> {
   const { Kafka } = await import('kafkajs');
