@@ -481,7 +481,7 @@ export function prelude(global, config) {
       }
       if (keys.length === 0) return;
     }
-    const answer = parse(hostLoad.applySyncPromise(undefined, [stringify(keys)]));
+    const answer = parse(hostLoad.applySyncPromise(undefined, [stringify(keys), batchSeq]));
     for (const key of keys) {
       const found = answer[key];
       cache.set(key, found === null || found === undefined ? newEntry(init(), true) : newEntry(found.s, false));

@@ -78,8 +78,11 @@ export interface RestoredState {
 /** The JSON array of event ids of batch `seq`, for a batch sent without them (`BatchEncoder.ids`). */
 export type BatchIds = (seq: number) => string;
 
-/** Loads partition states the isolate asks for: key → {s: state, r: last result text} or null. */
-export type PartitionLoader = (keys: string[]) => Promise<Record<string, { s: unknown; r?: string | null } | null>>;
+/**
+ * Loads partition states the isolate asks for: key → {s: state, r: last result text} or null.
+ * `batch` is the sequence number of the batch asking (1 for the first `process` call).
+ */
+export type PartitionLoader = (keys: string[], batch?: number) => Promise<Record<string, { s: unknown; r?: string | null } | null>>;
 
 let bundleSource: string | undefined;
 
@@ -149,7 +152,7 @@ export class ProjectionSandbox {
     const jail = context.global;
     await jail.set(
       '__telltaleHostLoad',
-      new ivm.Reference(async (keysJson: string) => JSON.stringify(await loader(JSON.parse(keysJson) as string[]))),
+      new ivm.Reference(async (keysJson: string, batch?: number) => JSON.stringify(await loader(JSON.parse(keysJson) as string[], batch))),
     );
     await jail.set('__telltaleHostIds', new ivm.Reference(async (seq: number) => ids(seq)));
     await (await this.#isolate.compileScript(isolateBundleSource(), { filename: 'telltale-patterns.js' })).run(context, { timeout: 5000 });
