@@ -231,7 +231,9 @@ export class ProjectionRunner {
       this.#checkpointRevision = info.lastRevision;
       const meta = last?.metadata as Record<string, unknown> | undefined;
       const extra = (meta?.$telltale ?? {}) as { epoch?: number; processed?: number; timers?: [number, string][]; wm?: number; maxT?: number; rootResult?: string | null; shared?: unknown };
-      if (last !== undefined && extra.epoch === c.epoch) {
+      // A checkpoint without a read point was written before any event was handled (a stop
+      // right after start): its state is a placeholder, so the projection starts from $init.
+      if (last !== undefined && extra.epoch === c.epoch && readPointOf(meta) !== undefined) {
         this.#point = readPointOf(meta);
         this.#counters.processed = extra.processed ?? 0;
         this.#rootState = last.data;
