@@ -64,6 +64,10 @@ export async function runRuleLocally(rule: RuleFile, given: readonly EventLine[]
         const key = e.streamId.slice(prefix.length, -'-checkpoint'.length);
         if (key !== '') partitions.add(key); // '' is the root checkpoint, $projections-{name}-checkpoint
       }
+      // A checkpoint that changed many partitions keeps their states in pages of [key, state] pairs.
+      if (e.streamId === `${prefix}states` && Array.isArray(e.data)) {
+        for (const entry of e.data as unknown[]) if (Array.isArray(entry) && typeof entry[0] === 'string') partitions.add(entry[0]);
+      }
       if (e.position <= lastGiven || ENGINE_STREAMS.test(e.streamId)) continue;
       const metadata = { ...e.metadata };
       emitted.push({ streamId: e.streamId, type: e.type, data: e.isJson ? e.data : binaryData(e.dataBytes), ...(Object.keys(metadata).length > 0 ? { metadata } : {}) });
