@@ -1,6 +1,6 @@
 // A process that runs an emitting, partitioned projection over a file: store until it has
-// processed everything, so exactly-once.int.test.ts can SIGKILL it at random moments and restart it.
-// Usage: node --no-node-snapshot exactly-once-child.js DIR
+// processed everything, so exactly-once.int.test.ts can SIGKILL it at random moments and restart
+// it. Usage: node --no-node-snapshot exactly-once-child.js DIR SCENARIO
 import { ProjectionManager } from '../../engine/index.js';
 import { openStore } from '../../store/index.js';
 import '../../store/log/register.js';
@@ -17,13 +17,48 @@ export const EXACTLY_ONCE_QUERY = `fromAll()
     }
   })`;
 
-export const EXACTLY_ONCE_LIMITS = { checkpointHandledThreshold: 50, partitionCacheSize: 5, maxDirtyPartitions: 20 };
+export interface ExactlyOnceScenario {
+  readonly description: string;
+  readonly cards: number;
+  readonly events: number;
+  readonly maxBatch: number;
+  readonly limits: { checkpointHandledThreshold: number; partitionCacheSize: number; maxDirtyPartitions: number };
+  /** Which card an event goes to, from the input generator's next number. */
+  readonly cardOf: (n: number, cards: number) => number;
+  /** Whether checkpoints must have written partition states as pages. */
+  readonly pages: boolean;
+}
 
-async function main(dir: string): Promise<void> {
+export const SCENARIOS: Readonly<Record<string, ExactlyOnceScenario>> = {
+  // Few partitions, a tiny state cache: one checkpoint stream per partition, states evicted often.
+  streams: {
+    description: 'partition states in their own checkpoint streams',
+    cards: 12,
+    events: 1500,
+    maxBatch: 20,
+    limits: { checkpointHandledThreshold: 50, partitionCacheSize: 5, maxDirtyPartitions: 20 },
+    cardOf: (n, cards) => n % cards,
+    pages: false,
+  },
+  // 200 partitions, checkpoints that change more than the page threshold and an isolate that
+  // keeps only 40 states: states are written as pages, evicted and loaded back by key.
+  pages: {
+    description: 'partition states in state pages',
+    cards: 200,
+    events: 3000,
+    maxBatch: 200,
+    limits: { checkpointHandledThreshold: 150, partitionCacheSize: 40, maxDirtyPartitions: 100 },
+    // High bits: the low bits of the input generator cycle through few values.
+    cardOf: (n, cards) => (n >> 8) % cards,
+    pages: true,
+  },
+};
+
+async function main(dir: string, scenario: ExactlyOnceScenario): Promise<void> {
   // Nothing else keeps the event loop alive while the projection waits on its isolate.
   const keepAlive = setInterval(() => undefined, 1000);
   const store = await openStore(`file:${dir}`);
-  const manager = new ProjectionManager(store, { systemProjections: false, maxBatch: 20, limits: EXACTLY_ONCE_LIMITS });
+  const manager = new ProjectionManager(store, { systemProjections: false, maxBatch: scenario.maxBatch, limits: scenario.limits });
   await manager.start();
   if (!manager.list().some((s) => s.name === 'cards')) await manager.create('cards', EXACTLY_ONCE_QUERY, { emit: true });
   process.stdout.write('ready\n');
@@ -38,7 +73,9 @@ async function main(dir: string): Promise<void> {
 }
 
 if (process.argv[1]?.endsWith('exactly-once-child.js')) {
-  main(process.argv[2]!).then(
+  const scenario = SCENARIOS[process.argv[3] ?? ''];
+  if (scenario === undefined) throw new Error(`usage: exactly-once-child.js DIR ${Object.keys(SCENARIOS).join('|')}`);
+  main(process.argv[2]!, scenario).then(
     () => {
       process.exitCode = 0;
     },

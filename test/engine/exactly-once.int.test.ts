@@ -1,6 +1,7 @@
 // Exactly-once effects (decision 9): a process running an emitting, partitioned projection on a
 // durable file: store is SIGKILLed at random moments and restarted; afterwards its emitted streams
-// (ids included) and its partition states equal those of a clean, uninterrupted run.
+// (ids included) and its partition states equal those of a clean, uninterrupted run. Two
+// scenarios: states in one checkpoint stream per partition, and states in state pages.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,21 +12,19 @@ import '../../store/log/register.js';
 import type { Store } from '../../store/types.js';
 import { expect } from '../support/chai.js';
 import { runKillableChild } from './killable-child.js';
-import { EXACTLY_ONCE_LIMITS, EXACTLY_ONCE_QUERY } from './exactly-once-child.js';
+import { EXACTLY_ONCE_QUERY, SCENARIOS, type ExactlyOnceScenario } from './exactly-once-child.js';
 import { readStream } from './projection-fixture.js';
 
 const child = fileURLToPath(new URL('./exactly-once-child.js', import.meta.url));
-const CARDS = 12;
-const EVENTS = 1500;
 
-async function writeInput(store: Store): Promise<void> {
+async function writeInput(store: Store, scenario: ExactlyOnceScenario): Promise<void> {
   // A deterministic pseudo-random sequence, so both stores get the same events at the same positions.
   let seed = 42;
   const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
-  for (let i = 0; i < EVENTS; i += 50) {
+  for (let i = 0; i < scenario.events; i += 50) {
     const writes = new Map<string, { type: string; data: object; id: string }[]>();
     for (let j = i; j < i + 50; j++) {
-      const card = `card-${next() % CARDS}`;
+      const card = `card-${scenario.cardOf(next(), scenario.cards)}`;
       const id = `00000000-0000-4000-8000-${j.toString(16).padStart(12, '0')}`;
       const list = writes.get(card) ?? [];
       list.push({ type: next() % 10 === 0 ? 'Noise' : 'Charge', data: { amount: next() % 1000 }, id });
@@ -40,19 +39,16 @@ interface Outcome {
   readonly states: Record<string, unknown>;
 }
 
-async function outcome(store: Store, manager: ProjectionManager): Promise<Outcome> {
+async function outcome(store: Store, manager: ProjectionManager, cards: number): Promise<Outcome> {
   const streams: Outcome['streams'] = {};
-  for (const name of ['all-charges', ...Array.from({ length: CARDS }, (_, i) => `alerts-card-${i}`)]) {
+  for (const name of ['all-charges', ...Array.from({ length: cards }, (_, i) => `alerts-card-${i}`)]) {
     streams[name] = (await readStream(store, name)).map((e) => ({ id: e.id, type: e.type, data: e.isJson ? e.data : Buffer.from(e.dataBytes).toString() }));
   }
   const states: Record<string, unknown> = {};
-  for (let i = 0; i < CARDS; i++) states[`card-${i}`] = await manager.state('cards', `card-${i}`);
+  for (let i = 0; i < cards; i++) states[`card-${i}`] = await manager.state('cards', `card-${i}`);
   return { streams, states };
 }
 
-function runChild(dir: string, killAfter: number | undefined): Promise<'done' | 'killed'> {
-  return runKillableChild(child, [dir], killAfter);
-}
 
 describe('exactly-once projection effects', function () {
   this.timeout(180_000);
@@ -66,43 +62,47 @@ describe('exactly-once projection effects', function () {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  it('gives the same emitted streams and states after SIGKILLs as a clean run', async () => {
-    // The clean run, uninterrupted.
-    const cleanStore = await openStore(`file:${tempDir()}`);
-    await writeInput(cleanStore);
-    const cleanManager = new ProjectionManager(cleanStore, { systemProjections: false, maxBatch: 20, limits: EXACTLY_ONCE_LIMITS });
-    await cleanManager.start();
-    await cleanManager.create('cards', EXACTLY_ONCE_QUERY, { emit: true });
-    await cleanManager.whenProcessed('cards');
-    const clean = await outcome(cleanStore, cleanManager);
-    await cleanManager.close();
-    await cleanStore.close();
-    expect(clean.streams['all-charges']!.length).to.be.greaterThan(1000);
+  for (const [name, scenario] of Object.entries(SCENARIOS)) {
+    it(`gives the same emitted streams and states after SIGKILLs as a clean run (${scenario.description})`, async () => {
+      const runChild = (dir: string, killAfter: number | undefined) => runKillableChild(child, [dir, name], killAfter);
+      // The clean run, uninterrupted.
+      const cleanStore = await openStore(`file:${tempDir()}`);
+      await writeInput(cleanStore, scenario);
+      const cleanManager = new ProjectionManager(cleanStore, { systemProjections: false, maxBatch: scenario.maxBatch, limits: scenario.limits });
+      await cleanManager.start();
+      await cleanManager.create('cards', EXACTLY_ONCE_QUERY, { emit: true });
+      await cleanManager.whenProcessed('cards');
+      const clean = await outcome(cleanStore, cleanManager, scenario.cards);
+      if (scenario.pages) expect((await readStream(cleanStore, '$projections-cards-states')).length).to.be.greaterThan(0);
+      await cleanManager.close();
+      await cleanStore.close();
+      expect(clean.streams['all-charges']!.length).to.be.greaterThan((scenario.events * 2) / 3);
 
-    // The same input, in a child process killed at random moments.
-    const dir = tempDir();
-    const input = await openStore(`file:${dir}`);
-    await writeInput(input);
-    await input.close();
-    let kills = 0;
-    let seed = 7;
-    for (let attempt = 0; attempt < 12; attempt++) {
-      seed = (seed * 48271) % 2147483647;
-      // The child reports progress every 5 ms while it works: kill it after 1 to 6 reports.
-      if ((await runChild(dir, 1 + (seed % 6))) === 'killed') kills++;
-    }
-    expect(await runChild(dir, undefined)).to.equal('done');
-    expect(kills).to.be.greaterThan(0);
+      // The same input, in a child process killed at random moments.
+      const dir = tempDir();
+      const input = await openStore(`file:${dir}`);
+      await writeInput(input, scenario);
+      await input.close();
+      let kills = 0;
+      let seed = 7;
+      for (let attempt = 0; attempt < 12; attempt++) {
+        seed = (seed * 48271) % 2147483647;
+        // The child reports progress every 5 ms while it works: kill it after 1 to 6 reports.
+        if ((await runChild(dir, 1 + (seed % 6))) === 'killed') kills++;
+      }
+      expect(await runChild(dir, undefined)).to.equal('done');
+      expect(kills).to.be.greaterThan(0);
 
-    const store = await openStore(`file:${dir}`);
-    const manager = new ProjectionManager(store, { systemProjections: false, limits: EXACTLY_ONCE_LIMITS });
-    await manager.start();
-    await manager.whenProcessed('cards');
-    const recovered = await outcome(store, manager);
-    await manager.close();
-    await store.close();
+      const store = await openStore(`file:${dir}`);
+      const manager = new ProjectionManager(store, { systemProjections: false, limits: scenario.limits });
+      await manager.start();
+      await manager.whenProcessed('cards');
+      const recovered = await outcome(store, manager, scenario.cards);
+      await manager.close();
+      await store.close();
 
-    expect(recovered.states).to.deep.equal(clean.states);
-    expect(recovered.streams).to.deep.equal(clean.streams);
-  });
+      expect(recovered.states).to.deep.equal(clean.states);
+      expect(recovered.streams).to.deep.equal(clean.streams);
+    });
+  }
 });
