@@ -463,7 +463,8 @@ function encodePayload(value: unknown, what: string): { bytes: Uint8Array; isJso
     throw new InvalidArgumentError(`${what} is not serialisable as JSON: ${(e as Error).message}`, 'invalid-event');
   }
   if (json === undefined) throw new InvalidArgumentError(`${what} is not a JSON value (${typeof value})`, 'invalid-event');
-  return { bytes: encoder.encode(json), isJson: true };
+  // Buffer.from slices Node's shared pool for small payloads; TextEncoder allocates an ArrayBuffer each.
+  return { bytes: Buffer.from(json, 'utf8'), isJson: true };
 }
 
 function toAppendResult(write: PreparedWrite, outcome: WriteOutcome): AppendResult {

@@ -38,6 +38,7 @@ import type { StreamIdLookup } from '../expected-revision.js';
 import { isSoftDeleteMarker } from '../metadata.js';
 import { isMetastream, metastreamOf, TOMBSTONE_REVISION } from '../stream-name.js';
 import { LockFile } from './lock-file.js';
+import { RecentIds } from './recent-ids.js';
 import {
   checkRecord,
   encodeCommit,
@@ -188,9 +189,7 @@ export class LogBackend implements StorageBackend {
   #segments: Segment[] = [];
   #index = new StreamIndex();
   readonly #overlay = new Map<string, PendingStream>();
-  readonly #recent = new Map<string, { streamId: string; revision: number; slot: number }>();
-  readonly #recentRing: (string | undefined)[] = [];
-  #recentNext = 0;
+  readonly #recentIds: RecentIds;
   #scannedIds: RecentRing<ScannedId>;
   readonly #hints = new Map<number, { segment: Segment; physical: number }>();
   readonly #listeners = new Set<() => void>();
@@ -230,6 +229,7 @@ export class LogBackend implements StorageBackend {
     this.#verify = options.verifyReads ?? true;
     this.supports = { durable: this.#durable, shared: false, scavenge: true };
     this.#scannedIds = new RecentRing(this.#recentLimit);
+    this.#recentIds = new RecentIds(this.#recentLimit);
   }
 
   /** Opens (creating when needed) the log in `directory`; one writer per directory. */
@@ -322,19 +322,9 @@ export class LogBackend implements StorageBackend {
     pending.lastPosition = position;
   }
 
-  /**
-   * Remembers an id for `revisionOf`, forgetting the oldest beyond the bound. The order is kept
-   * in a ring of ids rather than by Map insertion order: evicting from the front of a Map makes
-   * V8 walk the deleted slots on every eviction.
-   */
+  /** Remembers an id for `revisionOf`, forgetting the oldest beyond the bound. */
   #remember(id: string, streamId: string, revision: number): void {
-    if (this.#recentLimit <= 0) return;
-    const slot = this.#recentNext;
-    this.#recentNext = (slot + 1) % this.#recentLimit;
-    const evicted = this.#recentRing[slot];
-    if (evicted !== undefined && this.#recent.get(evicted)?.slot === slot) this.#recent.delete(evicted);
-    this.#recentRing[slot] = id;
-    this.#recent.set(id, { streamId, revision, slot });
+    this.#recentIds.remember(id, streamId, revision);
   }
 
   #positionOf(streamId: string, revision: number): bigint {
@@ -401,8 +391,8 @@ export class LogBackend implements StorageBackend {
         return ids;
       },
       revisionOf: (id) => {
-        const hit = this.#recent.get(id);
-        return hit !== undefined && hit.streamId === streamId ? BigInt(hit.revision) : undefined;
+        const revision = this.#recentIds.revisionOf(id, streamId);
+        return revision === undefined ? undefined : BigInt(revision);
       },
     };
   }

@@ -26,6 +26,7 @@
 import type { PreparedEvent, StoredRecord } from '../backend.js';
 import { TOMBSTONE_REVISION } from '../stream-name.js';
 import { crc32 } from './crc32.js';
+import { uuidWords } from './recent-ids.js';
 
 export const RECORD_KIND_EVENT = 1;
 export const FLAG_JSON = 1;
@@ -116,13 +117,15 @@ export function encodeCommit(inputs: readonly RecordInput[], lengths: readonly n
   return positions;
 }
 
+const uuidScratch = new Uint32Array(4);
+
 /** Writes a UUID's 16 bytes from its text (validated by EventStore: 8-4-4-4-12 hex digits). */
 function writeUuid(out: Buffer, at: number, id: string): void {
-  out.write(id.slice(0, 8), at, 4, 'hex');
-  out.write(id.slice(9, 13), at + 4, 2, 'hex');
-  out.write(id.slice(14, 18), at + 6, 2, 'hex');
-  out.write(id.slice(19, 23), at + 8, 2, 'hex');
-  out.write(id.slice(24, 36), at + 10, 6, 'hex');
+  if (!uuidWords(id, uuidScratch, 0)) throw new TypeError(`Not a UUID: ${id}`);
+  out.writeUInt32BE(uuidScratch[0]!, at);
+  out.writeUInt32BE(uuidScratch[1]!, at + 4);
+  out.writeUInt32BE(uuidScratch[2]!, at + 8);
+  out.writeUInt32BE(uuidScratch[3]!, at + 12);
 }
 
 function writeU64(out: Buffer, at: number, value: number): void {
