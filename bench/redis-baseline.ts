@@ -110,18 +110,100 @@ export async function rawConcurrentWriters(url: string, writers: number, perWrit
 /** Raw baseline for reads: the store's `$all` read with bare XRANGE pages of 512, nothing decoded. */
 export async function rawReadAll(url: string, keys: KeyLayout): Promise<number> {
   const client = new Redis(url.replace(/\?.*$/, ''));
+  const started = process.hrtime.bigint();
+  const count = await rawReadPages(client, keys);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  client.disconnect();
+  return count / seconds;
+}
+
+/** Reads a whole `$all` with bare XRANGE pages of 512 entries; returns how many events it held. */
+async function rawReadPages(client: Redis, keys: KeyLayout): Promise<number> {
   let count = 0;
   let from = '-';
-  const started = process.hrtime.bigint();
   for (;;) {
     const page = (await client.xrangeBuffer(keys.all, from, '+', 'COUNT', 512)) as unknown as [Buffer, Buffer[]][];
     if (page.length === 0) break;
     count += page.length;
     from = `(${page[page.length - 1]![0].toString('latin1')}`;
   }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  client.disconnect();
-  return count / seconds;
+  return count;
+}
+
+/** Rates in the shape bench/store.ts reports them. */
+export interface RawRate {
+  readonly events: number;
+  readonly seconds: number;
+  readonly eventsPerSec: number;
+}
+
+const rawRate = (events: number, ms: number): RawRate => ({ events, seconds: Math.round(ms) / 1000, eventsPerSec: Math.round((events * 1000) / ms) });
+
+function latencyPercentiles(values: number[]): { p50Ms: number; p99Ms: number } {
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { p50Ms: round(at(0.5)), p99Ms: round(at(0.99)) };
+}
+
+/**
+ * The raw baseline as a peer of `npm run bench -- store --backend redis`: the store benchmark's own
+ * events (`makeEvent`), timed cases like the store's, on a key prefix of its own that `close` drops.
+ */
+export function rawRedisPeer(url: string, makeEvent: (i: number) => EventData) {
+  const client = rawClient(url);
+  const keys = new KeyLayout(prefix());
+  let n = 0;
+  let round = 0;
+  const append = (streamId: string, events: readonly EventData[]) => {
+    const now = Date.now();
+    return client.rawAppend(2, keys.head, keys.all, ...events.map((e) => encodeBody(streamId, prepared(e), now)));
+  };
+  return {
+    name: 'redisRaw',
+    async batched(seconds: number): Promise<RawRate> {
+      const start = performance.now();
+      const from = n;
+      while (performance.now() - start < seconds * 1000) {
+        await append(`batched-${(n / 100) % 100}`, Array.from({ length: 100 }, (_, i) => makeEvent(n + i)));
+        n += 100;
+      }
+      return rawRate(n - from, performance.now() - start);
+    },
+    async concurrent(seconds: number): Promise<RawRate & { p50Ms: number; p99Ms: number }> {
+      const latencies: number[] = [];
+      const start = performance.now();
+      const end = start + seconds * 1000;
+      const r = round++;
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, w) => {
+          for (let i = 0; performance.now() < end; i++) {
+            const t = performance.now();
+            await append(`concurrent-${r}-${w}`, [makeEvent(i)]);
+            latencies.push(performance.now() - t);
+          }
+        }),
+      );
+      return { ...rawRate(latencies.length, performance.now() - start), ...latencyPercentiles(latencies) };
+    },
+    /** Bulk-loads `events` in scripts of 1000 (streams round-robin), then reads them back with bare XRANGE pages. */
+    async readAll(events: number): Promise<RawRate> {
+      const bulk = new KeyLayout(prefix());
+      for (let k = 0; k < events; k += 1000) {
+        const now = Date.now();
+        const batch = Array.from({ length: Math.min(1000, events - k) }, (_, i) => encodeBody(`bulk-${(k / 1000) % 1000}`, prepared(makeEvent(k + i)), now));
+        await client.rawAppend(2, bulk.head, bulk.all, ...batch);
+      }
+      const started = performance.now();
+      const count = await rawReadPages(client, bulk);
+      const ms = performance.now() - started;
+      await drop(client, bulk);
+      return rawRate(count, ms);
+    },
+    async close(): Promise<void> {
+      await drop(client, keys);
+      client.disconnect();
+    },
+  };
 }
 
 async function openBenchStore(url: string): Promise<{ store: Store & EventStore; keys: KeyLayout }> {
@@ -183,6 +265,15 @@ export async function storeReadAllAndMemory(
   await store.close();
 
   const admin = new Redis(url.replace(/\?.*$/, ''));
+  const { bytesPerEvent, breakdown } = await memoryPerEvent(admin, keys, total);
+  const bodyBytesPerEvent = encodeBody('stream-0', prepared(benchEvent(0)), 0).length;
+  await drop(admin, keys);
+  admin.disconnect();
+  return { storeEventsPerSecond, rawEventsPerSecond, bytesPerEvent, bodyBytesPerEvent, breakdown };
+}
+
+/** `MEMORY USAGE` over every key of a store, per event, by part of the layout. */
+export async function memoryPerEvent(admin: Redis, keys: KeyLayout, events: number): Promise<{ bytesPerEvent: number; breakdown: Record<string, number> }> {
   const breakdown: Record<string, number> = { all: 0, streamPositions: 0, idIndexes: 0, other: 0 };
   let cursor = '0';
   do {
@@ -194,12 +285,18 @@ export async function storeReadAllAndMemory(
       breakdown[part]! += bytes;
     }
   } while (cursor !== '0');
-  const bodyBytesPerEvent = encodeBody('stream-0', prepared(benchEvent(0)), 0).length;
-  await drop(admin, keys);
-  admin.disconnect();
-  for (const k of Object.keys(breakdown)) breakdown[k] = Math.round((breakdown[k]! / total) * 10) / 10;
-  const bytesPerEvent = Object.values(breakdown).reduce((a, b) => a + b, 0);
-  return { storeEventsPerSecond, rawEventsPerSecond, bytesPerEvent, bodyBytesPerEvent, breakdown };
+  for (const k of Object.keys(breakdown)) breakdown[k] = Math.round((breakdown[k]! / events) * 10) / 10;
+  return { bytesPerEvent: Math.round(Object.values(breakdown).reduce((a, b) => a + b, 0) * 10) / 10, breakdown };
+}
+
+/** Drops every key of a store (a benchmark's, when it is done). */
+export async function dropStore(url: string, keys: KeyLayout): Promise<void> {
+  const admin = new Redis(url.replace(/\?.*$/, ''));
+  try {
+    await drop(admin, keys);
+  } finally {
+    admin.disconnect();
+  }
 }
 
 /** Every case, `runs` times each, medians and ratios. */
