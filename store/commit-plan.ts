@@ -5,7 +5,8 @@
 // does the same inside a server-side script.
 import { randomUUID } from 'node:crypto';
 import type { PreparedEvent, PreparedWrite, StreamState, WriteOutcome } from './backend.js';
-import { decideAppend, type StreamIdLookup } from './expected-revision.js';
+import { decideAppendSteps, type StreamIdLookup } from './expected-revision.js';
+import { drive, type MaybePromise } from './maybe-async.js';
 import { recreatedMetadata } from './metadata.js';
 import { metastreamOf, TOMBSTONE_REVISION } from './stream-name.js';
 
@@ -40,16 +41,22 @@ export type CommitPlan =
       readonly lastRevisions: bigint[];
     };
 
-export async function planCommit(writes: readonly PreparedWrite[], view: CommitView): Promise<CommitPlan> {
+/** Plans a commit; synchronous unless the view answers with a promise (see store/maybe-async.ts). */
+export function planCommit(writes: readonly PreparedWrite[], view: CommitView): MaybePromise<CommitPlan> {
+  return drive(planSteps(writes, view));
+}
+
+function* planSteps(writes: readonly PreparedWrite[], view: CommitView): Generator<unknown, CommitPlan, unknown> {
   const outcomes: WriteOutcome[] = [];
   const records: PlannedRecord[] = [];
   const known: (WriteOutcome | undefined)[] = [];
   const lastRevisions: bigint[] = [];
   let failed = false;
-  for (const [index, write] of writes.entries()) {
-    const state = await view.streamState(write.streamId);
+  for (let index = 0; index < writes.length; index++) {
+    const write = writes[index]!;
+    const state = (yield view.streamState(write.streamId)) as StreamState;
     const ids = write.events.map((e) => e.id);
-    const decision = await decideAppend(state, write.expected, ids, view.lookup(write.streamId));
+    const decision = yield* decideAppendSteps(state, write.expected, ids, view.lookup(write.streamId));
     switch (decision.kind) {
       case 'wrong-expected-revision':
       case 'stream-deleted':
@@ -78,8 +85,8 @@ export async function planCommit(writes: readonly PreparedWrite[], view: CommitV
         }
         if (decision.recreate) {
           const metastream = metastreamOf(write.streamId);
-          const metaState = await view.streamState(metastream);
-          const current = await view.lastMetadata(metastream);
+          const metaState = (yield view.streamState(metastream)) as StreamState;
+          const current = (yield view.lastMetadata(metastream)) as Uint8Array | undefined;
           records.push({
             streamId: metastream,
             revision: metaState.lastRevision + 1n,
@@ -96,4 +103,3 @@ export async function planCommit(writes: readonly PreparedWrite[], view: CommitV
   if (failed) return { ok: false, outcomes };
   return { ok: true, records, known, lastRevisions };
 }
-

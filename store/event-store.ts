@@ -14,6 +14,7 @@ import {
 import { compileFilter } from './event-filter.js';
 import { metadataEvent, metadataToJson, parseMetadataJson, SOFT_DELETED_TB } from './metadata.js';
 import { StoredEvent } from './recorded-event.js';
+import { normalizeUuid } from './uuid.js';
 import {
   assertValidStreamName,
   isMetastream,
@@ -61,11 +62,12 @@ export interface EventStoreOptions {
   readonly readPageSize?: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LINK_DATA = /^(\d+)@(.+)$/s;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array();
+/** Data of an event given none: an empty JSON object. */
+const EMPTY_JSON: Uint8Array = Buffer.from('{}');
 
 /** What stream metadata hides from stream reads. */
 interface Visibility {
@@ -98,26 +100,31 @@ export class EventStore implements Store {
     return this.#backend;
   }
 
-  async appendToStream(streamId: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
-    const [result] = await this.appendToStreams([{ streamId, events, expectedRevision: options.expectedRevision }]);
-    return result!;
+  appendToStream(streamId: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
+    return this.appendToStreams([{ streamId, events, expectedRevision: options.expectedRevision }]).then((results) => results[0]!);
   }
 
-  async appendToStreams(writes: readonly StreamWrite[]): Promise<AppendResult[]> {
-    this.#assertOpen();
-    if (!Array.isArray(writes) || writes.length === 0) throw new InvalidArgumentError('appendToStreams needs at least one write');
-    const prepared = writes.map((w) => this.#prepareWrite(w));
-    const seen = new Set<string>();
-    for (const w of prepared) {
-      if (seen.has(w.streamId)) throw new InvalidArgumentError(`Stream '${w.streamId}' appears twice in one commit`);
-      seen.add(w.streamId);
+  appendToStreams(writes: readonly StreamWrite[]): Promise<AppendResult[]> {
+    let prepared: PreparedWrite[];
+    try {
+      this.#assertOpen();
+      if (!Array.isArray(writes) || writes.length === 0) throw new InvalidArgumentError('appendToStreams needs at least one write');
+      prepared = writes.map((w) => this.#prepareWrite(w));
+      if (prepared.length > 1) {
+        const seen = new Set<string>();
+        for (const w of prepared) {
+          if (seen.has(w.streamId)) throw new InvalidArgumentError(`Stream '${w.streamId}' appears twice in one commit`);
+          seen.add(w.streamId);
+        }
+      }
+    } catch (e) {
+      return Promise.reject(e);
     }
     return this.#track(this.#commit(prepared));
   }
 
-  async #commit(prepared: PreparedWrite[]): Promise<AppendResult[]> {
-    const outcomes = await this.#backend.commit(prepared);
-    return outcomes.map((o, i) => toAppendResult(prepared[i]!, o));
+  #commit(prepared: PreparedWrite[]): Promise<AppendResult[]> {
+    return this.#backend.commit(prepared).then((outcomes) => outcomes.map((o, i) => toAppendResult(prepared[i]!, o)));
   }
 
   async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncGenerator<RecordedEvent> {
@@ -417,28 +424,25 @@ export class EventStore implements Store {
   }
 
   #prepareEvent(event: EventData, index: number): PreparedEvent {
-    const where = `Event ${index}`;
-    if (event === null || typeof event !== 'object') throw new InvalidArgumentError(`${where} must be an object`, 'invalid-event');
+    if (event === null || typeof event !== 'object') throw new InvalidArgumentError(`Event ${index} must be an object`, 'invalid-event');
     if (typeof event.type !== 'string' || event.type.length === 0) {
-      throw new InvalidArgumentError(`${where} needs a non-empty string 'type'`, 'invalid-event');
+      throw new InvalidArgumentError(`Event ${index} needs a non-empty string 'type'`, 'invalid-event');
     }
     if (event.type.length > this.#maxTypeLength) {
-      throw new InvalidArgumentError(`${where} has a type of ${event.type.length} characters; the limit is ${this.#maxTypeLength}`, 'invalid-event');
+      throw new InvalidArgumentError(`Event ${index} has a type of ${event.type.length} characters; the limit is ${this.#maxTypeLength}`, 'invalid-event');
     }
-    let id: string;
-    if (event.id === undefined) id = randomUUID();
-    else if (typeof event.id === 'string' && UUID.test(event.id)) id = event.id.toLowerCase();
-    else throw new InvalidArgumentError(`${where} has an id that is not a UUID: ${JSON.stringify(event.id)}`, 'invalid-event');
-    const { bytes: data, isJson } = encodePayload(event.data === undefined ? {} : event.data, `${where} data`);
+    const id = event.id === undefined ? randomUUID() : typeof event.id === 'string' ? normalizeUuid(event.id) : undefined;
+    if (id === undefined) throw new InvalidArgumentError(`Event ${index} has an id that is not a UUID: ${JSON.stringify(event.id)}`, 'invalid-event');
+    const data = event.data === undefined ? EMPTY_JSON : encodePayload(event.data, index, 'data');
     let metadata: Uint8Array = EMPTY;
     if (event.metadata !== undefined && event.metadata !== null) {
       if (event.metadata instanceof Uint8Array) metadata = event.metadata;
-      else if (typeof event.metadata === 'object' && !Array.isArray(event.metadata)) metadata = encodePayload(event.metadata, `${where} metadata`).bytes;
-      else throw new InvalidArgumentError(`${where} metadata must be a JSON object or bytes`, 'invalid-event');
+      else if (typeof event.metadata === 'object' && !Array.isArray(event.metadata)) metadata = encodePayload(event.metadata, index, 'metadata');
+      else throw new InvalidArgumentError(`Event ${index} metadata must be a JSON object or bytes`, 'invalid-event');
     }
     const size = data.length + metadata.length;
     if (size > this.#maxEventBytes) throw new EventTooLargeError(size, this.#maxEventBytes);
-    return { id, type: event.type, isJson, data, metadata };
+    return { id, type: event.type, isJson: !(event.data instanceof Uint8Array), data, metadata };
   }
 }
 
@@ -454,17 +458,18 @@ function linkText(bytes: Uint8Array): string {
   }
 }
 
-function encodePayload(value: unknown, what: string): { bytes: Uint8Array; isJson: boolean } {
-  if (value instanceof Uint8Array) return { bytes: value, isJson: false };
+/** A payload's bytes: given bytes as they are, anything else as JSON text. */
+function encodePayload(value: unknown, index: number, field: 'data' | 'metadata'): Uint8Array {
+  if (value instanceof Uint8Array) return value;
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
   } catch (e) {
-    throw new InvalidArgumentError(`${what} is not serialisable as JSON: ${(e as Error).message}`, 'invalid-event');
+    throw new InvalidArgumentError(`Event ${index} ${field} is not serialisable as JSON: ${(e as Error).message}`, 'invalid-event');
   }
-  if (json === undefined) throw new InvalidArgumentError(`${what} is not a JSON value (${typeof value})`, 'invalid-event');
+  if (json === undefined) throw new InvalidArgumentError(`Event ${index} ${field} is not a JSON value (${typeof value})`, 'invalid-event');
   // Buffer.from slices Node's shared pool for small payloads; TextEncoder allocates an ArrayBuffer each.
-  return { bytes: Buffer.from(json, 'utf8'), isJson: true };
+  return Buffer.from(json, 'utf8');
 }
 
 function toAppendResult(write: PreparedWrite, outcome: WriteOutcome): AppendResult {

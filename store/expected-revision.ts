@@ -9,6 +9,7 @@
 // - a partial overlap is an error, never a half-written batch;
 // - appending to a soft-deleted stream recreates it and its numbering continues.
 import type { StreamState } from './backend.js';
+import { drive, type MaybePromise } from './maybe-async.js';
 import type { ExpectedRevision } from './types.js';
 
 export type AppendDecision =
@@ -25,44 +26,59 @@ export interface StreamIdLookup {
   revisionOf(id: string): bigint | undefined | Promise<bigint | undefined>;
 }
 
-export async function decideAppend(
+export function decideAppend(state: StreamState, expected: ExpectedRevision, ids: readonly string[], lookup: StreamIdLookup): MaybePromise<AppendDecision> {
+  return drive(decideAppendSteps(state, expected, ids, lookup));
+}
+
+/**
+ * `decideAppend` as steps for `drive` (store/maybe-async.ts): it waits only when the lookup
+ * does (ids read back from disk), so the common append is decided without a promise.
+ */
+export function* decideAppendSteps(
   state: StreamState,
   expected: ExpectedRevision,
   ids: readonly string[],
   lookup: StreamIdLookup,
-): Promise<AppendDecision> {
+): Generator<unknown, AppendDecision, unknown> {
   const last = state.lastRevision;
-  const wrong: AppendDecision = { kind: 'wrong-expected-revision', actual: last };
-  if (state.tombstoned) return { kind: 'stream-deleted' };
+  if (state.tombstoned) return STREAM_DELETED;
 
   if (state.softDeleted) {
-    if (expected === 'stream_exists') return { kind: 'stream-deleted' };
-    if (expected === 'any' || expected === 'no_stream' || expected === last) return { kind: 'write', recreate: true };
-    return wrong;
+    if (expected === 'stream_exists') return STREAM_DELETED;
+    if (expected === 'any' || expected === 'no_stream' || expected === last) return WRITE_RECREATE;
+    return wrong(last);
   }
 
   if (last < 0n) {
-    if (expected === 'any' || expected === 'no_stream') return { kind: 'write', recreate: false };
-    if (expected === 'stream_exists' && state.metadataExists) return { kind: 'write', recreate: false };
-    return wrong;
+    if (expected === 'any' || expected === 'no_stream') return WRITE;
+    if (expected === 'stream_exists' && state.metadataExists) return WRITE;
+    return wrong(last);
   }
 
   if (expected === 'any' || expected === 'stream_exists') {
     const first = ids[0];
-    if (first === undefined) return { kind: 'write', recreate: false };
-    const at = await lookup.revisionOf(first);
-    if (at === undefined) return { kind: 'write', recreate: false };
-    return (await idsStandAt(at, ids, lookup)) ? idempotent(at, ids.length) : wrong;
+    if (first === undefined) return WRITE;
+    const at = (yield lookup.revisionOf(first)) as bigint | undefined;
+    if (at === undefined) return WRITE;
+    return (yield* idsStandAt(at, ids, lookup)) ? idempotent(at, ids.length) : wrong(last);
   }
 
   const exact = expected === 'no_stream' ? -1n : expected;
-  if (exact === last) return { kind: 'write', recreate: false };
-  if (exact > last || ids.length === 0) return wrong;
-  return (await idsStandAt(exact + 1n, ids, lookup)) ? idempotent(exact + 1n, ids.length) : wrong;
+  if (exact === last) return WRITE;
+  if (exact > last || ids.length === 0) return wrong(last);
+  return (yield* idsStandAt(exact + 1n, ids, lookup)) ? idempotent(exact + 1n, ids.length) : wrong(last);
 }
 
-async function idsStandAt(from: bigint, ids: readonly string[], lookup: StreamIdLookup): Promise<boolean> {
-  const stored = await lookup.idsFrom(from, ids.length);
+const WRITE: AppendDecision = { kind: 'write', recreate: false };
+const WRITE_RECREATE: AppendDecision = { kind: 'write', recreate: true };
+const STREAM_DELETED: AppendDecision = { kind: 'stream-deleted' };
+
+function wrong(actual: bigint): AppendDecision {
+  return { kind: 'wrong-expected-revision', actual };
+}
+
+function* idsStandAt(from: bigint, ids: readonly string[], lookup: StreamIdLookup): Generator<unknown, boolean, unknown> {
+  const stored = (yield lookup.idsFrom(from, ids.length)) as readonly string[];
   return stored.length === ids.length && stored.every((id, i) => id === ids[i]);
 }
 

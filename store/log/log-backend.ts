@@ -32,11 +32,12 @@ import type {
   StreamState,
   WriteOutcome,
 } from '../backend.js';
-import { planCommit, type CommitView } from '../commit-plan.js';
+import { planCommit, type CommitPlan, type CommitView } from '../commit-plan.js';
 import { BackendUnavailableError, CorruptLogError, EventTooLargeError, StoreClosedError } from '../errors.js';
 import type { StreamIdLookup } from '../expected-revision.js';
 import { isSoftDeleteMarker } from '../metadata.js';
 import { isMetastream, metastreamOf, TOMBSTONE_REVISION } from '../stream-name.js';
+import { isPromiseLike, type MaybePromise } from '../maybe-async.js';
 import { LockFile } from './lock-file.js';
 import { RecentIds } from './recent-ids.js';
 import {
@@ -165,6 +166,12 @@ class RecentRing<T> {
   }
 }
 
+/** A commit's outcomes, and the log position that must be durable before they are answered. */
+interface Decided {
+  readonly outcomes: WriteOutcome[];
+  readonly durableAt: number;
+}
+
 interface Waiter {
   readonly at: number;
   readonly resolve: () => void;
@@ -205,7 +212,8 @@ export class LogBackend implements StorageBackend {
   #checkpointPosition = -1;
   #averageRecordBytes = 512;
 
-  #decisions: Promise<unknown> = Promise.resolve();
+  /** The decision (or exclusive step) still running, if any: later ones wait for it, in order. */
+  #decisions: Promise<unknown> | undefined;
   #queue: QueuedCommit[] = [];
   #flushing: Promise<void> | undefined;
   #waiters: Waiter[] = [];
@@ -253,17 +261,55 @@ export class LogBackend implements StorageBackend {
   // Writing
 
   commit(writes: readonly PreparedWrite[]): Promise<WriteOutcome[]> {
-    const decided = this.#decisions.then(() => this.#decide(writes));
-    this.#decisions = decided.catch(() => undefined);
-    return decided.then(({ outcomes, durableAt }) => (durableAt > this.#durableHead ? this.#whenDurable(durableAt).then(() => outcomes) : outcomes));
+    // Decided right away when no decision is running (the common case, with no promise);
+    // otherwise in order behind the one that is (it waited on the disk for an old event's id).
+    if (this.#decisions === undefined) {
+      let decided: MaybePromise<Decided>;
+      try {
+        decided = this.#decide(writes);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (!isPromiseLike(decided)) return this.#answer(decided);
+      const pending = decided;
+      return this.#inOrder(() => pending).then((d) => this.#answer(d));
+    }
+    return this.#inOrder(() => this.#decide(writes)).then((d) => this.#answer(d));
   }
 
-  async #decide(writes: readonly PreparedWrite[]): Promise<{ outcomes: WriteOutcome[]; durableAt: number }> {
+  /** Runs `step` once every decision queued before it has settled; later ones wait for it. */
+  #inOrder<T>(step: () => MaybePromise<T>): Promise<T> {
+    const run = (this.#decisions ?? Promise.resolve()).then(step);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#decisions = settled;
+    void settled.then(() => {
+      if (this.#decisions === settled) this.#decisions = undefined;
+    });
+    return run;
+  }
+
+  /** A decided commit's outcomes, once everything decided up to it is durable. */
+  #answer({ outcomes, durableAt }: Decided): Promise<WriteOutcome[]> {
+    if (durableAt <= this.#durableHead) return Promise.resolve(outcomes);
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => this.#waiters.push({ at: durableAt, resolve: () => resolve(outcomes), reject }));
+  }
+
+  #decide(writes: readonly PreparedWrite[]): MaybePromise<Decided> {
     if (this.#failure) throw this.#failure;
     if (this.#closed) throw new StoreClosedError();
-    const plan = await planCommit(writes, this.#view);
+    const plan = planCommit(writes, this.#view);
+    return isPromiseLike(plan) ? plan.then((p) => this.#apply(writes, p)) : this.#apply(writes, plan);
+  }
+
+  /** Puts a planned commit in the write queue, and in the overlay later decisions see. */
+  #apply(writes: readonly PreparedWrite[], plan: CommitPlan): Decided {
     if (!plan.ok) return { outcomes: plan.outcomes, durableAt: -1 };
-    const lastOfWrite = new Map<number, number>();
+    /** Per write: the position of its last record, or -1. */
+    const lastOfWrite: number[] = new Array<number>(writes.length).fill(-1);
     if (plan.records.length > 0) {
       const inputs: readonly RecordInput[] = plan.records;
       const lengths = recordLengths(inputs);
@@ -280,7 +326,8 @@ export class LogBackend implements StorageBackend {
       const buffer = Buffer.allocUnsafe(total);
       const positions = encodeCommit(inputs, lengths, buffer, 0, start, this.#clock());
       const records: IndexedRecord[] = [];
-      for (const [i, planned] of plan.records.entries()) {
+      for (let i = 0; i < plan.records.length; i++) {
+        const planned = plan.records[i]!;
         const position = positions[i]!;
         const tombstone = planned.revision === TOMBSTONE_REVISION;
         const revision = tombstone ? -1 : Number(planned.revision);
@@ -288,7 +335,7 @@ export class LogBackend implements StorageBackend {
         records.push({ streamId: planned.streamId, revision, position, data: meta ? planned.event.data : undefined });
         this.#pend(planned.streamId, revision, planned.event.id, position, meta ? planned.event.data : undefined);
         if (!tombstone) this.#remember(planned.event.id, planned.streamId, revision);
-        lastOfWrite.set(planned.write, position);
+        if (planned.write >= 0) lastOfWrite[planned.write] = position;
       }
       this.#nextPosition += total;
       this.#lastRecordPosition = positions[positions.length - 1]!;
@@ -299,7 +346,7 @@ export class LogBackend implements StorageBackend {
     const outcomes = writes.map((w, i): WriteOutcome => {
       const known = plan.known[i];
       if (known?.kind === 'idempotent') return { ...known, position: this.#positionOf(w.streamId, Number(known.lastRevision)) };
-      return { kind: 'written', lastRevision: plan.lastRevisions[i]!, position: BigInt(lastOfWrite.get(i) ?? this.#lastRecordPosition) };
+      return { kind: 'written', lastRevision: plan.lastRevisions[i]!, position: BigInt(lastOfWrite[i]! >= 0 ? lastOfWrite[i]! : this.#lastRecordPosition) };
     });
     // Even a commit that wrote nothing (an idempotent retry, an empty batch) was decided against
     // commits still in flight; it answers only once they are durable.
@@ -1099,7 +1146,7 @@ export class LogBackend implements StorageBackend {
 
   /** Closes the active segment (when it holds records) so the next commit opens a new one. */
   async #sealActive(): Promise<void> {
-    const sealed = this.#decisions.then(async () => {
+    await this.#inOrder(async () => {
       if (this.#failure) throw this.#failure;
       if (this.#nextPosition === this.#active.start) return;
       this.#writeSegmentStart = this.#nextPosition;
@@ -1108,8 +1155,6 @@ export class LogBackend implements StorageBackend {
       if (this.#durable) await fdatasync(this.#active.fd);
       await this.#createSegment(this.#nextPosition);
     });
-    this.#decisions = sealed.catch(() => undefined);
-    await sealed;
   }
 
   // ---------------------------------------------------------------------------------------------

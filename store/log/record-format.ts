@@ -26,7 +26,7 @@
 import type { PreparedEvent, StoredRecord } from '../backend.js';
 import { TOMBSTONE_REVISION } from '../stream-name.js';
 import { crc32 } from './crc32.js';
-import { uuidWords } from './recent-ids.js';
+import { uuidWords } from '../uuid.js';
 
 export const RECORD_KIND_EVENT = 1;
 export const FLAG_JSON = 1;

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { expect } from '../support/chai.js';
-import { RecentIds, uuidWords } from '../../store/log/recent-ids.js';
+import { RecentIds } from '../../store/log/recent-ids.js';
+import { normalizeUuid, uuidWords } from '../../store/uuid.js';
 
 /** The behaviour RecentIds must have: the newest write of each of the last `capacity` remembered ids. */
 class Model {
@@ -32,6 +33,14 @@ describe('RecentIds (the log engine id table)', () => {
     expect([...words]).to.deep.equal([0x01234567, 0x89abcdef, 0x01234567, 0x89abcdef]);
     for (const bad of ['', '01234567-89ab-cdef-0123-456789abcde', '01234567x89ab-cdef-0123-456789abcdef', '0123456g-89ab-cdef-0123-456789abcdef', '01234567-89ab-cdef-0123-456789abcdeé']) {
       expect(uuidWords(bad, words, 0), bad).to.equal(false);
+    }
+  });
+
+  it('normalises UUID text to lower case and rejects what is not one', () => {
+    expect(normalizeUuid('01234567-89ab-cdef-0123-456789abcdef')).to.equal('01234567-89ab-cdef-0123-456789abcdef');
+    expect(normalizeUuid('01234567-89AB-CDEF-0123-456789abcdef')).to.equal('01234567-89ab-cdef-0123-456789abcdef');
+    for (const bad of ['', '01234567-89ab-cdef-0123-456789abcdef0', '01234567_89ab-cdef-0123-456789abcdef', '0123456G-89ab-cdef-0123-456789abcdef', '{1234567-89ab-cdef-0123-456789abcdef}']) {
+      expect(normalizeUuid(bad), bad).to.equal(undefined);
     }
   });
 
