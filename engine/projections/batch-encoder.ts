@@ -31,7 +31,8 @@ export function isDeletionNotice(item: BatchItem): item is DeletionNotice {
  */
 export interface EncodedBatch {
   readonly headers: string;
-  readonly bodies: string;
+  /** Null when the batch goes without bodies (`BatchEncoder.bodies` gives them later). */
+  readonly bodies: string | null;
   readonly ascii: boolean;
 }
 
@@ -162,31 +163,62 @@ export class BatchEncoder {
    * `withIds` false leaves every event id out (`null`): decoding the stored UUID costs the host
    * more than the rest of the header, and most projections never read `eventId`. The isolate asks
    * for `ids(items)` when a handler does.
+   *
+   * `withBodies` false leaves the bodies out (`bodies` is null) but writes the same headers, body
+   * offsets included: a projection whose handlers read only the envelope (a count by type, a
+   * linkTo) then costs the host no body copy, and the isolate no transfer of it. The isolate asks
+   * for `bodies(items)` when a handler reads one. `safe` always writes them.
    */
-  encode(items: readonly BatchItem[], safe = false, withIds = true): EncodedBatch {
+  encode(items: readonly BatchItem[], safe = false, withIds = true, withBodies = true): EncodedBatch {
     const h = this.#headers;
     const b = this.#bodies;
+    const bodies = withBodies || safe;
     h.reset();
     b.reset();
+    this.#bodyLen = 0;
     h.byte(OPEN);
     for (let i = 0; i < items.length; i++) {
       if (i > 0) {
         h.byte(COMMA);
-        b.byte(COMMA);
+        if (bodies) b.byte(COMMA);
+        else this.#bodyLen++;
       }
       const item = items[i]!;
       if (isDeletionNotice(item)) {
-        b.bytes(NULL);
-        h.text(`[${JSON.stringify(item.streamId)},-1,"",null,${Number(item.position)},0,${item.deleted === 'soft' ? 4 : 3},${b.len}]`);
+        if (bodies) b.bytes(NULL);
+        else this.#bodyLen += NULL.length;
+        h.text(`[${JSON.stringify(item.streamId)},-1,"",null,${Number(item.position)},0,${item.deleted === 'soft' ? 4 : 3},${bodies ? b.len : this.#bodyLen}]`);
         continue;
       }
-      this.#event(item, safe, withIds);
+      this.#event(item, safe, withIds, bodies);
     }
     h.byte(CLOSE);
-    return { headers: h.toString(), bodies: b.toString(), ascii: b.ascii };
+    return bodies ? { headers: h.toString(), bodies: b.toString(), ascii: b.ascii } : { headers: h.toString(), bodies: null, ascii: true };
   }
 
-  #event(e: RecordedEvent, safe: boolean, withIds: boolean): void {
+  /** The bodies of a batch encoded without them, as `encode` would have written them (`safe` re-serialises each). */
+  bodies(items: readonly BatchItem[], safe = false): { bodies: string; ascii: boolean } {
+    const b = this.#bodies;
+    b.reset();
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0) b.byte(COMMA);
+      const item = items[i]!;
+      if (isDeletionNotice(item)) {
+        b.bytes(NULL);
+        continue;
+      }
+      const r = (item as { record?: StoredRecord }).record;
+      const data = r?.data ?? item.dataBytes;
+      if ((r?.isJson ?? item.isJson) && !isBlank(data)) b.bytes(safe ? Buffer.from(safeJson(data)) : data);
+      else b.bytes(NULL);
+    }
+    return { bodies: b.toString(), ascii: b.ascii };
+  }
+
+  /** Where the bodies text would end so far, when the bodies are not written. */
+  #bodyLen = 0;
+
+  #event(e: RecordedEvent, safe: boolean, withIds: boolean, bodies: boolean): void {
     const h = this.#headers;
     const b = this.#bodies;
     const link = e.link;
@@ -195,19 +227,12 @@ export class BatchEncoder {
     const data = r?.data ?? e.dataBytes;
     const meta = r?.metadata ?? e.metadataBytes;
     let kind: number;
-    if (r?.isJson ?? e.isJson) {
-      if (isBlank(data)) {
-        kind = 2;
-        b.bytes(NULL);
-      } else {
-        kind = 1;
-        if (safe) b.bytes(Buffer.from(safeJson(data)));
-        else b.bytes(data);
-      }
-    } else {
-      kind = 0;
-      b.bytes(NULL);
-    }
+    if (r?.isJson ?? e.isJson) kind = isBlank(data) ? 2 : 1;
+    else kind = 0;
+    if (!bodies) this.#bodyLen += kind === 1 ? data.length : NULL.length;
+    else if (kind !== 1) b.bytes(NULL);
+    else if (safe) b.bytes(Buffer.from(safeJson(data)));
+    else b.bytes(data);
     h.byte(OPEN);
     h.quoted(r?.streamId ?? e.streamId);
     h.byte(COMMA);
@@ -215,7 +240,7 @@ export class BatchEncoder {
     h.byte(COMMA);
     h.quoted(r?.type ?? e.type);
     h.byte(COMMA);
-    if (!withIds) h.text('null');
+    if (!withIds) h.bytes(NULL);
     else if (r !== undefined) {
       // A stored id is a lower-case UUID (the store validates and normalises it).
       h.byte(QUOTE);
@@ -229,7 +254,7 @@ export class BatchEncoder {
     h.byte(COMMA);
     h.byte(ZERO + kind);
     h.byte(COMMA);
-    h.number(b.len);
+    h.number(bodies ? b.len : this.#bodyLen);
     const hasLinkMeta = link !== undefined && link.metadataBytes.length > 0;
     if (meta.length > 0 || hasLinkMeta || kind === 0) {
       h.byte(COMMA);

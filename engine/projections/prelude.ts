@@ -20,6 +20,8 @@ export function prelude(global, config) {
   delete global.__telltaleHostLoad;
   const hostIds = global.__telltaleHostIds;
   delete global.__telltaleHostIds;
+  const hostBodies = global.__telltaleHostBodies;
+  delete global.__telltaleHostBodies;
   const parse = JSON.parse;
   const stringify = JSON.stringify;
   const MIN_TIME = -8640000000000000;
@@ -299,55 +301,77 @@ export function prelude(global, config) {
   // The event object (§1.6). The body, the raw texts and the parsed metadata are computed on
   // first use, so a handler that only reads `eventType` costs no parsing. A batch event is a header
   // array [stream, revision, type, id, position, created, kind, bodyEnd, metadata, linkMetadata,
-  // originalStream, rawBody]; kind 1 = JSON, 0 = raw, 2 = empty JSON body.
-  let batchHeaders = [];
-  let batchBodies = '';
-  let parsedBodies = null;
+  // originalStream, rawBody]; kind 1 = JSON, 0 = raw, 2 = empty JSON body. Each envelope keeps its
+  // batch, so an event a handler holds on to reads its own body and id after the batch is over.
+  function Batch(seq, headers, bodies, ascii, withIds) {
+    this.seq = seq;
+    this.headers = headers;
+    // null: the batch came without bodies; they are fetched from the host on the first read.
+    this.bodies = bodies;
+    this.ascii = ascii;
+    this.parsed = null;
+    this.withIds = withIds;
+    this.ids = null;
+  }
+  let batch = null;
   // Handlers that read most bodies (partitionBy on a body field, sums) get the whole batch parsed
   // in one JSON.parse on the first read, which costs far less than a parse per body; handlers
   // that read few keep parsing only those. The previous batch decides.
   let bodyReads = 0;
   let readMostBodies = false;
-  function bodyAt(i) {
-    bodyReads++;
-    if (parsedBodies !== null) return parsedBodies[i];
+  function bodyAt(b, i) {
+    if (b === batch) bodyReads++;
+    if (b.parsed !== null) return b.parsed[i];
+    if (b.bodies === null && !fetchBodies(b)) return undefined;
+    if (b.parsed !== null) return b.parsed[i];
     if (readMostBodies) {
       try {
-        parsedBodies = parse('[' + batchBodies + ']');
-        return parsedBodies[i];
+        b.parsed = parse('[' + b.bodies + ']');
+        return b.parsed[i];
       } catch (e) {
         readMostBodies = false;
       }
     }
-    const start = i === 0 ? 0 : batchHeaders[i - 1][7] + 1;
-    return parse(batchBodies.slice(start, batchHeaders[i][7]));
+    const start = i === 0 ? 0 : b.headers[i - 1][7] + 1;
+    return parse(b.bodies.slice(start, b.headers[i][7]));
+  }
+  // Bodies come with a batch only while handlers read them (the host learns it from `bodies` in
+  // the output): a batch sent without asks the host for its bodies in one round trip, on the
+  // first read. Offsets in the headers are character offsets only for an ASCII text; any other
+  // is parsed whole (re-serialised by the host if it does not parse as it is).
+  function fetchBodies(b) {
+    const text = hostBodies.applySyncPromise(undefined, [b.seq, false]);
+    if (text === '') return false;
+    b.ascii = text[0] === 'A';
+    b.bodies = text.slice(1);
+    if (!b.ascii) {
+      try {
+        b.parsed = parse('[' + b.bodies + ']');
+      } catch (e) {
+        b.parsed = parse('[' + hostBodies.applySyncPromise(undefined, [b.seq, true]).slice(1) + ']');
+      }
+    }
+    return true;
   }
   // Event ids come with a batch only once a handler has read one (the host reports `ids` to
   // itself through the output): until then `eventId` is an accessor that fetches the batch's ids
   // from the host in one round trip, on first use. An event kept past its batch can fetch them
   // while the host still has the batch (a few batches); after that its id reads as null.
-  let batchSeq = 0;
-  let batchWithIds = true;
-  let batchIds = null;
   let idsWanted = false;
-  function idOf(seq, i) {
+  function idOf(b, i) {
     idsWanted = true;
-    let ids = seq === batchSeq ? batchIds : null;
-    if (ids === null) {
-      ids = parse(hostIds.applySyncPromise(undefined, [seq]));
-      if (seq === batchSeq) batchIds = ids;
-    }
-    return ids === null ? null : ids[i];
+    if (b.ids === null) b.ids = parse(hostIds.applySyncPromise(undefined, [b.seq]));
+    return b.ids === null ? null : b.ids[i];
   }
   class Envelope {
     #h;
     #i;
-    #seq;
+    #b;
     #body;
     #parsed = false;
     static #lazyId = {
       get() {
-        return idOf(this.#seq, this.#i);
+        return idOf(this.#b, this.#i);
       },
       set(value) {
         Object.defineProperty(this, 'eventId', { value, writable: true, enumerable: true, configurable: true });
@@ -359,9 +383,9 @@ export function prelude(global, config) {
       this.streamId = h[0];
       this.sequenceNumber = h[1];
       this.eventType = h[2];
-      this.#seq = batchSeq;
+      this.#b = batch;
       this.#i = i;
-      if (batchWithIds) this.eventId = h[3];
+      if (batch.withIds) this.eventId = h[3];
       else Object.defineProperty(this, 'eventId', Envelope.#lazyId);
       this.isJson = h[6] !== 0;
       this.metadataRaw = h.length > 8 ? h[8] : '';
@@ -373,7 +397,7 @@ export function prelude(global, config) {
     }
     get body() {
       if (!this.#parsed) {
-        this.#body = this.#h[6] === 1 ? bodyAt(this.#i) : undefined;
+        this.#body = this.#h[6] === 1 ? bodyAt(this.#b, this.#i) : undefined;
         this.#parsed = true;
       }
       return this.#body;
@@ -481,7 +505,7 @@ export function prelude(global, config) {
       }
       if (keys.length === 0) return;
     }
-    const answer = parse(hostLoad.applySyncPromise(undefined, [stringify(keys), batchSeq]));
+    const answer = parse(hostLoad.applySyncPromise(undefined, [stringify(keys), batch === null ? 0 : batch.seq]));
     for (const key of keys) {
       const found = answer[key];
       cache.set(key, found === null || found === undefined ? newEntry(init(), true) : newEntry(found.s, false));
@@ -715,19 +739,16 @@ export function prelude(global, config) {
   function process(headersText, bodiesText, ascii, flushRequested, seq, withIds) {
     logs = [];
     emits = [];
-    batchSeq = seq;
-    batchWithIds = withIds !== false;
-    batchIds = null;
     let events;
     try {
       events = parse(headersText);
+      batch = new Batch(seq, events, bodiesText, ascii, withIds !== false);
       // Without character offsets every body is parsed now; with them, when a handler reads it.
-      parsedBodies = ascii ? null : parse('[' + bodiesText + ']');
+      if (bodiesText !== null && !ascii) batch.parsed = parse('[' + bodiesText + ']');
     } catch (e) {
+      batch = null;
       return '{"reencode":true}';
     }
-    batchHeaders = events;
-    batchBodies = bodiesText;
     const envs = new Array(events.length);
     const n = events.length;
     let handled = 0;
@@ -781,12 +802,10 @@ export function prelude(global, config) {
     }
     current = null;
     readMostBodies = bodyReads * 2 > n;
+    const out = { n, h: handled, emits, logs, ids: idsWanted, bodies: bodyReads > 0 };
     bodyReads = 0;
-    batchHeaders = [];
-    batchBodies = '';
-    parsedBodies = null;
+    batch = null;
     handledSinceFlush += handled;
-    const out = { n, h: handled, emits, logs, ids: idsWanted };
     if (fault !== null) out.fault = fault;
     else {
       if (flushRequested || emits.length > 0 || handledSinceFlush >= config.checkpointHandledThreshold || dirty.size >= config.maxDirtyPartitions) out.flush = flush();

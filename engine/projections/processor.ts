@@ -39,7 +39,8 @@ export class IsolateProcessor implements Processor {
     return async ({ name, loader }) => {
       let processor: IsolateProcessor | undefined;
       const ids = (seq: number): string => (processor === undefined ? 'null' : processor.#idsOf(seq));
-      const { sandbox, definition } = await ProjectionSandbox.create(name, query, { ...defaultSandboxLimits, ...limits }, loader, ids);
+      const bodies = (seq: number, safe: boolean): string => (processor === undefined ? '' : processor.#bodiesOf(seq, safe));
+      const { sandbox, definition } = await ProjectionSandbox.create(name, query, { ...defaultSandboxLimits, ...limits }, loader, ids, bodies);
       processor = new IsolateProcessor(sandbox);
       return { processor, definition };
     };
@@ -51,13 +52,27 @@ export class IsolateProcessor implements Processor {
    * of its batch in one round trip). Decoding ids was a quarter of the host's cost per event.
    */
   #withIds = true;
+  /**
+   * Bodies go with a batch only when handlers read them: a batch that read none makes the next go
+   * without, and a handler that then reads one fetches its batch's bodies in one round trip (and
+   * the next batches carry them again). Copying bodies into the isolate was the host's largest
+   * cost per event for projections that never read them (a count by type, a linkTo).
+   */
+  #withBodies = true;
   #seq = 0;
-  /** Batches the isolate may still ask ids of: the one in flight and the few before it. */
+  /** Batches the isolate may still ask ids or bodies of: the one in flight and the few before it. */
   readonly #recent = new Map<number, readonly BatchItem[]>();
 
   #idsOf(seq: number): string {
     const items = this.#recent.get(seq);
     return items === undefined ? 'null' : this.#encoder.ids(items);
+  }
+
+  #bodiesOf(seq: number, safe: boolean): string {
+    const items = this.#recent.get(seq);
+    if (items === undefined) return '';
+    const { bodies, ascii } = this.#encoder.bodies(items, safe);
+    return (ascii ? 'A' : 'U') + bodies;
   }
 
   restore(state: RestoredState | undefined, emitEnabled: boolean): Promise<void> {
@@ -68,10 +83,13 @@ export class IsolateProcessor implements Processor {
     const seq = ++this.#seq;
     const withIds = this.#withIds;
     this.#recent.set(seq, items);
-    if (this.#recent.size > 4) this.#recent.delete(seq - 4);
-    let out = await this.#sandbox.process(this.#encoder.encode(items, false, withIds), flush, seq, withIds);
+    if (this.#recent.size > RECENT_BATCHES) this.#recent.delete(seq - RECENT_BATCHES);
+    let out = await this.#sandbox.process(this.#encoder.encode(items, false, withIds, this.#withBodies), flush, seq, withIds);
     if (out.reencode === true) out = await this.#sandbox.process(this.#encoder.encode(items, true, withIds), flush, seq, withIds);
-    if (items.length > 0) this.#withIds = out.ids === true;
+    if (items.length > 0) {
+      this.#withIds = out.ids === true;
+      this.#withBodies = out.bodies === true;
+    }
     return out;
   }
 
@@ -83,6 +101,9 @@ export class IsolateProcessor implements Processor {
     this.#sandbox.dispose();
   }
 }
+
+/** Batches kept for the isolate's later asks for ids or bodies: the one in flight and those handed behind it. */
+const RECENT_BATCHES = 8;
 
 /** Checks a script without running it against events: its definition, or the error. */
 export async function compileProjection(name: string, query: string, limits: Partial<SandboxLimits> = {}): Promise<SourceDefinition> {

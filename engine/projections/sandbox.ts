@@ -53,6 +53,8 @@ export interface BatchOutput {
   readonly cached: number;
   /** A handler read `eventId` in this batch. */
   readonly ids?: boolean;
+  /** A handler read an event body in this batch (the next batch goes with bodies). */
+  readonly bodies?: boolean;
 }
 
 export interface FlushOutput {
@@ -77,6 +79,13 @@ export interface RestoredState {
 
 /** The JSON array of event ids of batch `seq`, for a batch sent without them (`BatchEncoder.ids`). */
 export type BatchIds = (seq: number) => string;
+
+/**
+ * The bodies of batch `seq`, for a batch sent without them (`BatchEncoder.bodies`): `A` (all ASCII,
+ * so header offsets are character offsets) or `U`, then the text; `''` once the host has dropped
+ * the batch. `safe` re-serialises each body.
+ */
+export type BatchBodies = (seq: number, safe: boolean) => string;
 
 /**
  * Loads partition states the isolate asks for: key → {s: state, r: last result text} or null.
@@ -109,7 +118,7 @@ export class ProjectionSandbox {
   readonly #limits: SandboxLimits;
   readonly #isolate: IsolatedVM.Isolate;
   #context: IsolatedVM.Context | undefined;
-  #process: IsolatedVM.Reference<(headers: string, bodies: string, ascii: boolean, flush: boolean, seq: number, withIds: boolean) => string> | undefined;
+  #process: IsolatedVM.Reference<(headers: string, bodies: string | null, ascii: boolean, flush: boolean, seq: number, withIds: boolean) => string> | undefined;
   #getState: IsolatedVM.Reference<(key: string) => string | null> | undefined;
   #progress: IsolatedVM.Reference<() => number> | undefined;
   #filename: string;
@@ -131,10 +140,11 @@ export class ProjectionSandbox {
     limits: SandboxLimits,
     loader: PartitionLoader,
     ids: BatchIds = () => 'null',
+    bodies: BatchBodies = () => '',
   ): Promise<{ sandbox: ProjectionSandbox; definition: SourceDefinition }> {
     const sandbox = new ProjectionSandbox(name, limits);
     try {
-      const definition = await sandbox.#define(query, loader, ids);
+      const definition = await sandbox.#define(query, loader, ids, bodies);
       return { sandbox, definition };
     } catch (err) {
       sandbox.dispose();
@@ -146,7 +156,7 @@ export class ProjectionSandbox {
     return this.#isolate.isDisposed;
   }
 
-  async #define(query: string, loader: PartitionLoader, ids: BatchIds): Promise<SourceDefinition> {
+  async #define(query: string, loader: PartitionLoader, ids: BatchIds, bodies: BatchBodies): Promise<SourceDefinition> {
     const context = await this.#isolate.createContext();
     this.#context = context;
     const jail = context.global;
@@ -155,6 +165,7 @@ export class ProjectionSandbox {
       new ivm.Reference(async (keysJson: string, batch?: number) => JSON.stringify(await loader(JSON.parse(keysJson) as string[], batch))),
     );
     await jail.set('__telltaleHostIds', new ivm.Reference(async (seq: number) => ids(seq)));
+    await jail.set('__telltaleHostBodies', new ivm.Reference(async (seq: number, safe: boolean) => bodies(seq, safe)));
     await (await this.#isolate.compileScript(isolateBundleSource(), { filename: 'telltale-patterns.js' })).run(context, { timeout: 5000 });
     await context.eval(EXPOSE_LIBRARY, { timeout: 1000 });
     const config = {
