@@ -204,9 +204,12 @@ class RawProbe {
     while (this.#queue.length > 0) {
       const batch = this.#queue;
       this.#queue = [];
-      const bytes = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((b) => b.buf));
-      await new Promise<void>((resolve, reject) => fs.write(this.#fd, bytes, 0, bytes.length, this.#position, (e) => (e ? reject(e) : resolve())));
-      this.#position += bytes.length;
+      // The fastest way Node offers, as the log engine does: one synchronous writev into the page
+      // cache (a thread-pool round trip costs more than the copy), then an asynchronous fdatasync.
+      const buffers = batch.map((b) => b.buf);
+      const bytes = buffers.reduce((n, b) => n + b.length, 0);
+      if (fs.writevSync(this.#fd, buffers, this.#position) !== bytes) throw new Error('short write');
+      this.#position += bytes;
       await new Promise<void>((resolve, reject) => fs.fdatasync(this.#fd, (e) => (e ? reject(e) : resolve())));
       for (const b of batch) b.done();
     }

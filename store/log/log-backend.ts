@@ -32,7 +32,7 @@ import type {
   StreamState,
   WriteOutcome,
 } from '../backend.js';
-import { planCommit, type CommitPlan, type CommitView } from '../commit-plan.js';
+import { planCommit, type CommitPlan, type CommitView, type PlannedRecord } from '../commit-plan.js';
 import { BackendUnavailableError, CorruptLogError, EventTooLargeError, StoreClosedError } from '../errors.js';
 import type { StreamIdLookup } from '../expected-revision.js';
 import { isSoftDeleteMarker } from '../metadata.js';
@@ -63,6 +63,7 @@ import {
   parseSegmentHeader,
   pread,
   pwrite,
+  pwriteSync,
   Segment,
   SEGMENT_HEADER_BYTES,
   SEGMENT_NAME,
@@ -128,7 +129,9 @@ interface QueuedCommit {
   readonly buffer: Buffer;
   readonly position: number;
   readonly segmentStart: number;
-  readonly records: IndexedRecord[];
+  /** The commit's records and their positions, for the index once durable. */
+  readonly records: readonly PlannedRecord[];
+  readonly positions: readonly number[];
   readonly lastRecordPosition: number;
 }
 
@@ -325,22 +328,19 @@ export class LogBackend implements StorageBackend {
       const start = this.#nextPosition;
       const buffer = Buffer.allocUnsafe(total);
       const positions = encodeCommit(inputs, lengths, buffer, 0, start, this.#clock());
-      const records: IndexedRecord[] = [];
       for (let i = 0; i < plan.records.length; i++) {
         const planned = plan.records[i]!;
         const position = positions[i]!;
         const tombstone = planned.revision === TOMBSTONE_REVISION;
         const revision = tombstone ? -1 : Number(planned.revision);
-        const meta = isMetastream(planned.streamId);
-        records.push({ streamId: planned.streamId, revision, position, data: meta ? planned.event.data : undefined });
-        this.#pend(planned.streamId, revision, planned.event.id, position, meta ? planned.event.data : undefined);
+        this.#pend(planned.streamId, revision, planned.event.id, position, isMetastream(planned.streamId) ? planned.event.data : undefined);
         if (!tombstone) this.#remember(planned.event.id, planned.streamId, revision);
         if (planned.write >= 0) lastOfWrite[planned.write] = position;
       }
       this.#nextPosition += total;
       this.#lastRecordPosition = positions[positions.length - 1]!;
       this.#averageRecordBytes = this.#averageRecordBytes * 0.9 + (total / positions.length) * 0.1;
-      this.#queue.push({ buffer, position: start, segmentStart: this.#writeSegmentStart, records, lastRecordPosition: this.#lastRecordPosition });
+      this.#queue.push({ buffer, position: start, segmentStart: this.#writeSegmentStart, records: plan.records, positions, lastRecordPosition: this.#lastRecordPosition });
       this.#kick();
     }
     const outcomes = writes.map((w, i): WriteOutcome => {
@@ -478,10 +478,10 @@ export class LogBackend implements StorageBackend {
         segment = await this.#createSegment(segmentStart);
       }
       const group = batch.slice(i, j);
-      const bytes = group.length === 1 ? group[0]!.buffer : Buffer.concat(group.map((c) => c.buffer));
       const physical = segment.physicalOf(group[0]!.position);
-      await pwrite(segment.fd, bytes, physical);
-      segment.size = Math.max(segment.size, physical + bytes.length);
+      const buffers = group.map((c) => c.buffer);
+      pwriteSync(segment.fd, buffers, physical);
+      segment.size = Math.max(segment.size, physical + buffers.reduce((n, b) => n + b.length, 0));
       touched.push(segment);
       i = j;
     }
@@ -507,7 +507,11 @@ export class LogBackend implements StorageBackend {
   /** Makes a durable batch visible: index, durable head, waiting commits, subscribers. */
   #publish(batch: QueuedCommit[]): void {
     for (const commit of batch) {
-      for (const r of commit.records) this.#index.apply(r.streamId, r.revision, r.position, () => r.data!);
+      const { records, positions } = commit;
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        this.#index.apply(r.streamId, r.revision === TOMBSTONE_REVISION ? -1 : Number(r.revision), positions[i]!, r.event.data);
+      }
       const segment = this.#segmentAt(commit.position);
       segment.addSample(commit.position, segment.physicalOf(commit.position));
     }
@@ -919,7 +923,7 @@ export class LogBackend implements StorageBackend {
     let buf: Buffer = Buffer.alloc(0);
     let bufStart = physical;
     const commit = (records: IndexedRecord[], ids: ScannedId[]) => {
-      for (const r of records) this.#index.apply(r.streamId, r.revision, r.position, () => r.data!);
+      for (const r of records) this.#index.apply(r.streamId, r.revision, r.position, r.data);
       for (const x of ids) this.#scannedIds.push(x);
     };
     while (physical < fileEnd) {

@@ -60,11 +60,11 @@ export class StreamIndex {
   }
 
   /** Records one durable record; `revision` -1 is a tombstone. `data` matters for metastreams only. */
-  apply(streamId: string, revision: number, position: number, data: () => Uint8Array): void {
+  apply(streamId: string, revision: number, position: number, data: Uint8Array | undefined): void {
     const entry = this.entry(streamId);
     if (revision < 0) entry.tombstone = position;
     else entry.set(revision, position);
-    if (isMetastream(streamId)) this.entry(streamOfMetastream(streamId)).softDeleted = isSoftDeleteMarker(data());
+    if (data !== undefined && isMetastream(streamId)) this.entry(streamOfMetastream(streamId)).softDeleted = isSoftDeleteMarker(data);
   }
 
   /** Number of indexed events (holes included). */
