@@ -438,7 +438,8 @@ export class ProjectionRunner {
       const main = this.#definition?.resultStreamName ?? resultStream(c.name);
       // Few changed partitions keep Event Store's layout, a `$Checkpoint` per partition stream;
       // many go into pages, so a checkpoint costs a few large events instead of one per partition.
-      this.#stage(flush);
+      // (The flush's states were staged when its output came back; staging them again here would
+      // put them over newer states of later batches, already processed while this commit waited.)
       if (flush.parts.length > STATE_PAGE_THRESHOLD) pages = statePages(flush.parts);
       for (const page of pages) add(statePagesStream(c.name), { type: STATE_PAGE_TYPE, data: page, metadata: { ...tag, $e: c.epoch } });
       for (const part of flush.parts) {
@@ -652,12 +653,12 @@ export class ProjectionRunner {
 }
 
 /**
- * Batches whose commit may still be pending when the next batch is taken: the isolate works on one
- * while the previous one commits. Deeper pipelines (4) let a one-time count over 1M events stop
- * waiting on checkpoint fsyncs, but broke the SIGKILL exactly-once check with state pages; not
- * understood yet, so not done.
+ * Batches whose commit may still be pending when the next batch is taken: the isolate works on
+ * later batches while earlier flushes commit (in order, one at a time), so a checkpoint's fsync
+ * does not stall reading and user code. Loads of partitions evicted meanwhile see the staged
+ * states of flushes not yet committed (`#pendingStates`).
  */
-const PIPELINE_DEPTH = 1;
+const PIPELINE_DEPTH = 4;
 
 /** `#where` for a state written to the partition's own checkpoint stream. */
 const STREAM = -1;

@@ -82,4 +82,28 @@ describe('partition state pages', () => {
     await manager.whenProcessed('count');
     for (const i of [0, 17, 33, 59]) expect(await manager.state('count', `a-${i}`)).to.deep.equal({ n: 4 });
   });
+
+  it('loads the newest state of an evicted partition while older checkpoints are still being committed', async () => {
+    await manager.close();
+    // Commits that take a while: the isolate runs several batches ahead of them, evicting and
+    // loading back states whose newest version is only in a flush not yet committed.
+    const slow = new Proxy(store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown;
+        if (key === 'appendToStreams') return async (...args: Parameters<Store['appendToStreams']>) => {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return target.appendToStreams(...args);
+        };
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    manager = new ProjectionManager(slow, { systemProjections: false, maxBatch: 10, limits: { partitionCacheSize: 8, checkpointHandledThreshold: 10, maxDirtyPartitions: 40 } });
+    await manager.start();
+    const given: GivenEvent[] = [];
+    for (let i = 0; i < 600; i++) given.push([`a-${(i * 7) % 20}`, 'Tick']);
+    await appendAll(store, given);
+    await manager.create('count', COUNTER);
+    await manager.whenProcessed('count');
+    for (let i = 0; i < 20; i++) expect(await manager.state('count', `a-${i}`)).to.deep.equal({ n: 30 });
+  });
 });
