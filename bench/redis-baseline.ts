@@ -1,6 +1,7 @@
 // The Redis store measured against its physical limit on the same Redis, in the same run: a raw
-// baseline writes the same event bodies with a minimal Lua script (a counter and one XADD per event,
-// no checks, no indexes) and reads them back with bare XRANGE pages. bench/store.ts calls these for
+// baseline writes the same entries with a minimal Lua script (a counter and one XADD per run of a
+// write's events, as the store lays them out; no checks, no indexes) and reads them back with bare
+// XRANGE pages. bench/store.ts calls these for
 // `--backend redis`; `node dist/bench/redis-baseline.js [redis-url]` runs them alone.
 //
 // Cases (ratios are Telltale ÷ baseline from the same run):
@@ -13,7 +14,7 @@ import { Redis } from 'ioredis';
 import type { PreparedEvent } from '../store/backend.js';
 import { openStore, type EventData, type EventStore, type Store } from '../store/index.js';
 import { KeyLayout } from '../store/redis/key-layout.js';
-import { encodeBody } from '../store/redis/record-codec.js';
+import { encodeWrite, MAX_ENTRY_EVENTS, parseEntryId } from '../store/redis/record-codec.js';
 
 export interface RedisBenchOptions {
   /** @defaultValue `redis://127.0.0.1:6379` */
@@ -29,9 +30,23 @@ export interface RedisBenchOptions {
   readonly log?: (line: string) => void;
 }
 
-const RAW_APPEND = `local h = tonumber(redis.call('INCRBY', KEYS[1], #ARGV)) - #ARGV
-for i = 1, #ARGV do redis.call('XADD', KEYS[2], '0-' .. string.format('%d', h + i), 'b', ARGV[i]) end
-return h + #ARGV`;
+// The same entries the store writes (a run of a write's events per entry, record-codec.ts), with
+// nothing else: a counter and one XADD per run. ARGV: event count and body of each run.
+const RAW_APPEND = `local h = tonumber(redis.call('GET', KEYS[1]) or '0')
+for i = 1, #ARGV, 2 do
+  local n = tonumber(ARGV[i])
+  redis.call('XADD', KEYS[2], string.format('%d-%d', h + n, h + 1), 'r', '0', 'b', ARGV[i + 1])
+  h = h + n
+end
+redis.call('SET', KEYS[1], h)
+return h`;
+
+/** The raw script's arguments for one write: the same bodies the store would send. */
+function rawArgs(streamId: string, events: readonly EventData[], now: number): (string | Buffer)[] {
+  const args: (string | Buffer)[] = [];
+  encodeWrite(streamId, events.map(prepared), now).forEach((body, i) => args.push(String(Math.min(MAX_ENTRY_EVENTS, events.length - i * MAX_ENTRY_EVENTS)), body));
+  return args;
+}
 
 /** The event every case writes: a typical small business event (~190 bytes of JSON). */
 export function benchEvent(i: number): EventData {
@@ -83,7 +98,7 @@ export async function rawBatchedAppend(url: string, total: number, batch: number
   const started = process.hrtime.bigint();
   for (const events of batches) {
     const now = Date.now();
-    await client.rawAppend(2, keys.head, keys.all, ...events.map((e) => encodeBody('raw-stream', prepared(e), now)));
+    await client.rawAppend(2, keys.head, keys.all, ...rawArgs('raw-stream', events, now));
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await drop(client, keys);
@@ -98,7 +113,7 @@ export async function rawConcurrentWriters(url: string, writers: number, perWrit
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: writers }, async (_, w) => {
-      for (let i = 0; i < perWriter; i++) await client.rawAppend(2, keys.head, keys.all, encodeBody(`raw-${w}`, prepared(benchEvent(i)), Date.now()));
+      for (let i = 0; i < perWriter; i++) await client.rawAppend(2, keys.head, keys.all, ...rawArgs(`raw-${w}`, [benchEvent(i)], Date.now()));
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -107,7 +122,7 @@ export async function rawConcurrentWriters(url: string, writers: number, perWrit
   return (writers * perWriter) / seconds;
 }
 
-/** Raw baseline for reads: the store's `$all` read with bare XRANGE pages of 512, nothing decoded. */
+/** Raw baseline for reads: the store's `$all` read with bare XRANGE pages of 512 entries, nothing decoded. */
 export async function rawReadAll(url: string, keys: KeyLayout): Promise<number> {
   const client = new Redis(url.replace(/\?.*$/, ''));
   const started = process.hrtime.bigint();
@@ -124,7 +139,10 @@ async function rawReadPages(client: Redis, keys: KeyLayout): Promise<number> {
   for (;;) {
     const page = (await client.xrangeBuffer(keys.all, from, '+', 'COUNT', 512)) as unknown as [Buffer, Buffer[]][];
     if (page.length === 0) break;
-    count += page.length;
+    for (const [id] of page) {
+      const { last, first } = parseEntryId(id);
+      count += last - first + 1;
+    }
     from = `(${page[page.length - 1]![0].toString('latin1')}`;
   }
   return count;
@@ -156,7 +174,7 @@ export function rawRedisPeer(url: string, makeEvent: (i: number) => EventData) {
   let round = 0;
   const append = (streamId: string, events: readonly EventData[]) => {
     const now = Date.now();
-    return client.rawAppend(2, keys.head, keys.all, ...events.map((e) => encodeBody(streamId, prepared(e), now)));
+    return client.rawAppend(2, keys.head, keys.all, ...rawArgs(streamId, events, now));
   };
   return {
     name: 'redisRaw',
@@ -190,8 +208,8 @@ export function rawRedisPeer(url: string, makeEvent: (i: number) => EventData) {
       const bulk = new KeyLayout(prefix());
       for (let k = 0; k < events; k += 1000) {
         const now = Date.now();
-        const batch = Array.from({ length: Math.min(1000, events - k) }, (_, i) => encodeBody(`bulk-${(k / 1000) % 1000}`, prepared(makeEvent(k + i)), now));
-        await client.rawAppend(2, bulk.head, bulk.all, ...batch);
+        const batch = Array.from({ length: Math.min(1000, events - k) }, (_, i) => makeEvent(k + i));
+        await client.rawAppend(2, bulk.head, bulk.all, ...rawArgs(`bulk-${(k / 1000) % 1000}`, batch, now));
       }
       const started = performance.now();
       const count = await rawReadPages(client, bulk);
@@ -266,7 +284,7 @@ export async function storeReadAllAndMemory(
 
   const admin = new Redis(url.replace(/\?.*$/, ''));
   const { bytesPerEvent, breakdown } = await memoryPerEvent(admin, keys, total);
-  const bodyBytesPerEvent = encodeBody('stream-0', prepared(benchEvent(0)), 0).length;
+  const bodyBytesPerEvent = Math.round(encodeWrite('stream-0', Array.from({ length: 100 }, (_, i) => prepared(benchEvent(i))), 0)[0]!.length / 10) / 10;
   await drop(admin, keys);
   admin.disconnect();
   return { storeEventsPerSecond, rawEventsPerSecond, bytesPerEvent, bodyBytesPerEvent, breakdown };

@@ -5,13 +5,19 @@
 // server, so a store's keys can be moved between the two without rewriting them.
 //
 //   {p}:head        string  the last position handed out (positions start at 1: a stream entry id must exceed 0-0)
-//   {p}:all         stream  the `$all` log: entry id `0-<position>`, fields r (revision), b (body)
+//   {p}:layout      string  the layout of the store's keys and bodies, 2 (set by the first commit)
+//   {p}:all         stream  the `$all` log: one entry per run of a write's events, id `<last position>-<first position>`,
+//                           fields r (first revision) and b (the body, store/redis/record-codec.ts)
 //   {p}:s:<stream>  list    the stream's positions, index = revision (the tombstone is not listed)
-//   {p}:i:<stream>  hash    event id (16 raw bytes) → revision, for idempotent appends with `any`
-//   {p}:x:<stream>  hash    t = tombstone position, d = 1 while soft-deleted; absent for most streams
+//   {p}:i:<stream>  hash    event id (16 raw bytes) → revision, for idempotent appends with `any`; and the
+//                           stream's state: n = event count, t = tombstone position, d = 1 while soft-deleted
+//   {p}:all:scavenge stream $all being rebuilt by a scavenge, {p}:scavenge-lock its lock
 //   {p}:commits     channel (sharded pub/sub) the new head after each commit
+//
+// Layout 1, the backend's first version, had one `$all` entry per event and a `{p}:x:<stream>` state
+// hash; a store written with it has no `{p}:layout` and is refused on open (to move one: export its
+// streams with the earlier build, import them with this one).
 import { InvalidArgumentError } from '../errors.js';
-import { metastreamOf, streamOfMetastream, isMetastream } from '../stream-name.js';
 
 export const DEFAULT_PREFIX = 'telltale';
 
@@ -19,6 +25,9 @@ export class KeyLayout {
   readonly tag: string;
   readonly head: string;
   readonly all: string;
+  readonly layout: string;
+  readonly rebuild: string;
+  readonly scavengeLock: string;
   readonly channel: string;
 
   constructor(readonly prefix: string = DEFAULT_PREFIX) {
@@ -28,6 +37,9 @@ export class KeyLayout {
     this.tag = `{${prefix}}`;
     this.head = `${this.tag}:head`;
     this.all = `${this.tag}:all`;
+    this.layout = `${this.tag}:layout`;
+    this.rebuild = `${this.tag}:all:scavenge`;
+    this.scavengeLock = `${this.tag}:scavenge-lock`;
     this.channel = `${this.tag}:commits`;
   }
 
@@ -39,23 +51,8 @@ export class KeyLayout {
     return `${this.tag}:i:${streamId}`;
   }
 
-  state(streamId: string): string {
-    return `${this.tag}:x:${streamId}`;
-  }
-
   /** A pattern matching every key of the store (for tools and tests that drop a store). */
   get pattern(): string {
     return `${this.tag.replace(/[[\]*?\\]/g, '\\$&')}:*`;
-  }
-
-  /**
-   * The six keys the commit script takes for one write to `streamId`: its positions, ids and state,
-   * its metastream's positions and ids (a recreation writes there), and the state of the stream a
-   * metastream describes (a metadata write may soft-delete or undelete it).
-   */
-  writeKeys(streamId: string): string[] {
-    const meta = metastreamOf(streamId);
-    const described = isMetastream(streamId) ? streamOfMetastream(streamId) : streamId;
-    return [this.positions(streamId), this.ids(streamId), this.state(streamId), this.positions(meta), this.ids(meta), this.state(described)];
   }
 }

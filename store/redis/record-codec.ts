@@ -1,90 +1,271 @@
-// One event's bytes in Redis. Every event is one entry of the `$all` Redis stream, with two fields:
-// `r`, its revision (written by the commit script, which is the only place revisions are known),
-// and `b`, the body below, built here. The body is the only copy of the payload; per-stream lists
-// hold positions, never payload.
+// Events' bytes in Redis (layout 2). A write's events are stored together: each entry of the `$all`
+// Redis stream holds a run of one stream's events with consecutive positions and revisions, at most
+// MAX_ENTRY_EVENTS of them (a bigger write takes several entries). Storing runs instead of single
+// events is what makes `$all` cheap to read and write: one XADD per run, and a readAll page is a
+// few large replies that decode by offset instead of five RESP values per event. (Kafka stores
+// record batches for the same reason; an offset still names one record.)
 //
-//   offset  size  field
-//   0       16    event id, the UUID's 16 raw bytes (the commit script reads it for idempotency)
-//   16      1     flags: bit 0 = data is JSON
-//   17      8     created, milliseconds since the epoch, float64 big-endian
-//   25      2     stream name length S (u16 BE), then S bytes of UTF-8
-//   27+S    2     event type length T (u16 BE), then T bytes of UTF-8
-//   ..      4     metadata length M (u32 BE), then M bytes
-//   ..      rest  data
+// Entry id `<last position>-<first position>`: ids sort by last position, so `XRANGE all <p>-0 +`
+// starts at the entry holding position p, and the run's length is in the id. Fields: `r`, the first
+// revision (decimal; a tombstone's run is its single event at Int64.MaxValue), and `b`, the body:
 //
-// The commit script builds the same layout in Lua for the metadata it rewrites when a soft-deleted
-// stream is recreated (store/redis/scripts.ts `buildBody`); keep the two in step.
+//   offset      size  field
+//   0           1     layout (2)
+//   1           8     created, milliseconds since the epoch, float64 big-endian (one per commit)
+//   9           2     stream name length S (u16 BE), then S bytes of UTF-8
+//   11+S        4     event count N (u32 BE)
+//   15+S        16·N  the events' ids, each the UUID's 16 raw bytes (the scripts read them here)
+//   15+S+16·N   …     N records: length L (u32 BE) of what follows, flags (bit 0 = data is JSON),
+//                     type length T (u16 BE) and T bytes, metadata length M (u32 BE) and M bytes,
+//                     then the data (the rest of the L bytes)
+//
+// The stream name and commit time are stored once per run; payloads exist only here (per-stream
+// lists hold positions, the id index holds revisions). The commit script builds the same layout for
+// the metadata it writes when a soft-deleted stream is recreated (scripts.ts `buildBody`), and the
+// scavenger cuts runs out of bodies (`sliceBody`); keep the three in step.
 import type { PreparedEvent, StoredRecord } from '../backend.js';
 
+export const LAYOUT = 2;
+/** Events per `$all` entry at most: bounds what a read fetches beyond the page it was asked for. */
+export const MAX_ENTRY_EVENTS = 128;
+
 const FLAG_JSON = 1;
-const FIXED = 16 + 1 + 8;
+const TOMBSTONE_REVISION = 9223372036854775807n;
+const TOMBSTONE_TEXT = '9223372036854775807';
 
 /** The 16 raw bytes of a UUID (`EventStore` has already checked and lower-cased it). */
 export function uuidBytes(id: string): Buffer {
   return Buffer.from(id.replace(/-/g, ''), 'hex');
 }
 
-function uuidText(body: Buffer): string {
-  const h = body.toString('hex', 0, 16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function uuidText(b: Buffer, at: number): string {
+  return (
+    HEX[b[at]!]! + HEX[b[at + 1]!]! + HEX[b[at + 2]!]! + HEX[b[at + 3]!]! + '-' +
+    HEX[b[at + 4]!]! + HEX[b[at + 5]!]! + '-' + HEX[b[at + 6]!]! + HEX[b[at + 7]!]! + '-' +
+    HEX[b[at + 8]!]! + HEX[b[at + 9]!]! + '-' +
+    HEX[b[at + 10]!]! + HEX[b[at + 11]!]! + HEX[b[at + 12]!]! + HEX[b[at + 13]!]! + HEX[b[at + 14]!]! + HEX[b[at + 15]!]!
+  );
 }
 
-export function encodeBody(streamId: string, event: PreparedEvent, created: number): Buffer {
+/**
+ * The bodies of one write: `events` split into runs of at most MAX_ENTRY_EVENTS, each a complete
+ * body. An empty write has none.
+ */
+export function encodeWrite(streamId: string, events: readonly PreparedEvent[], created: number): Buffer[] {
+  const bodies: Buffer[] = [];
+  for (let from = 0; from < events.length; from += MAX_ENTRY_EVENTS) {
+    bodies.push(encodeRun(streamId, events, from, Math.min(events.length, from + MAX_ENTRY_EVENTS), created));
+  }
+  return bodies;
+}
+
+function encodeRun(streamId: string, events: readonly PreparedEvent[], from: number, to: number, created: number): Buffer {
+  const n = to - from;
   const streamBytes = Buffer.byteLength(streamId, 'utf8');
-  const typeBytes = Buffer.byteLength(event.type, 'utf8');
-  const size = FIXED + 2 + streamBytes + 2 + typeBytes + 4 + event.metadata.length + event.data.length;
+  let size = 15 + streamBytes + 16 * n;
+  const typeBytes = new Array<number>(n);
+  for (let k = 0; k < n; k++) {
+    const e = events[from + k]!;
+    typeBytes[k] = e.type.length < 64 && isAscii(e.type) ? e.type.length : Buffer.byteLength(e.type, 'utf8');
+    size += 4 + 1 + 2 + typeBytes[k]! + 4 + e.metadata.length + e.data.length;
+  }
   const body = Buffer.allocUnsafe(size);
-  body.write(event.id.replace(/-/g, ''), 0, 16, 'hex');
-  body[16] = event.isJson ? FLAG_JSON : 0;
-  body.writeDoubleBE(created, 17);
-  let at = FIXED;
-  body.writeUInt16BE(streamBytes, at);
-  at += 2 + body.write(streamId, at + 2, 'utf8');
-  body.writeUInt16BE(typeBytes, at);
-  at += 2 + body.write(event.type, at + 2, 'utf8');
-  body.writeUInt32BE(event.metadata.length, at);
+  body[0] = LAYOUT;
+  body.writeDoubleBE(created, 1);
+  body.writeUInt16BE(streamBytes, 9);
+  body.write(streamId, 11, 'utf8');
+  let at = 11 + streamBytes;
+  body.writeUInt32BE(n, at);
   at += 4;
-  body.set(event.metadata, at);
-  body.set(event.data, at + event.metadata.length);
+  for (let k = 0; k < n; k++) {
+    writeUuid(body, events[from + k]!.id, at);
+    at += 16;
+  }
+  for (let k = 0; k < n; k++) {
+    const e = events[from + k]!;
+    const t = typeBytes[k]!;
+    body.writeUInt32BE(1 + 2 + t + 4 + e.metadata.length + e.data.length, at);
+    body[at + 4] = e.isJson ? FLAG_JSON : 0;
+    body.writeUInt16BE(t, at + 5);
+    if (t === e.type.length) body.write(e.type, at + 7, t, 'latin1');
+    else body.write(e.type, at + 7, t, 'utf8');
+    at += 7 + t;
+    body.writeUInt32BE(e.metadata.length, at);
+    at += 4;
+    body.set(e.metadata, at);
+    at += e.metadata.length;
+    body.set(e.data, at);
+    at += e.data.length;
+  }
   return body;
 }
 
-/** A record from its position, its revision (`r`, decimal text) and its body (`b`). */
-export function decodeRecord(position: bigint, revision: Buffer | string, body: Buffer): StoredRecord {
-  let at = FIXED;
-  const streamLength = body.readUInt16BE(at);
-  const streamId = body.toString('utf8', at + 2, at + 2 + streamLength);
-  at += 2 + streamLength;
-  const typeLength = body.readUInt16BE(at);
-  const type = body.toString('utf8', at + 2, at + 2 + typeLength);
-  at += 2 + typeLength;
-  const metadataLength = body.readUInt32BE(at);
-  at += 4;
-  return {
-    streamId,
-    revision: BigInt(typeof revision === 'string' ? revision : revision.toString('latin1')),
-    position,
-    id: uuidText(body),
-    type,
-    isJson: (body[16]! & FLAG_JSON) !== 0,
-    metadata: body.subarray(at, at + metadataLength),
-    data: body.subarray(at + metadataLength),
-    created: body.readDoubleBE(17),
-  };
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
-/** The position in a `$all` entry id, `0-<position>`. */
-export function positionOfEntryId(id: Buffer | string): bigint {
-  const text = typeof id === 'string' ? id : id.toString('latin1');
-  return BigInt(text.slice(text.indexOf('-') + 1));
+function hexValue(c: number): number {
+  return c <= 57 ? c - 48 : (c | 0x20) - 87;
 }
 
-/** Decodes an XRANGE/XREVRANGE reply of `$all` entries (`[id, ['r', revision, 'b', body]]`). */
-export function decodeEntries(entries: readonly [Buffer, Buffer[]][]): StoredRecord[] {
-  const out: StoredRecord[] = new Array(entries.length);
-  for (let i = 0; i < entries.length; i++) {
-    const [id, fields] = entries[i]!;
-    out[i] = decodeRecord(positionOfEntryId(id), fields[1]!, fields[3]!);
+/** Writes a lower- or upper-case 8-4-4-4-12 UUID's 16 bytes at `at`. */
+function writeUuid(out: Buffer, id: string, at: number): void {
+  let k = at;
+  for (let i = 0; i < 36; i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) continue;
+    out[k++] = (hexValue(id.charCodeAt(i)) << 4) | hexValue(id.charCodeAt(++i));
   }
+}
+
+/** One `$all` entry, parsed: what every record of its run shares. */
+class Run {
+  readonly streamId: string;
+  readonly created: number;
+  readonly count: number;
+  /** Where the ids start. */
+  readonly idsAt: number;
+  /** Where the first record starts. */
+  readonly recordsAt: number;
+
+  constructor(
+    readonly body: Buffer,
+    readonly firstPosition: number,
+    /** The first revision, or -1 for a tombstone. */
+    readonly firstRevision: number,
+  ) {
+    if (body[0] !== LAYOUT) throw new Error(`A Redis store entry has layout ${body[0]}, expected ${LAYOUT}`);
+    this.created = body.readDoubleBE(1);
+    const s = body.readUInt16BE(9);
+    this.streamId = body.toString('utf8', 11, 11 + s);
+    this.count = body.readUInt32BE(11 + s);
+    this.idsAt = 15 + s;
+    this.recordsAt = this.idsAt + 16 * this.count;
+  }
+}
+
+/** A stored event read lazily from its run's body: a page pays only for the fields its reader uses. */
+class RunRecord implements StoredRecord {
+  readonly #run: Run;
+  readonly #index: number;
+  /** Offset of the record's length field. */
+  readonly #at: number;
+
+  constructor(run: Run, index: number, at: number) {
+    this.#run = run;
+    this.#index = index;
+    this.#at = at;
+  }
+
+  get streamId(): string {
+    return this.#run.streamId;
+  }
+  get revision(): bigint {
+    const first = this.#run.firstRevision;
+    return first < 0 ? TOMBSTONE_REVISION : BigInt(first + this.#index);
+  }
+  get position(): bigint {
+    return BigInt(this.#run.firstPosition + this.#index);
+  }
+  get id(): string {
+    return uuidText(this.#run.body, this.#run.idsAt + 16 * this.#index);
+  }
+  get type(): string {
+    const b = this.#run.body;
+    const t = b.readUInt16BE(this.#at + 5);
+    return b.toString('utf8', this.#at + 7, this.#at + 7 + t);
+  }
+  get isJson(): boolean {
+    return (this.#run.body[this.#at + 4]! & FLAG_JSON) !== 0;
+  }
+  get metadata(): Uint8Array {
+    const b = this.#run.body;
+    const m = this.#at + 7 + b.readUInt16BE(this.#at + 5);
+    return b.subarray(m + 4, m + 4 + b.readUInt32BE(m));
+  }
+  get data(): Uint8Array {
+    const b = this.#run.body;
+    const m = this.#at + 7 + b.readUInt16BE(this.#at + 5);
+    return b.subarray(m + 4 + b.readUInt32BE(m), this.#at + 4 + b.readUInt32BE(this.#at));
+  }
+  get created(): number {
+    return this.#run.created;
+  }
+}
+
+/** An entry id's two numbers, `<last>-<first>`. */
+export function parseEntryId(id: Buffer | string): { last: number; first: number } {
+  const text = typeof id === 'string' ? id : id.toString('latin1');
+  const dash = text.indexOf('-');
+  return { last: Number(text.slice(0, dash)), first: Number(text.slice(dash + 1)) };
+}
+
+function revisionOf(r: Buffer | string): number {
+  const text = typeof r === 'string' ? r : r.toString('latin1');
+  return text === TOMBSTONE_TEXT ? -1 : Number(text);
+}
+
+/**
+ * Decodes records `from`..`to` (inclusive; `to < from` walks backwards) of an entry, given its id,
+ * first revision and body, onto `out`. Stops early once `out` holds `limit` records.
+ */
+export function decodeRun(id: Buffer | string, revision: Buffer | string, body: Buffer, from: number, to: number, out: StoredRecord[], limit = Infinity): void {
+  const run = new Run(body, parseEntryId(id).first, revisionOf(revision));
+  const offsets = recordOffsets(run, Math.max(from, to));
+  if (to >= from) for (let k = from; k <= to && out.length < limit; k++) out.push(new RunRecord(run, k, offsets[k]!));
+  else for (let k = from; k >= to && out.length < limit; k--) out.push(new RunRecord(run, k, offsets[k]!));
+}
+
+/** Offsets of records 0..upTo of a run. */
+function recordOffsets(run: Run, upTo: number): number[] {
+  const offsets = new Array<number>(upTo + 1);
+  let at = run.recordsAt;
+  for (let k = 0; k <= upTo; k++) {
+    offsets[k] = at;
+    at += 4 + run.body.readUInt32BE(at);
+  }
+  return offsets;
+}
+
+/**
+ * Decodes a forwards XRANGE reply of `$all` entries (`[id, ['r', revision, 'b', body]]`) from
+ * position `from` on, at most `limit` records; returns how many whole entries were used.
+ */
+export function decodeEntries(entries: readonly [Buffer, Buffer[]][], from: number, limit: number, out: StoredRecord[]): void {
+  for (let i = 0; i < entries.length && out.length < limit; i++) {
+    const [id, fields] = entries[i]!;
+    const { last, first } = parseEntryId(id);
+    decodeRun(id, fields[1]!, fields[3]!, Math.max(0, from - first), last - first, out, limit);
+  }
+}
+
+/** The whole run of an entry, for the scavenger. */
+export function decodeWholeRun(id: Buffer, revision: Buffer, body: Buffer): StoredRecord[] {
+  const out: StoredRecord[] = [];
+  const { last, first } = parseEntryId(id);
+  decodeRun(id, revision, body, 0, last - first, out);
   return out;
+}
+
+/**
+ * A body holding only records `from`..`to` (inclusive) of `body`: what the scavenger writes in place
+ * of an entry when it drops some of its events.
+ */
+export function sliceBody(body: Buffer, from: number, to: number): Buffer {
+  const s = body.readUInt16BE(9);
+  const count = body.readUInt32BE(11 + s);
+  const idsAt = 15 + s;
+  let at = idsAt + 16 * count;
+  let start = 0;
+  for (let k = 0; k <= to; k++) {
+    if (k === from) start = at;
+    at += 4 + body.readUInt32BE(at);
+  }
+  const n = to - from + 1;
+  const header = Buffer.allocUnsafe(15 + s);
+  body.copy(header, 0, 0, 11 + s);
+  header.writeUInt32BE(n, 11 + s);
+  return Buffer.concat([header, body.subarray(idsAt + 16 * from, idsAt + 16 * (to + 1)), body.subarray(start, at)]);
 }

@@ -4,7 +4,9 @@
 //
 // Commits are group-committed: while one commit script is in flight, later commits queue and go to
 // Redis together in the next script call, where each is still decided and written atomically on
-// its own. One round trip then carries the appends of many concurrent writers.
+// its own. One round trip then carries the appends of many concurrent writers. A write's events
+// travel and are stored as runs (record-codec.ts), so the script does a handful of commands per
+// write, not per event.
 //
 // Failures: the command connection never queues or re-sends a command across a reconnect (an
 // append must not be applied behind the caller's back after it was told it failed), so a cut or a
@@ -27,22 +29,32 @@ import type {
 } from '../backend.js';
 import { BackendUnavailableError, UnsupportedError } from '../errors.js';
 import { isSoftDeleteMarker } from '../metadata.js';
-import { isMetastream, metastreamOf } from '../stream-name.js';
+import { isMetastream, metastreamOf, TOMBSTONE_REVISION } from '../stream-name.js';
 import { KeyLayout } from './key-layout.js';
-import { decodeEntries, decodeRecord, encodeBody, uuidBytes } from './record-codec.js';
+import { decodeEntries, decodeRun, decodeWholeRun, encodeWrite, LAYOUT, parseEntryId, sliceBody } from './record-codec.js';
 import { translateRedisError } from './redis-errors.js';
 import type { RedisLocation } from './redis-url.js';
-import { COMMIT_SCRIPT, READ_STREAM_SCRIPT, SCAVENGE_SCRIPT, STREAM_STATE_SCRIPT, WRITE_METASTREAM, WRITE_TOMBSTONE } from './scripts.js';
+import {
+  COMMIT_SCRIPT,
+  READ_STREAM_SCRIPT,
+  SCAVENGE_COPY_SCRIPT,
+  STREAM_STATE_SCRIPT,
+  WRITE_METASTREAM,
+  WRITE_SOFT_DELETES,
+  WRITE_TOMBSTONE,
+} from './scripts.js';
 
 type Client = Redis | Cluster;
 type Arg = string | Buffer;
+/** An XRANGE reply, read as buffers: `[id, ['r', first revision, 'b', body]]` per entry. */
+type Entries = [Buffer, Buffer[]][];
 
 /** The scripts, as ioredis defines them on a client (`numkeys` first). */
 interface ScriptCommands {
   telltaleCommitBuffer(numkeys: number, ...args: Arg[]): Promise<number[][]>;
   telltaleReadStreamBuffer(numkeys: number, ...args: Arg[]): Promise<Buffer[]>;
   telltaleStreamState(numkeys: number, ...args: Arg[]): Promise<number[]>;
-  telltaleScavenge(numkeys: number, ...args: Arg[]): Promise<number>;
+  telltaleScavengeCopy(numkeys: number, ...args: Arg[]): Promise<number>;
 }
 
 interface PendingCommit {
@@ -62,6 +74,8 @@ export interface RedisBackendOptions {
 const MAX_GROUP_BYTES = 4 * 1024 * 1024;
 const MAX_U64 = 18446744073709551615n;
 const MAX_LUA_INTEGER = 9007199254740991n;
+/** `$all` entries a scavenge copies per script call. */
+const SCAVENGE_PAGE = 256;
 
 export class RedisBackend implements StorageBackend {
   readonly supports: BackendSupports;
@@ -134,11 +148,12 @@ export class RedisBackend implements StorageBackend {
     client.defineCommand('telltaleCommit', { lua: COMMIT_SCRIPT });
     client.defineCommand('telltaleReadStream', { lua: READ_STREAM_SCRIPT, readOnly: true });
     client.defineCommand('telltaleStreamState', { lua: STREAM_STATE_SCRIPT, readOnly: true });
-    client.defineCommand('telltaleScavenge', { lua: SCAVENGE_SCRIPT });
+    client.defineCommand('telltaleScavengeCopy', { lua: SCAVENGE_COPY_SCRIPT });
     try {
       await client.connect();
       const version = await serverVersion(client);
       if (version[0]! < 7) throw new UnsupportedError(`Redis ${version.join('.')} at ${where} is too old: the store needs Redis 7.0 or newer (sharded pub/sub, script flags)`);
+      await checkLayout(client, keys, where);
       const durable = await appendFsyncAlways(client);
       const backend = new RedisBackend(client, subscriber, keys, durable, options);
       await backend.#listen();
@@ -216,22 +231,26 @@ export class RedisBackend implements StorageBackend {
       return;
     }
     this.#committing = true;
-    let keys: string[];
     let args: Arg[];
     try {
-      [keys, args] = this.#commitArguments(group);
+      args = this.#commitArguments(group);
     } catch (e) {
       for (const c of group) c.reject(e);
       this.#flush();
       return;
     }
-    this.#client.telltaleCommitBuffer(keys.length, ...keys, ...args).then(
+    this.#client.telltaleCommitBuffer(2, this.#keys.head, this.#keys.all, ...args).then(
       (results) => {
         let wrote = false;
         group.forEach((c, i) => {
-          const outcomes = decodeOutcomes(results[i]!);
-          if (outcomes.some((o) => o.kind === 'written')) wrote = true;
-          c.resolve(outcomes);
+          try {
+            const outcomes = decodeOutcomes(results[i]!);
+            if (outcomes.some((o) => o.kind === 'written')) wrote = true;
+            c.resolve(outcomes);
+          } catch (e) {
+            // A reply this code cannot read must fail its commit, not stall the queue behind it.
+            c.reject(e);
+          }
         });
         if (wrote) this.#signal();
         this.#flush();
@@ -244,67 +263,118 @@ export class RedisBackend implements StorageBackend {
     );
   }
 
-  #commitArguments(group: readonly PendingCommit[]): [string[], Arg[]] {
-    const keys = [this.#keys.head, this.#keys.all];
-    const args: Arg[] = [this.#keys.channel, String(group.length)];
+  #commitArguments(group: readonly PendingCommit[]): Arg[] {
+    const args: Arg[] = [this.#keys.tag, String(group.length)];
     for (const commit of group) {
       args.push(String(commit.created), String(commit.writes.length));
       for (const write of commit.writes) {
-        keys.push(...this.#keys.writeKeys(write.streamId));
-        const meta = isMetastream(write.streamId);
-        const flags = (write.tombstone === true ? WRITE_TOMBSTONE : 0) | (meta ? WRITE_METASTREAM : 0);
-        const recreatable = !meta && write.tombstone !== true;
-        args.push(
-          encodeExpected(write.expected),
-          String(flags),
-          recreatable ? uuidBytes(randomUUID()) : '',
-          recreatable ? metastreamOf(write.streamId) : '',
-          String(write.events.length),
-        );
-        for (const event of write.events) {
-          args.push(encodeBody(write.streamId, event, commit.created));
-          if (meta) args.push(isSoftDeleteMarker(event.data) ? '1' : '0');
+        let flags = write.tombstone === true ? WRITE_TOMBSTONE : 0;
+        if (isMetastream(write.streamId)) {
+          flags |= WRITE_METASTREAM;
+          const last = write.events[write.events.length - 1];
+          if (last !== undefined && isSoftDeleteMarker(last.data)) flags |= WRITE_SOFT_DELETES;
         }
+        args.push(write.streamId, encodeExpected(write.expected), String(flags), String(write.events.length));
+        for (const body of encodeWrite(write.streamId, write.events, commit.created)) args.push(body);
       }
     }
-    return [keys, args];
+    return args;
   }
 
   async streamState(streamId: string): Promise<StreamState> {
-    const [count, tombstoned, softDeleted, metaCount] = await this.#run('reading a stream state', () =>
-      this.#client.telltaleStreamState(3, this.#keys.positions(streamId), this.#keys.state(streamId), this.#keys.positions(metastreamOf(streamId))),
+    const [count, tombstoned, softDeleted, metaExists] = await this.#run('reading a stream state', () =>
+      this.#client.telltaleStreamState(2, this.#keys.ids(streamId), this.#keys.ids(metastreamOf(streamId))),
     );
-    return { lastRevision: BigInt(count!) - 1n, tombstoned: tombstoned === 1, softDeleted: softDeleted === 1, metadataExists: metaCount! > 0 };
+    return { lastRevision: BigInt(count!) - 1n, tombstoned: tombstoned === 1, softDeleted: softDeleted === 1, metadataExists: metaExists === 1 };
   }
 
   async readStream(request: BackendReadStreamRequest): Promise<StoredRecord[]> {
     const from = request.fromRevision > MAX_LUA_INTEGER ? MAX_LUA_INTEGER : request.fromRevision;
     const reply = await this.#run('reading a stream', () =>
       this.#client.telltaleReadStreamBuffer(
-        3,
-        this.#keys.positions(request.streamId),
-        this.#keys.state(request.streamId),
+        1,
         this.#keys.all,
+        this.#keys.tag,
+        request.streamId,
         String(from),
         request.direction === 'forwards' ? 'f' : 'b',
         String(request.limit),
       ),
     );
     const out: StoredRecord[] = [];
-    for (let i = 0; i < reply.length; i += 3) out.push(decodeRecord(BigInt(reply[i]!.toString('latin1')), reply[i + 1]!, reply[i + 2]!));
+    for (let i = 0; i < reply.length; i += 5) {
+      decodeRun(reply[i]!, reply[i + 1]!, reply[i + 2]!, reply[i + 3] as unknown as number, reply[i + 4] as unknown as number, out);
+    }
     return out;
   }
 
   async readAll(request: BackendReadAllRequest): Promise<StoredRecord[]> {
-    const from = request.fromPosition > MAX_U64 ? undefined : `0-${request.fromPosition}`;
-    const entries = await this.#run('reading $all', () =>
-      request.direction === 'forwards'
-        ? from === undefined
-          ? Promise.resolve([])
-          : this.#client.xrangeBuffer(this.#keys.all, from, '+', 'COUNT', request.limit)
-        : this.#client.xrevrangeBuffer(this.#keys.all, from ?? '+', '-', 'COUNT', request.limit),
+    if (request.limit <= 0) return [];
+    return this.#run('reading $all', () =>
+      request.direction === 'forwards' ? this.#readAllForwards(request.fromPosition, request.limit) : this.#readAllBackwards(request.fromPosition, request.limit),
     );
-    return decodeEntries(entries as unknown as [Buffer, Buffer[]][]);
+  }
+
+  /**
+   * A page of `$all` from `from` on. Each round trip asks for two things at once: the entries whose
+   * last position falls in the `limit` positions from `from` (they hold at most `limit` records),
+   * and the first entry past them, which may hold the rest of the page. Only positions freed by a
+   * scavenge make it take another round.
+   */
+  async #readAllForwards(from: bigint, limit: number): Promise<StoredRecord[]> {
+    const out: StoredRecord[] = [];
+    let cursor = from;
+    while (out.length < limit && cursor <= MAX_U64) {
+      let end = cursor + BigInt(limit - out.length) - 1n;
+      if (end > MAX_U64) end = MAX_U64;
+      const [window, after] = await Promise.all([
+        this.#client.xrangeBuffer(this.#keys.all, `${cursor}-0`, `${end}-${MAX_U64}`) as unknown as Promise<Entries>,
+        end < MAX_U64 ? (this.#client.xrangeBuffer(this.#keys.all, `${end + 1n}-0`, '+', 'COUNT', 1) as unknown as Promise<Entries>) : Promise.resolve([] as Entries),
+      ]);
+      // Positions are below 2^53 (the scripts count them in Lua numbers), so `cursor` is exact here.
+      decodeEntries(window, Number(cursor), limit, out);
+      if (after.length === 0) break;
+      decodeEntries(after, Number(cursor), limit, out);
+      cursor = BigInt(parseEntryId(after[0]![0]).last) + 1n;
+    }
+    return out;
+  }
+
+  /** A page of `$all` backwards from `from`: the entry holding `from`, then entries before it. */
+  async #readAllBackwards(from: bigint, limit: number): Promise<StoredRecord[]> {
+    const out: StoredRecord[] = [];
+    let cursor = from > MAX_U64 ? MAX_U64 : from;
+    while (out.length < limit && cursor >= 1n) {
+      let low = cursor - BigInt(limit - out.length) + 1n;
+      if (low < 1n) low = 1n;
+      const [holder, window] = await Promise.all([
+        cursor < MAX_U64 ? (this.#client.xrangeBuffer(this.#keys.all, `${cursor + 1n}-0`, '+', 'COUNT', 1) as unknown as Promise<Entries>) : Promise.resolve([] as Entries),
+        this.#client.xrevrangeBuffer(this.#keys.all, `${cursor}-${MAX_U64}`, `${low}-0`) as unknown as Promise<Entries>,
+      ]);
+      const top = Number(cursor);
+      const h = holder[0];
+      if (h !== undefined) {
+        const { first } = parseEntryId(h[0]);
+        if (first <= top) decodeRun(h[0], h[1][1]!, h[1][3]!, top - first, 0, out, limit);
+      }
+      let lowest = Number(low);
+      for (const [id, fields] of window) {
+        if (out.length >= limit) break;
+        const { last, first } = parseEntryId(id);
+        decodeRun(id, fields[1]!, fields[3]!, last - first, 0, out, limit);
+        lowest = Math.min(lowest, first);
+      }
+      if (out.length >= limit || lowest <= 1) break;
+      if (window.length === 0) {
+        // A gap left by a scavenge: jump to the next entry below it.
+        const [below] = (await this.#client.xrevrangeBuffer(this.#keys.all, `(${low}-0`, '-', 'COUNT', 1)) as unknown as Entries;
+        if (below === undefined) break;
+        cursor = BigInt(parseEntryId(below[0]).last);
+      } else {
+        cursor = BigInt(lowest) - 1n;
+      }
+    }
+    return out;
   }
 
   async headPosition(): Promise<bigint> {
@@ -318,25 +388,55 @@ export class RedisBackend implements StorageBackend {
   }
 
   /**
-   * Removes the records the plan drops with XDEL. Redis frees an entry's bytes when every entry of
-   * its stream node (about 100 entries or 4 KiB) is deleted, so memory comes back in node-sized
-   * steps; positions and the per-stream lists stay, as in the memory backend.
+   * Rebuilds `$all` without the records the plan drops, then swaps the rebuilt stream in: an entry
+   * cannot be rewritten in place (XADD only appends), and a stream's memory is freed only when
+   * whole nodes empty. An entry whose run loses some events is replaced by the runs that remain, at
+   * their own positions. Pages of entries are judged here and copied by a script, under a lock that
+   * keeps a second scavenge out; commits carry on meanwhile (the last call copies what they added).
+   * Memory peaks at the live records twice over while the rebuilt stream grows.
    */
   async scavenge(plan: ScavengePlan): Promise<{ eventsRemoved: number; bytesReclaimed: number }> {
+    const keys = this.#keys;
+    const token = randomUUID();
+    const locked = await this.#run('scavenging', () => this.#client.set(keys.scavengeLock, token, 'PX', 60_000, 'NX'));
+    if (locked !== 'OK') throw new BackendUnavailableError(`Another scavenge of the Redis store ${keys.tag} is running; try again when it has finished`);
     let eventsRemoved = 0;
     let bytesReclaimed = 0;
-    let cursor = 0n;
-    for (;;) {
-      const page = await this.readAll({ fromPosition: cursor, direction: 'forwards', limit: 1000 });
-      if (page.length === 0) break;
-      const drop = page.filter((r) => !plan.keep(r));
-      if (drop.length > 0) {
-        eventsRemoved += await this.#run('scavenging', () =>
-          this.#client.telltaleScavenge(1, this.#keys.all, ...drop.map((r) => r.position.toString())),
-        );
-        for (const r of drop) bytesReclaimed += r.data.length + r.metadata.length;
+    try {
+      await this.#run('scavenging', () => this.#client.del(keys.rebuild));
+      let start = '-';
+      for (;;) {
+        const page = (await this.#run('scavenging', () => this.#client.xrangeBuffer(keys.all, start, '+', 'COUNT', SCAVENGE_PAGE))) as unknown as Entries;
+        if (page.length === 0) break;
+        const replacements: Arg[] = [];
+        for (const [id, fields] of page) {
+          const records = decodeWholeRun(id, fields[1]!, fields[3]!);
+          const keep = records.map((r) => plan.keep(r));
+          if (keep.every(Boolean)) continue;
+          const runs: Arg[] = [];
+          for (let k = 0; k < records.length; k++) {
+            if (!keep[k]) {
+              eventsRemoved++;
+              bytesReclaimed += records[k]!.data.length + records[k]!.metadata.length;
+              continue;
+            }
+            let to = k;
+            while (to + 1 < records.length && keep[to + 1]) to++;
+            const first = records[k]!;
+            runs.push(`${records[to]!.position}-${first.position}`, first.revision === TOMBSTONE_REVISION ? fields[1]! : String(first.revision), sliceBody(fields[3]!, k, to));
+            k = to;
+          }
+          replacements.push(id, String(runs.length / 3), ...runs);
+        }
+        const last = page[page.length - 1]![0].toString('latin1');
+        await this.#run('scavenging', () => this.#client.telltaleScavengeCopy(3, keys.all, keys.rebuild, keys.scavengeLock, token, start, last, ...replacements));
+        start = `(${last}`;
       }
-      cursor = page[page.length - 1]!.position + 1n;
+      // Whatever was committed since the last page, then the swap.
+      await this.#run('scavenging', () => this.#client.telltaleScavengeCopy(3, keys.all, keys.rebuild, keys.scavengeLock, token, start, '+'));
+    } catch (e) {
+      await this.#client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2]) end", 2, keys.scavengeLock, keys.rebuild, token).catch(() => undefined);
+      throw e;
     }
     return { eventsRemoved, bytesReclaimed };
   }
@@ -390,6 +490,16 @@ function decodeOutcomes(flat: readonly number[]): WriteOutcome[] {
     }
   }
   return out;
+}
+
+/** Refuses a store whose keys another layout wrote (key-layout.ts). */
+async function checkLayout(client: Client, keys: KeyLayout, where: string): Promise<void> {
+  const [head, layout] = await client.mget(keys.head, keys.layout);
+  if (head !== null && layout !== String(LAYOUT)) {
+    throw new UnsupportedError(
+      `The Redis store ${keys.tag} at ${where} was written by an earlier Telltale (key layout ${layout ?? 1}, this one reads ${LAYOUT}); export its streams with that version and import them into a new prefix`,
+    );
+  }
 }
 
 async function serverVersion(client: Client): Promise<number[]> {

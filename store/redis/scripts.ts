@@ -1,50 +1,88 @@
 // The server-side scripts of the Redis backend. The commit script is store/expected-revision.ts
 // `decideAppend` and store/commit-plan.ts `planCommit` ported to Lua, so an append is checked and
 // written in one round trip and atomically (Redis runs a script alone). Keep the three in step:
-// the conformance suite runs against both.
+// the conformance suite runs against both. Bodies are laid out as store/redis/record-codec.ts says.
 //
-// Scripts start with a `#!lua` shebang: Redis then checks up front that every key is declared (in
-// one slot), and refuses a writing script before it starts when the server is out of memory,
-// instead of failing at the first write halfway through a batch.
+// Keys: a script declares the key that routes it (in Redis Cluster, to the master of the store's
+// slot) and builds the other key names from the store's hash tag, so they are in the same slot:
+// Redis Cluster only refuses keys of another slot. Declaring the per-stream keys of every write
+// cost more on both sides than the rest of a small append.
+//
+// Scripts start with a `#!lua` shebang: Redis then refuses a writing script before it starts when
+// the server is out of memory, instead of failing at the first write halfway through a batch.
+import { MAX_ENTRY_EVENTS } from './record-codec.js';
 
-/** Where the commit script's ARGV start for each write, and how flags are packed. */
+/** Flags of a write in the commit script's arguments. */
 export const WRITE_TOMBSTONE = 1;
 export const WRITE_METASTREAM = 2;
+/** A metastream write whose last event's `$tb` marks the stream deleted. */
+export const WRITE_SOFT_DELETES = 4;
 
-// KEYS: 1 head counter, 2 the $all stream, then six per write (KeyLayout.writeKeys).
-// ARGV: 1 channel, 2 commit count; per commit: created ms, write count; per write: expected
-// ('a' any, 'n' no_stream, 'e' stream_exists, or a revision), flags, a spare event id (16 bytes)
-// for a recreation's metadata, the metastream's name, event count; per event: body, and for a
-// metastream write a soft-delete marker ('1' when the event's $tb marks the stream deleted).
+/** Lua helpers on bodies (record-codec.ts layout) and on `$all` entries shared by the scripts. */
+const BODY_HELPERS = `
+local function int(n) return string.format('%d', n) end
+
+-- Event count and stream name length of a body.
+local function bodyCount(body)
+  local s = struct.unpack('>H', body, 10)
+  return struct.unpack('>I4', body, 12 + s), s
+end
+
+-- The 16-byte id of record k (0-based) of a body.
+local function idOf(body, k)
+  local at = 16 + struct.unpack('>H', body, 10) + 16 * k
+  return string.sub(body, at, at + 15)
+end
+
+-- The data of record k (0-based) of a body.
+local function dataOf(body, k)
+  local n, s = bodyCount(body)
+  local at = 16 + s + 16 * n
+  for _ = 1, k do at = at + 4 + struct.unpack('>I4', body, at) end
+  local l = struct.unpack('>I4', body, at)
+  local t = struct.unpack('>H', body, at + 5)
+  local m = struct.unpack('>I4', body, at + 7 + t)
+  return string.sub(body, at + 11 + t + m, at + 3 + l)
+end
+
+-- The entry holding position pos: its id, first and last position, first revision and body; nil
+-- when the position was scavenged. Entry ids are <last>-<first>, so it is the first id >= pos-0.
+local function entryAt(all, pos)
+  local e = redis.call('XRANGE', all, int(pos) .. '-0', '+', 'COUNT', 1)[1]
+  if not e then return nil end
+  local last, first = string.match(e[1], '^(%d+)-(%d+)$')
+  first = tonumber(first)
+  if first > pos then return nil end
+  return e[1], first, tonumber(last), e[2][2], e[2][4]
+end
+`;
+
+// KEYS: 1 head counter, 2 the $all stream.
+// ARGV: 1 the store's hash tag `{prefix}`, 2 commit count; per commit: created ms, write count; per
+// write: stream, expected ('a' any, 'n' no_stream, 'e' stream_exists, or a revision), flags, event
+// count N, then the write's bodies (one per run of at most MAX_ENTRY_EVENTS events).
 // Returns one array per commit: kind, last revision, position per write
 // (kind 1 written, 2 idempotent, 3 wrong expected revision, 4 stream deleted).
 export const COMMIT_SCRIPT = `#!lua
 local TOMBSTONE = '9223372036854775807'
+local RUN = ${MAX_ENTRY_EVENTS}
+local tag = ARGV[1]
 local all = KEYS[2]
 -- head: the last position handed out; positions start at 1 (a Redis stream id must exceed 0-0)
 local head = tonumber(redis.call('GET', KEYS[1]) or '0')
 local startHead = head
-
-local function int(n) return string.format('%d', n) end
-
-local function bodyAt(pos)
-  local e = redis.call('XRANGE', all, '0-' .. pos, '0-' .. pos)
-  if e[1] then return e[1][2][4] end
-  return nil
-end
-
--- The data of a body (layout in store/redis/record-codec.ts).
-local function dataOf(body)
-  local at = 26
-  local n = struct.unpack('>H', body, at); at = at + 2 + n
-  n = struct.unpack('>H', body, at); at = at + 2 + n
-  n = struct.unpack('>I4', body, at); at = at + 4 + n
-  return string.sub(body, at)
-end
-
+${BODY_HELPERS}
 local function buildBody(id, created, stream, etype, data)
-  return id .. string.char(1) .. struct.pack('>d', created) .. struct.pack('>H', #stream) .. stream
-    .. struct.pack('>H', #etype) .. etype .. struct.pack('>I4', 0) .. data
+  return string.char(2) .. struct.pack('>d', created) .. struct.pack('>H', #stream) .. stream .. struct.pack('>I4', 1) .. id
+    .. struct.pack('>I4', 7 + #etype + #data) .. string.char(1) .. struct.pack('>H', #etype) .. etype .. struct.pack('>I4', 0) .. data
+end
+
+-- The id of the metadata event a recreation writes at position pos: a name-based (version 5 style)
+-- UUID of the store and the position, unique without a random source in the script.
+local function spareId(pos)
+  local h = redis.sha1hex(tag .. ':recreated-metadata:' .. int(pos))
+  h = string.sub(h, 1, 12) .. '5' .. string.sub(h, 14, 16) .. string.format('%x', 8 + tonumber(string.sub(h, 17, 17), 16) % 4) .. string.sub(h, 18, 32)
+  return (string.gsub(h, '..', function(x) return string.char(tonumber(x, 16)) end))
 end
 
 -- recreatedMetadata: every other key kept, $tb moved to the first new revision.
@@ -56,39 +94,51 @@ local function recreated(current, tb)
   return '{"$tb":' .. tb .. '}'
 end
 
-local function eventArg(w, k) return ARGV[w.first + (k - 1) * w.stride] end
+-- The id of the write's event k (0-based).
+local function incomingId(w, k)
+  return idOf(ARGV[w.first + math.floor(k / RUN)], k % RUN)
+end
 
 -- Whether the batch's ids stand, position by position, from revision 'from' on.
 local function idsStandAt(w, from)
   local positions = redis.call('LRANGE', w.s, from, from + w.n - 1)
   if #positions ~= w.n then return false end
+  local first, last, body = nil, nil, nil
   for k = 1, w.n do
-    local body = bodyAt(positions[k])
-    if body == nil or string.sub(body, 1, 16) ~= string.sub(eventArg(w, k), 1, 16) then return false end
+    local pos = tonumber(positions[k])
+    if not first or pos < first or pos > last then
+      local id, f, l, _, b = entryAt(all, pos)
+      if not id then return false end
+      first, last, body = f, l, b
+    end
+    if idOf(body, pos - first) ~= incomingId(w, k - 1) then return false end
   end
   return true
 end
 
--- decideAppend (store/expected-revision.ts).
+-- decideAppend (store/expected-revision.ts). One HMGET reads the stream's event count, tombstone,
+-- soft-delete mark and, for 'any' and 'stream_exists', where the batch's first id already is.
 local function decide(w)
-  local last = redis.call('LLEN', w.s) - 1
-  w.last = last
-  local x = redis.call('HMGET', w.x, 't', 'd')
-  if x[1] then return 'deleted' end
   local e = w.expected
-  if x[2] == '1' then
+  local probe = 'n'
+  if w.n > 0 and (e == 'a' or e == 'e') then probe = incomingId(w, 0) end
+  local st = redis.call('HMGET', w.i, 'n', 't', 'd', probe)
+  local last = tonumber(st[1] or '0') - 1
+  w.last = last
+  if st[2] then return 'deleted' end
+  if st[3] == '1' then
     if e == 'e' then return 'deleted' end
     if e == 'a' or e == 'n' or tonumber(e) == last then w.recreate = true; return 'write' end
     return 'wrong'
   end
   if last < 0 then
     if e == 'a' or e == 'n' then return 'write' end
-    if e == 'e' and redis.call('LLEN', w.sm) > 0 then return 'write' end
+    if e == 'e' and redis.call('HEXISTS', tag .. ':i:$$' .. w.stream, 'n') == 1 then return 'write' end
     return 'wrong'
   end
   if e == 'a' or e == 'e' then
     if w.n == 0 then return 'write' end
-    local at = redis.call('HGET', w.i, string.sub(eventArg(w, 1), 1, 16))
+    local at = st[4]
     if not at then return 'write' end
     at = tonumber(at)
     if idsStandAt(w, at) then w.idem = at + w.n - 1; return 'idempotent' end
@@ -109,67 +159,81 @@ local function pushAll(cmd, key, items)
 end
 
 local function write(w, created)
-  local rev = w.last
-  local positions, ids = {}, {}
-  local marker = nil
-  for k = 1, w.n do
-    local body = eventArg(w, k)
+  if w.tombstone then
     head = head + 1
     local pos = int(head)
-    if w.tombstone then
-      redis.call('XADD', all, '0-' .. pos, 'r', TOMBSTONE, 'b', body)
-      redis.call('HSET', w.x, 't', pos)
-    else
-      rev = rev + 1
-      redis.call('XADD', all, '0-' .. pos, 'r', int(rev), 'b', body)
-      positions[#positions + 1] = pos
-      ids[#ids + 1] = string.sub(body, 1, 16)
-      ids[#ids + 1] = int(rev)
-      if w.meta then marker = ARGV[w.first + (k - 1) * w.stride + 1] end
-    end
+    redis.call('XADD', all, pos .. '-' .. pos, 'r', TOMBSTONE, 'b', ARGV[w.first])
+    redis.call('HSET', w.i, 't', pos)
     w.pos = pos
+    w.rev = w.last
+    return
   end
-  if #positions > 0 then
+  local rev = w.last
+  if w.n > 0 then
+    local positions, ids = {}, {}
+    for b = 0, w.bodies - 1 do
+      local body = ARGV[w.first + b]
+      local n, s = bodyCount(body)
+      local first = head + 1
+      head = head + n
+      redis.call('XADD', all, int(head) .. '-' .. int(first), 'r', int(rev + 1), 'b', body)
+      for k = 0, n - 1 do
+        positions[#positions + 1] = int(first + k)
+        local at = 16 + s + 16 * k
+        ids[#ids + 1] = string.sub(body, at, at + 15)
+        ids[#ids + 1] = int(rev + 1 + k)
+      end
+      rev = rev + n
+    end
+    ids[#ids + 1] = 'n'
+    ids[#ids + 1] = int(rev + 1)
     pushAll('RPUSH', w.s, positions)
     pushAll('HSET', w.i, ids)
+    w.pos = int(head)
+    if w.meta then
+      local described = tag .. ':i:' .. string.sub(w.stream, 3)
+      if w.softDeletes then redis.call('HSET', described, 'd', '1') else redis.call('HDEL', described, 'd') end
+    end
   end
-  if marker == '1' then redis.call('HSET', w.xd, 'd', '1')
-  elseif marker then redis.call('HDEL', w.xd, 'd') end
   w.rev = rev
   if w.recreate then
-    local metaLast = redis.call('LLEN', w.sm) - 1
+    local meta = '$$' .. w.stream
+    local im, sm = tag .. ':i:' .. meta, tag .. ':s:' .. meta
+    local metaCount = tonumber(redis.call('HGET', im, 'n') or '0')
     local current = nil
-    if metaLast >= 0 then
-      local body = bodyAt(redis.call('LINDEX', w.sm, -1))
-      if body then current = dataOf(body) end
+    if metaCount > 0 then
+      local p = tonumber(redis.call('LINDEX', sm, -1))
+      local id, first, _, _, body = entryAt(all, p)
+      if id then current = dataOf(body, p - first) end
     end
-    local body = buildBody(w.spare, created, w.metaName, '$metadata', recreated(current, int(w.last + 1)))
     head = head + 1
     local pos = int(head)
-    redis.call('XADD', all, '0-' .. pos, 'r', int(metaLast + 1), 'b', body)
-    redis.call('RPUSH', w.sm, pos)
-    redis.call('HSET', w.im, w.spare, int(metaLast + 1))
-    redis.call('HDEL', w.x, 'd')
+    local spare = spareId(head)
+    local body = buildBody(spare, created, meta, '$metadata', recreated(current, int(w.last + 1)))
+    redis.call('XADD', all, pos .. '-' .. pos, 'r', int(metaCount), 'b', body)
+    redis.call('RPUSH', sm, pos)
+    redis.call('HSET', im, spare, int(metaCount), 'n', int(metaCount + 1))
+    redis.call('HDEL', w.i, 'd')
   end
 end
 
 local results = {}
-local argi, keyi = 3, 3
+local argi = 3
 for c = 1, tonumber(ARGV[2]) do
   local created = tonumber(ARGV[argi])
   local nw = tonumber(ARGV[argi + 1])
   argi = argi + 2
   local writes = {}
   for j = 1, nw do
-    local flags = tonumber(ARGV[argi + 1])
+    local flags = tonumber(ARGV[argi + 2])
+    local n = tonumber(ARGV[argi + 3])
+    local stream = ARGV[argi]
     local w = {
-      s = KEYS[keyi], i = KEYS[keyi + 1], x = KEYS[keyi + 2], sm = KEYS[keyi + 3], im = KEYS[keyi + 4], xd = KEYS[keyi + 5],
-      expected = ARGV[argi], tombstone = flags % 2 == 1, meta = math.floor(flags / 2) % 2 == 1,
-      spare = ARGV[argi + 2], metaName = ARGV[argi + 3], n = tonumber(ARGV[argi + 4]), first = argi + 5,
+      stream = stream, expected = ARGV[argi + 1], n = n, first = argi + 4, bodies = math.ceil(n / RUN),
+      tombstone = flags % 2 == 1, meta = math.floor(flags / 2) % 2 == 1, softDeletes = math.floor(flags / 4) % 2 == 1,
+      i = tag .. ':i:' .. stream, s = tag .. ':s:' .. stream,
     }
-    if w.meta then w.stride = 2 else w.stride = 1 end
-    keyi = keyi + 6
-    argi = w.first + w.n * w.stride
+    argi = w.first + w.bodies
     writes[j] = w
   end
   local ok = true
@@ -200,68 +264,108 @@ for c = 1, tonumber(ARGV[2]) do
   results[c] = out
 end
 if head > startHead then
+  if startHead == 0 then redis.call('SET', tag .. ':layout', '2') end
   redis.call('SET', KEYS[1], int(head))
-  redis.call('SPUBLISH', ARGV[1], int(head))
+  redis.call('SPUBLISH', tag .. ':commits', int(head))
 end
 return results
 `;
 
-// KEYS: positions, state, $all. ARGV: from revision, 'f' or 'b', limit.
-// Returns position, revision, body for each record; forwards ends with the tombstone when there is
-// room, as the memory backend does. Positions of scavenged events are skipped.
+// KEYS: 1 $all. ARGV: 1 hash tag, 2 stream, 3 from revision, 4 'f' or 'b', 5 limit.
+// Returns, per run of consecutive records in one entry: entry id, first revision, body, index of
+// the run's first record and of its last (lower when reading backwards). Forwards ends with the
+// tombstone when there is room, as the memory backend does. Scavenged positions are skipped.
 export const READ_STREAM_SCRIPT = `#!lua flags=no-writes
-local s, x, all = KEYS[1], KEYS[2], KEYS[3]
-local from, limit = tonumber(ARGV[1]), tonumber(ARGV[3])
-local last = redis.call('LLEN', s) - 1
+local all = KEYS[1]
+local tag, stream = ARGV[1], ARGV[2]
+local s = tag .. ':s:' .. stream
+local from, forwards, limit = tonumber(ARGV[3]), ARGV[4] == 'f', tonumber(ARGV[5])
+${BODY_HELPERS}
+local st = redis.call('HMGET', tag .. ':i:' .. stream, 'n', 't')
+local last = tonumber(st[1] or '0') - 1
 local out, count = {}, 0
+local step = forwards and 1 or -1
+local cur, curFirst, curLast, seg = nil, 0, -1, nil
 local function push(pos)
-  local e = redis.call('XRANGE', all, '0-' .. pos, '0-' .. pos)
-  if e[1] then
-    out[#out + 1] = pos; out[#out + 1] = e[1][2][2]; out[#out + 1] = e[1][2][4]
-    count = count + 1
+  if not cur or pos < curFirst or pos > curLast then
+    local id, first, lastPos, rev, body = entryAt(all, pos)
+    if not id then return end
+    cur = { id, rev, body }
+    curFirst, curLast, seg = first, lastPos, nil
   end
+  local k = pos - curFirst
+  if seg and out[seg] + step == k then
+    out[seg] = k
+  else
+    out[#out + 1] = cur[1]; out[#out + 1] = cur[2]; out[#out + 1] = cur[3]; out[#out + 1] = k; out[#out + 1] = k
+    seg = #out
+  end
+  count = count + 1
 end
-if ARGV[2] == 'f' then
+if forwards then
   local r = from
   while r <= last and count < limit do
     local hi = math.min(r + limit - count - 1, last)
     local chunk = redis.call('LRANGE', s, r, hi)
-    for k = 1, #chunk do push(chunk[k]) end
+    for k = 1, #chunk do push(tonumber(chunk[k])) end
     r = hi + 1
   end
-  if count < limit then
-    local t = redis.call('HGET', x, 't')
-    if t then push(t) end
-  end
+  if count < limit and st[2] then push(tonumber(st[2])) end
 else
   local r = math.min(from, last)
   while r >= 0 and count < limit do
     local lo = math.max(0, r - (limit - count) + 1)
     local chunk = redis.call('LRANGE', s, lo, r)
-    for k = #chunk, 1, -1 do push(chunk[k]) end
+    for k = #chunk, 1, -1 do push(tonumber(chunk[k])) end
     r = lo - 1
   end
 end
 return out
 `;
 
-// KEYS: positions, state, metastream positions. Returns event count, tombstoned, soft-deleted,
-// metastream event count.
+// KEYS: 1 the stream's id index, 2 its metastream's id index. Returns event count, tombstoned,
+// soft-deleted, whether the metastream has events.
 export const STREAM_STATE_SCRIPT = `#!lua flags=no-writes
-local x = redis.call('HMGET', KEYS[2], 't', 'd')
+local x = redis.call('HMGET', KEYS[1], 'n', 't', 'd')
 local t, d = 0, 0
-if x[1] then t = 1 end
-if x[2] == '1' then d = 1 end
-return { redis.call('LLEN', KEYS[1]), t, d, redis.call('LLEN', KEYS[3]) }
+if x[2] then t = 1 end
+if x[3] == '1' then d = 1 end
+return { tonumber(x[1] or '0'), t, d, redis.call('HEXISTS', KEYS[2], 'n') }
 `;
 
-// KEYS: $all. ARGV: positions to remove. Returns how many were removed.
-export const SCAVENGE_SCRIPT = `#!lua
-local removed = 0
-for i = 1, #ARGV, 1000 do
-  local ids = {}
-  for k = i, math.min(i + 999, #ARGV) do ids[#ids + 1] = '0-' .. ARGV[k] end
-  removed = removed + redis.call('XDEL', KEYS[1], unpack(ids))
+// Scavenging rebuilds $all into a new key (an entry cannot be rewritten in place: XADD only appends)
+// and swaps it in. KEYS: 1 $all, 2 the rebuilt $all, 3 the scavenge lock.
+// ARGV: 1 lock token, 2 first entry id of the range ('-' or '(' id), 3 its last ('+' copies up to
+// the end, then swaps the rebuilt stream in and releases the lock); then per entry to replace: its
+// id, the number of runs that replace it (0 drops it), and id, first revision, body per run.
+// Returns the number of entries the range held.
+export const SCAVENGE_COPY_SCRIPT = `#!lua
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then
+  return redis.error_reply('ERR the scavenge lost its lock (it ran longer than the lock lives, or another scavenge took it over)')
 end
-return removed
+local replaced = {}
+local a = 4
+while a <= #ARGV do
+  replaced[ARGV[a]] = a
+  a = a + 2 + 3 * tonumber(ARGV[a + 1])
+end
+local entries = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[3])
+for _, e in ipairs(entries) do
+  local at = replaced[e[1]]
+  if at then
+    for k = 0, tonumber(ARGV[at + 1]) - 1 do
+      local run = at + 2 + 3 * k
+      redis.call('XADD', KEYS[2], ARGV[run], 'r', ARGV[run + 1], 'b', ARGV[run + 2])
+    end
+  else
+    redis.call('XADD', KEYS[2], e[1], 'r', e[2][2], 'b', e[2][4])
+  end
+end
+if ARGV[3] == '+' then
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], KEYS[1]) else redis.call('DEL', KEYS[1]) end
+  redis.call('DEL', KEYS[3])
+else
+  redis.call('PEXPIRE', KEYS[3], 60000)
+end
+return #entries
 `;

@@ -2,7 +2,7 @@
 // Redis Cluster this file starts, then outages made for real on a redis-server this file owns.
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
-import { BackendUnavailableError, openStore, type EventData, type EventStore, type RecordedEvent, type Store } from '../../store/index.js';
+import { BackendUnavailableError, openStore, WrongExpectedRevisionError, type EventData, type EventStore, type RecordedEvent, type Store } from '../../store/index.js';
 import { KeyLayout } from '../../store/redis/key-layout.js';
 import { expect } from '../support/chai.js';
 import { requireService } from '../support/services.js';
@@ -56,6 +56,62 @@ describe('redis store', function () {
   after(() => admin?.disconnect());
 
   conformanceOn(() => `redis://${REDIS_HOST}:${REDIS_PORT}`, () => admin);
+
+  // The layout stores a write's events as runs of up to 128 per `$all` entry (record-codec.ts):
+  // reads, retries and scavenges must not see where one run ends and the next begins.
+  describe('writes longer than one entry', () => {
+    const prefixes: string[] = [];
+    const open = async (readPageSize: number) => {
+      const prefix = `tt-test-${randomUUID()}`;
+      prefixes.push(prefix);
+      return openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`, { readPageSize });
+    };
+    afterEach(async () => {
+      for (const prefix of prefixes.splice(0)) await dropStore(admin, prefix);
+    });
+    const positions = (events: RecordedEvent[]) => events.map((e) => Number(e.position));
+    const range = (from: number, n: number, step = 1) => Array.from({ length: n }, (_, i) => from + i * step);
+
+    for (const page of [1, 7, 512]) {
+      it(`reads, retries and scavenges them across entry boundaries (pages of ${page})`, async () => {
+        const store = await open(page);
+        try {
+          const big = events(300);
+          await store.appendToStream('small', events(5));
+          await store.appendToStream('big', big);
+          await store.appendToStream('other', events(130));
+          expect((await store.appendToStream('big', big)).idempotent).to.equal(true);
+          expect((await store.appendToStream('big', big.slice(0, 200), { expectedRevision: 'no_stream' })).idempotent).to.equal(true);
+          await expect(store.appendToStream('big', [...big.slice(250), ...events(1)], { expectedRevision: 249n })).to.be.rejectedWith(WrongExpectedRevisionError);
+
+          const all = await collect(store.readAll());
+          expect(positions(all)).to.deep.equal(range(1, 435));
+          expect(positions(await collect(store.readAll({ direction: 'backwards' })))).to.deep.equal(range(435, 435, -1));
+          expect(positions(await collect(store.readAll({ fromPosition: 100n, maxCount: 50 })))).to.deep.equal(range(100, 50));
+          expect(positions(await collect(store.readAll({ fromPosition: 200n, direction: 'backwards', maxCount: 150 })))).to.deep.equal(range(200, 150, -1));
+          const read = await collect(store.readStream('big'));
+          expect(read.map((e) => e.id)).to.deep.equal(big.map((e) => e.id));
+          expect(read.map((e) => (e.data as { n: number }).n)).to.deep.equal(range(0, 300));
+          expect((await collect(store.readStream('big', { direction: 'backwards', fromRevision: 200n }))).map((e) => Number(e.revision))).to.deep.equal(range(200, 201, -1));
+
+          // Truncations that cut entries in the middle, and a tombstone.
+          await store.setStreamMetadata('big', { truncateBefore: 150n });
+          await store.setStreamMetadata('other', { maxCount: 3 });
+          await store.tombstoneStream('small');
+          expect((await store.scavenge()).eventsRemoved).to.equal(150 + 127 + 5);
+          const after = await collect(store.readAll());
+          expect(after).to.have.length(435 + 3 - 282);
+          expect(positions(await collect(store.readAll({ direction: 'backwards' })))).to.deep.equal(positions(after).reverse());
+          expect((await collect(store.readStream('big'))).map((e) => Number(e.revision))).to.deep.equal(range(150, 150));
+          expect((await collect(store.readStream('other'))).map((e) => Number(e.revision))).to.deep.equal([127, 128, 129]);
+          expect(positions(await collect(store.readAll({ fromPosition: 2n, maxCount: 2 })))).to.deep.equal([156, 157]);
+          expect(positions(await collect(store.readAll({ fromPosition: 310n, direction: 'backwards', maxCount: 2 })))).to.deep.equal([305, 304]);
+        } finally {
+          await store.close();
+        }
+      });
+    }
+  });
 });
 
 describe('redis cluster store', function () {
