@@ -114,6 +114,17 @@ export interface RecoveryReport {
 const INDEX_FILE = 'index.tti';
 const CHUNK_BYTES = 4 * 1024 * 1024;
 const HINTS = 1024;
+/** A sequential reader's next read fetches this much, and the rest waits in its hint. */
+const READ_AHEAD_BYTES = 1024 * 1024;
+/** Hints that may hold read-ahead bytes (the newest ones); the others keep only a position. */
+const READ_AHEAD_HINTS = 8;
+
+/** Where the page after a returned page starts, and for a recent one the bytes already read from there. */
+interface ReadHint {
+  readonly segment: Segment;
+  readonly physical: number;
+  rest: Buffer | undefined;
+}
 const NEW_STREAM: StreamState = { lastRevision: -1n, tombstoned: false, softDeleted: false, metadataExists: false };
 
 interface IndexedRecord {
@@ -201,7 +212,9 @@ export class LogBackend implements StorageBackend {
   readonly #overlay = new Map<string, PendingStream>();
   readonly #recentIds: RecentIds;
   #scannedIds: RecentRing<ScannedId>;
-  readonly #hints = new Map<number, { segment: Segment; physical: number }>();
+  readonly #hints = new Map<number, ReadHint>();
+  /** The hints holding read-ahead bytes, oldest first. */
+  #readAhead: ReadHint[] = [];
   readonly #listeners = new Set<() => void>();
 
   /** End of the log including decided, queued commits. */
@@ -644,10 +657,10 @@ export class LogBackend implements StorageBackend {
     const head = this.#durableHead;
     const out: StoredRecord[] = [];
     let p = Math.max(0, from);
-    const hint = this.#hints.get(p);
-    let hinted: { segment: Segment; physical: number } | undefined = hint;
+    let hinted = this.#hints.get(p);
     let nextPhysical = 0;
     let lastSegment: Segment | undefined;
+    let rest: Buffer | undefined;
     while (out.length < limit && p < head) {
       const k = this.#segmentIndexOf(p);
       const segment = this.#segments[k]!;
@@ -658,20 +671,33 @@ export class LogBackend implements StorageBackend {
         continue;
       }
       const physicalEnd = this.#physicalEnd(segment, end);
-      let physical = hinted?.segment === segment ? hinted.physical : segment.floor(p).physical;
+      const sequential = hinted?.segment === segment;
+      let physical = sequential ? hinted!.physical : segment.floor(p).physical;
+      // Bytes a previous page already read from `physical` on.
+      let ahead = sequential ? hinted!.rest : undefined;
       hinted = undefined;
+      rest = undefined;
       segment.acquire();
       try {
         let want = 0;
         while (out.length < limit && physical < physicalEnd) {
-          const size = Math.min(physicalEnd - physical, Math.max(want, this.#readSize(limit - out.length)));
-          const buf = await pread(segment.fd, size, physical);
+          let buf: Buffer;
+          if (ahead !== undefined) {
+            buf = ahead.length <= physicalEnd - physical ? ahead : ahead.subarray(0, physicalEnd - physical);
+            ahead = undefined;
+          } else {
+            // A reader that continues where its last page ended reads ahead: fewer, larger reads.
+            const size = Math.min(physicalEnd - physical, Math.max(want, this.#readSize(limit - out.length), sequential ? READ_AHEAD_BYTES : 0));
+            buf = await pread(segment.fd, size, physical);
+          }
           let off = 0;
           want = 0;
+          let incomplete = false;
           while (off < buf.length && out.length < limit) {
             const length = checkRecord(buf, off, buf.length, this.#verify);
             if (length === Frame.Incomplete) {
               if (off === 0) want = this.#declaredLength(buf, segment, physical);
+              incomplete = true;
               break;
             }
             if (length === Frame.Bad) throw new CorruptLogError(segment.file, physical + off, 'bad record (length, checksum or framing)');
@@ -680,6 +706,7 @@ export class LogBackend implements StorageBackend {
             off += length;
           }
           physical += off;
+          rest = !incomplete && off < buf.length ? buf.subarray(off) : undefined;
         }
         lastSegment = segment;
         nextPhysical = physical;
@@ -689,13 +716,22 @@ export class LogBackend implements StorageBackend {
         segment.release();
       }
     }
-    // The next page usually starts right after this one's last record: remember where that is.
+    // The next page usually starts right after this one's last record: remember where that is,
+    // with the bytes already read past it.
     if (out.length > 0 && lastSegment !== undefined) {
       const next = Number(out[out.length - 1]!.position) + 1;
-      this.#hints.set(next, { segment: lastSegment, physical: nextPhysical });
-      if (this.#hints.size > HINTS) this.#hints.delete(this.#hints.keys().next().value!);
+      this.#rememberHint(next, { segment: lastSegment, physical: nextPhysical, rest });
     }
     return out;
+  }
+
+  #rememberHint(position: number, hint: ReadHint): void {
+    this.#hints.set(position, hint);
+    if (this.#hints.size > HINTS) this.#hints.delete(this.#hints.keys().next().value!);
+    // Only the newest hints keep read-ahead bytes, so idle readers pin no memory.
+    if (hint.rest === undefined) return;
+    this.#readAhead.push(hint);
+    if (this.#readAhead.length > READ_AHEAD_HINTS) this.#readAhead.shift()!.rest = undefined;
   }
 
   /** The length a record at the start of `buf` declares, checked for sanity. */
@@ -1135,6 +1171,7 @@ export class LogBackend implements StorageBackend {
       this.#segments[this.#segments.indexOf(segment)] = replacement;
       segment.retire();
       this.#hints.clear();
+      this.#readAhead = [];
       for (const r of removed) {
         const entry = this.#index.get(r.streamId);
         const revision = r.revision === TOMBSTONE_REVISION ? -1 : Number(r.revision);

@@ -201,6 +201,41 @@ describe('log backend', () => {
     await again.close();
   });
 
+  it('pages $all with read-ahead: interleaved readers, appends between pages, events larger than a read, segment ends', async () => {
+    const backend = await LogBackend.open(dir, { segmentBytes: 3 * 1024 * 1024 });
+    const store = new EventStore(backend, { readPageSize: 7, maxEventBytes: 2 * 1024 * 1024 });
+    const sizes = [10, 300, 5000, 1_500_000, 40, 70_000];
+    let n = 0;
+    const write = async (count: number) => {
+      for (let i = 0; i < count; i++, n++) {
+        await store.appendToStream(`ra-${n % 5}`, [{ id: randomUUID(), type: 'Sized', data: { n, pad: 'z'.repeat(sizes[n % sizes.length]!) } }]);
+      }
+    };
+    await write(60);
+    const expected = await collect(store.readAll());
+    expect(expected.map((e) => (e.data as { n: number }).n)).to.deep.equal([...Array(60).keys()]);
+    expect(segmentsOf(dir).length).to.be.greaterThan(2);
+    // Two readers page through at once, with appends landing between their pages.
+    const a = store.readAll()[Symbol.asyncIterator]();
+    const b = store.readAll({ fromPosition: expected[20]!.position })[Symbol.asyncIterator]();
+    const seenA: number[] = [];
+    const seenB: number[] = [];
+    for (let step = 0; step < 200; step++) {
+      const x = await a.next();
+      if (!x.done) seenA.push((x.value.data as { n: number }).n);
+      const y = await b.next();
+      if (!y.done) seenB.push((y.value.data as { n: number }).n);
+      if (step % 10 === 0) await write(1);
+      if (x.done && y.done) break;
+    }
+    expect(seenA.slice(0, 60)).to.deep.equal([...Array(60).keys()]);
+    expect(seenB.slice(0, 40)).to.deep.equal([...Array(40).keys()].map((i) => i + 20));
+    const all = await collect(store.readAll());
+    expect(all.map((e) => (e.data as { n: number }).n)).to.deep.equal([...Array(n).keys()]);
+    for (const e of all) expect((e.data as { pad: string }).pad.length).to.equal(sizes[(e.data as { n: number }).n % sizes.length]);
+    await store.close();
+  });
+
   it('keeps positions, revisions and reads after a scavenge and a reopen', async () => {
     const backend = await LogBackend.open(dir, { segmentBytes: 8192 });
     const store = new EventStore(backend);
