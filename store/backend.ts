@@ -89,6 +89,18 @@ export interface ScavengePlan {
   keep(record: StoredRecord): boolean;
 }
 
+/** What a backend counts about its own work, for `/metrics`; every figure is a running total. */
+export interface BackendStats {
+  /** fsync / fdatasync calls made to make commits durable. */
+  readonly fsyncs?: number;
+  /** Time spent waiting for them. */
+  readonly fsyncSeconds?: number;
+  /** Group commits: writes to storage, each carrying one or more commits. */
+  readonly commits?: number;
+  /** Events written. */
+  readonly events?: number;
+}
+
 export interface StorageBackend {
   readonly supports: BackendSupports;
   /**
@@ -109,5 +121,7 @@ export interface StorageBackend {
   onCommit(listener: () => void): () => void;
   /** Rewrites storage keeping only the records `plan` keeps; positions of kept records stay. */
   scavenge?(plan: ScavengePlan): Promise<{ eventsRemoved: number; bytesReclaimed: number }>;
+  /** Running totals of the backend's own work, when it counts any. */
+  stats?(): BackendStats;
   close(): Promise<void>;
 }

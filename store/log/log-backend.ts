@@ -24,6 +24,7 @@ import { join, resolve } from 'node:path';
 import type {
   BackendReadAllRequest,
   BackendReadStreamRequest,
+  BackendStats,
   BackendSupports,
   PreparedWrite,
   ScavengePlan,
@@ -235,6 +236,7 @@ export class LogBackend implements StorageBackend {
   #waiters: Waiter[] = [];
   #failure: Error | undefined;
   #maintenance: Promise<unknown> = Promise.resolve();
+  readonly #stats = { fsyncs: 0, fsyncSeconds: 0, commits: 0, events: 0 };
   #checkpointRunning = false;
   #checkpointQueued = false;
   #closed = false;
@@ -487,7 +489,7 @@ export class LogBackend implements StorageBackend {
       let segment = this.#active;
       if (segment.start !== segmentStart) {
         // Seal the segment before the next one exists, so a later segment implies every earlier one is whole.
-        if (this.#durable && !touched.includes(segment)) await fdatasync(segment.fd);
+        if (this.#durable && !touched.includes(segment)) await this.#sync(segment.fd);
         segment = await this.#createSegment(segmentStart);
       }
       const group = batch.slice(i, j);
@@ -498,7 +500,24 @@ export class LogBackend implements StorageBackend {
       touched.push(segment);
       i = j;
     }
-    if (this.#durable) await Promise.all(touched.map((s) => fdatasync(s.fd)));
+    if (this.#durable) await Promise.all(touched.map((s) => this.#sync(s.fd)));
+    this.#stats.commits++;
+    for (const commit of batch) this.#stats.events += commit.records.length;
+  }
+
+  /** fdatasync, counted and timed for `stats()`. */
+  async #sync(fd: number): Promise<void> {
+    const start = performance.now();
+    try {
+      await fdatasync(fd);
+    } finally {
+      this.#stats.fsyncs++;
+      this.#stats.fsyncSeconds += (performance.now() - start) / 1000;
+    }
+  }
+
+  stats(): BackendStats {
+    return { ...this.#stats };
   }
 
   async #createSegment(start: number): Promise<Segment> {

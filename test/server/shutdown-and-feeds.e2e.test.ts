@@ -1,6 +1,9 @@
 // Graceful shutdown under load loses no acknowledged append; live feeds (server-sent events) and
 // /metrics show what the server does.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from '../support/chai.js';
 import { openStore } from '../../store/index.js';
 import { ADMIN, appendBatch, batch, call, checkConsistency, EVENTS_JSON, startServer } from './server-fixture.js';
@@ -114,6 +117,25 @@ describe('HTTP live feeds and metrics', () => {
       expect(text).to.match(/^telltale_http_responses_total\{code="201"\} \d+$/m);
     } finally {
       await s.stop();
+    }
+  });
+
+  it('serves the log store fsync count and time and its group commits in /metrics', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'telltale-metrics-'));
+    const store = await openStore(`file:${dir}`);
+    const s = await startServer({ store });
+    try {
+      await appendBatch(s.url, 'synced', batch('A', 'B'));
+      await appendBatch(s.url, 'synced', batch('C'));
+      const text = await (await call(s.url, '/metrics', { auth: null })).text();
+      const figure = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      expect(figure('telltale_store_fsyncs_total')).to.be.at.least(2);
+      expect(figure('telltale_store_fsync_seconds_total')).to.be.greaterThan(0);
+      expect(figure('telltale_store_commits_total')).to.be.at.least(2);
+    } finally {
+      await s.stop();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

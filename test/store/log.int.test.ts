@@ -184,6 +184,24 @@ describe('log backend', () => {
     await backend.close();
   });
 
+  it('counts its fsyncs, their time, group commits and events for /metrics', async () => {
+    const durable = await LogBackend.open(dir);
+    const store = new EventStore(durable);
+    expect(durable.stats()).to.deep.equal({ fsyncs: 0, fsyncSeconds: 0, commits: 0, events: 0 });
+    await store.appendToStream('m-1', events(3));
+    await Promise.all([store.appendToStream('m-2', events(2)), store.appendToStream('m-3', events(1))]);
+    const stats = durable.stats();
+    expect(stats.events).to.equal(6);
+    expect(stats.commits).to.be.within(2, 3);
+    expect(stats.fsyncs).to.equal(stats.commits);
+    expect(stats.fsyncSeconds).to.be.greaterThan(0);
+    await store.close();
+    const fast = await LogBackend.open(dir, { durability: 'none' });
+    await new EventStore(fast).appendToStream('m-4', events(2));
+    expect(fast.stats()).to.include({ fsyncs: 0, fsyncSeconds: 0, commits: 1, events: 2 });
+    await fast.close();
+  });
+
   it('rolls over to new segments named by their starting position, and reads across them', async () => {
     const backend = await LogBackend.open(dir, { segmentBytes: 4096 });
     const store = new EventStore(backend);
