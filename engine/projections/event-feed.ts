@@ -9,6 +9,7 @@ import type { EventFilter, RecordedEvent, Store, Subscription } from '../../stor
 import { isDeletionNotice, type BatchItem } from './batch-encoder.js';
 import type { ReadPoint } from './projection-streams.js';
 import { PROJECTION_PREFIX } from './projection-streams.js';
+import { readAllPagesShared } from './shared-page-reader.js';
 import type { ReaderKind } from './source-definition.js';
 
 export interface FeedOptions {
@@ -90,7 +91,8 @@ export class EventFeed {
     let after = o.from?.kind === 'all' ? o.from.position : -1n;
     try {
       const filter = this.#storeFilter();
-      for await (const page of this.#store.readAllPages({ fromPosition: after + 1n, filter, resolveLinks: o.reader.kind === 'streams' })) {
+      // Shared with other projections reading the same pages from about the same point.
+      for await (const page of readAllPagesShared(this.#store, { after, filter, resolveLinks: o.reader.kind === 'streams' })) {
         const events = page.events;
         for (let i = 0; i < events.length; i++) this.#consider(events[i]!);
         const last = events[events.length - 1];
