@@ -1,4 +1,4 @@
-// `npm run bench -- http [--json] [--duration S] [--connections N] [--store memory:|file:DIR]`
+// `npm run bench -- http [--json] [--duration S] [--connections N] [--store memory:|file:DIR] [--only ping,single,batch,read,longpoll,store] [--profile DIR]`
 //
 // The HTTP API under load, measured with autocannon over keep-alive connections against a server
 // running in a child process (so the load generator does not share its event loop):
@@ -8,6 +8,11 @@
 //   - long-poll subscribers waiting at the head of a stream while a writer appends,
 // and, in the same run, an empty route (the HTTP stack's ceiling on this machine) and the store's own append rate for the same events through the Node API,
 // so the figures come with the ratio of HTTP to in-process.
+//
+// autocannon runs on the same cores as the server, so every scenario also reports CPU time per
+// request in the server process and in this (load-generating) process: throughput swings with the
+// machine's load, CPU per request much less, and 1e6 / µs is what one core would sustain.
+// `--profile DIR` runs the server under --cpu-prof (the profile is written when it stops).
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
@@ -22,6 +27,7 @@ const STREAMS = 64;
 
 interface Figures {
   readonly requestsPerSec: number;
+  readonly requests: number;
   readonly eventsPerSec: number;
   readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
   readonly non2xx: number;
@@ -55,6 +61,7 @@ async function cannon(url: string, options: { connections: number; duration: num
   const rps = result.requests.average;
   return {
     requestsPerSec: Math.round(rps),
+    requests: result.requests.total,
     eventsPerSec: Math.round(rps * options.eventsPerRequest),
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
     non2xx: result.non2xx,
@@ -134,7 +141,7 @@ async function longPoll(url: string, subscribers: number, seconds: number, rateP
 }
 
 /** The same events appended in-process by as many concurrent writers as HTTP connections. */
-async function storeRate(storeUrl: string, writers: number, seconds: number, perAppend: number): Promise<number> {
+async function storeRate(storeUrl: string, writers: number, seconds: number, perAppend: number): Promise<{ perSec: number; appends: number }> {
   const { openStore } = await import('../store/index.js');
   const store = await openStore(storeUrl === 'memory:' ? 'memory:' : `${storeUrl}-direct-${process.pid}`);
   let n = 0;
@@ -149,68 +156,157 @@ async function storeRate(storeUrl: string, writers: number, seconds: number, per
     }),
   );
   await store.close();
-  return Math.round(n / seconds);
+  return { perSec: Math.round(n / seconds), appends: n / perAppend };
 }
 
-function startChild(storeUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, TELLTALE_BENCH_HTTP_CHILD: storeUrl }, execArgv: ['--no-node-snapshot'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function startChild(storeUrl: string, profileDir: string | undefined): Promise<{ child: ChildProcess; url: string }> {
+  const execArgv = ['--no-node-snapshot', ...(profileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
+  const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, TELLTALE_BENCH_HTTP_CHILD: storeUrl }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('message', (m) => resolve({ child, url: (m as { url: string }).url }));
     child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
   });
 }
 
+/** The server process's CPU time so far (user + system, and system alone), in microseconds. */
+function serverCpu(child: ChildProcess): Promise<{ cpu: number; system: number }> {
+  return new Promise((resolve) => {
+    const onMessage = (m: unknown) => {
+      if (typeof m !== 'object' || m === null || !('cpu' in m)) return;
+      child.off('message', onMessage);
+      resolve(m as { cpu: number; system: number });
+    };
+    child.on('message', onMessage);
+    child.send('cpu');
+  });
+}
+
+function ownCpu(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+interface Costed extends Figures {
+  /** Server CPU time (user + system) per request, µs. */
+  readonly serverCpuUsPerRequest: number;
+  /** The part of it spent in the kernel (socket reads and writes, mostly), µs. */
+  readonly serverSystemCpuUsPerRequest: number;
+  /** autocannon's CPU time per request (this process), µs: what the load generator takes from the shared cores. */
+  readonly clientCpuUsPerRequest: number;
+  /** Requests/s one core would sustain at the server's CPU cost: 1e6 / serverCpuUsPerRequest. */
+  readonly serverOneCoreRequestsPerSec: number;
+  /** Share of the CPU used during the run that the load generator took. */
+  readonly clientCpuShare: number;
+}
+
+/** Runs a scenario and adds what it cost in CPU, per request, in the server and in autocannon. */
+async function costed(child: ChildProcess, work: () => Promise<Figures>): Promise<Costed> {
+  const server0 = await serverCpu(child);
+  const client0 = ownCpu();
+  const figures = await work();
+  const client1 = ownCpu();
+  const server1 = await serverCpu(child);
+  const n = Math.max(1, figures.requests);
+  const server = (server1.cpu - server0.cpu) / n;
+  const client = (client1 - client0) / n;
+  return {
+    ...figures,
+    serverCpuUsPerRequest: round1(server),
+    serverSystemCpuUsPerRequest: round1((server1.system - server0.system) / n),
+    clientCpuUsPerRequest: round1(client),
+    serverOneCoreRequestsPerSec: Math.round(1e6 / server),
+    clientCpuShare: Number((client / (client + server)).toFixed(2)),
+  };
+}
+
 export async function run(options: BenchOptions): Promise<object> {
   const duration = Number(options.flags.duration ?? 10);
   const connections = Number(options.flags.connections ?? 64);
   const storeUrl = typeof options.flags.store === 'string' ? options.flags.store : 'memory:';
-  const { child, url } = await startChild(storeUrl);
+  const profileDir = typeof options.flags.profile === 'string' ? options.flags.profile : undefined;
+  const only = typeof options.flags.only === 'string' ? new Set(options.flags.only.split(',')) : undefined;
+  const runs = (name: string) => only === undefined || only.has(name);
+  const { child, url } = await startChild(storeUrl, profileDir);
   try {
     options.log(`server ${url} on ${storeUrl}; ${connections} connections, ${duration}s per scenario`);
     // Warm up: the first request pays for the password check (scrypt) and JIT.
     await cannon(url, { connections: 8, duration: 1, method: 'POST', headers: { 'content-type': EVENTS_JSON }, body: () => eventBody(1), path: (i) => `/streams/warmup-${i % 8}`, eventsPerRequest: 1 });
     // The HTTP stack's own ceiling on this machine: a route that does nothing, same connections.
-    options.log('empty route (/ping)…');
-    const ping = await cannon(url, { connections, duration: Math.min(duration, 5), path: () => '/ping', eventsPerRequest: 0 });
-    options.log(`  ${ping.requestsPerSec}/s`);
-    options.log('single-event appends…');
-    const single = await cannon(url, { connections, duration, method: 'POST', headers: { 'content-type': EVENTS_JSON }, body: () => eventBody(1), path: (i) => `/streams/bench-${i % STREAMS}`, eventsPerRequest: 1 });
-    options.log(`  ${single.requestsPerSec}/s p99 ${single.latencyMs.p99} ms`);
-    options.log('batched appends (20 events)…');
-    const batched = await cannon(url, { connections, duration, method: 'POST', headers: { 'content-type': EVENTS_JSON }, body: () => eventBody(20), path: (i) => `/streams/batch-${i % STREAMS}`, eventsPerRequest: 20 });
-    options.log(`  ${batched.eventsPerSec} events/s`);
-    options.log('cached page reads…');
-    const reads = await cannon(url, { connections, duration, headers: { accept: 'application/vnd.eventstore.atom+json' }, path: (i) => `/streams/bench-${i % STREAMS}/0/forward/20`, eventsPerRequest: 20 });
-    options.log(`  ${reads.requestsPerSec}/s p99 ${reads.latencyMs.p99} ms`);
-    options.log('long-poll subscribers…');
-    const polls = await longPoll(url, 200, Math.min(duration, 5), 50);
-    options.log('store appends in-process (same events, same concurrency)…');
-    const storeSingle = await storeRate(storeUrl, connections, Math.min(duration, 5), 1);
-    const storeBatched = await storeRate(storeUrl, connections, Math.min(duration, 5), 20);
-    return {
-      store: storeUrl,
-      connections,
-      durationSeconds: duration,
-      pingCeiling: { requestsPerSec: ping.requestsPerSec, latencyMs: ping.latencyMs },
-      singleAppends: single,
-      batchedAppends: { ...batched, eventsPerRequest: 20 },
-      cachedPageReads: reads,
-      longPoll: polls,
-      storeInProcess: { singleAppendsPerSec: storeSingle, batchedEventsPerSec: storeBatched },
-      ratios: {
-        httpToStoreSingle: Number((single.eventsPerSec / storeSingle).toFixed(3)),
-        httpToStoreBatched: Number((batched.eventsPerSec / storeBatched).toFixed(3)),
-        appendsToPing: Number((single.requestsPerSec / ping.requestsPerSec).toFixed(3)),
-        pageReadsToPing: Number((reads.requestsPerSec / ping.requestsPerSec).toFixed(3)),
-      },
-      targets: {
-        singleAppendsPerSec: { target: 20_000, met: single.requestsPerSec >= 20_000 },
-        pageReadsPerSec: { target: 30_000, met: reads.requestsPerSec >= 30_000 },
-        appendP99Ms: { target: 20, met: single.latencyMs.p99 <= 20 },
-      },
-    };
+    const figures: Record<string, unknown> = { store: storeUrl, connections, durationSeconds: duration };
+    const ratios: Record<string, number> = {};
+    const targets: Record<string, { target: number; met: boolean }> = {};
+    const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
+    // The HTTP stack's own ceiling on this machine: a route that does nothing, same connections.
+    let ping: Costed | undefined;
+    if (runs('ping')) {
+      options.log('empty route (/ping)…');
+      ping = await costed(child, () => cannon(url, { connections, duration: Math.min(duration, 5), path: () => '/ping', eventsPerRequest: 0 }));
+      options.log(`  ${ping.requestsPerSec}/s; CPU per request: server ${ping.serverCpuUsPerRequest} µs (kernel ${ping.serverSystemCpuUsPerRequest}), autocannon ${ping.clientCpuUsPerRequest} µs`);
+      figures.pingCeiling = ping;
+    }
+    let single: Costed | undefined;
+    if (runs('single')) {
+      options.log('single-event appends…');
+      single = await costed(child, () => cannon(url, { connections, duration, method: 'POST', headers: { 'content-type': EVENTS_JSON }, body: () => eventBody(1), path: (i) => `/streams/bench-${i % STREAMS}`, eventsPerRequest: 1 }));
+      options.log(`  ${single.requestsPerSec}/s p99 ${single.latencyMs.p99} ms; CPU per request: server ${single.serverCpuUsPerRequest} µs (kernel ${single.serverSystemCpuUsPerRequest}), autocannon ${single.clientCpuUsPerRequest} µs`);
+      figures.singleAppends = single;
+      if (ping !== undefined) ratios.appendsToPing = ratio(single.requestsPerSec, ping.requestsPerSec);
+      targets.singleAppendsPerSec = { target: 20_000, met: single.requestsPerSec >= 20_000 };
+      targets.appendP99Ms = { target: 20, met: single.latencyMs.p99 <= 20 };
+    }
+    let batched: Costed | undefined;
+    if (runs('batch')) {
+      options.log('batched appends (20 events)…');
+      batched = await costed(child, () => cannon(url, { connections, duration, method: 'POST', headers: { 'content-type': EVENTS_JSON }, body: () => eventBody(20), path: (i) => `/streams/batch-${i % STREAMS}`, eventsPerRequest: 20 }));
+      options.log(`  ${batched.eventsPerSec} events/s; CPU per request: server ${batched.serverCpuUsPerRequest} µs (kernel ${batched.serverSystemCpuUsPerRequest}), autocannon ${batched.clientCpuUsPerRequest} µs`);
+      figures.batchedAppends = { ...batched, eventsPerRequest: 20 };
+    }
+    if (runs('read')) {
+      // Pages of their own streams (40 events each, so events 0–19 are a full page behind the head).
+      for (let s = 0; s < STREAMS; s++) for (let k = 0; k < 2; k++) await post(url, `/streams/read-${s}`, eventBody(20));
+      options.log('cached page reads…');
+      const reads = await costed(child, () => cannon(url, { connections, duration, headers: { accept: 'application/vnd.eventstore.atom+json' }, path: (i) => `/streams/read-${i % STREAMS}/0/forward/20`, eventsPerRequest: 20 }));
+      options.log(`  ${reads.requestsPerSec}/s p99 ${reads.latencyMs.p99} ms; CPU per request: server ${reads.serverCpuUsPerRequest} µs (kernel ${reads.serverSystemCpuUsPerRequest}), autocannon ${reads.clientCpuUsPerRequest} µs`);
+      figures.cachedPageReads = reads;
+      if (ping !== undefined) ratios.pageReadsToPing = ratio(reads.requestsPerSec, ping.requestsPerSec);
+      targets.pageReadsPerSec = { target: 30_000, met: reads.requestsPerSec >= 30_000 };
+    }
+    if (runs('longpoll')) {
+      options.log('long-poll subscribers…');
+      figures.longPoll = await longPoll(url, 200, Math.min(duration, 5), 50);
+    }
+    if (runs('store')) {
+      options.log('store appends in-process (same events, same concurrency)…');
+      const storeSeconds = Math.min(duration, 5);
+      const cpu0 = ownCpu();
+      const storeSingleRun = await storeRate(storeUrl, connections, storeSeconds, 1);
+      const cpu1 = ownCpu();
+      const storeBatchedRun = await storeRate(storeUrl, connections, storeSeconds, 20);
+      const cpu2 = ownCpu();
+      const storeSingle = storeSingleRun.perSec;
+      const storeBatched = storeBatchedRun.perSec;
+      const storeCpuPerSingle = (cpu1 - cpu0) / storeSingleRun.appends;
+      figures.storeInProcess = {
+        singleAppendsPerSec: storeSingle,
+        batchedEventsPerSec: storeBatched,
+        // Event bodies are made the same way as the HTTP ones (JSON text, parsed), so this includes that cost.
+        cpuUsPerSingleAppend: round1(storeCpuPerSingle),
+        cpuUsPerBatchOf20: round1((cpu2 - cpu1) / storeBatchedRun.appends),
+      };
+      if (single !== undefined) {
+        ratios.httpToStoreSingle = ratio(single.eventsPerSec, storeSingle);
+        ratios.serverCpuHttpToStoreSingle = ratio(single.serverCpuUsPerRequest, storeCpuPerSingle);
+      }
+      if (batched !== undefined) ratios.httpToStoreBatched = ratio(batched.eventsPerSec, storeBatched);
+    }
+    return { ...figures, ratios, targets };
   } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
+    // A profiled server writes its profile on the way out.
+    await exited;
   }
 }
 
@@ -223,6 +319,11 @@ if (process.env.TELLTALE_BENCH_HTTP_CHILD !== undefined && process.send !== unde
   const server = createServer({ store, host: '127.0.0.1', port: 0, auth: { adminPassword: PASSWORD }, log: () => {} });
   const address = await server.listen();
   process.send({ url: address.url });
+  process.on('message', (m) => {
+    if (m !== 'cpu') return;
+    const u = process.cpuUsage();
+    process.send!({ cpu: u.user + u.system, system: u.system });
+  });
   process.once('SIGTERM', () => {
     void server.close().then(() => store.close()).then(() => process.exit(0));
   });
