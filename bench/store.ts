@@ -411,6 +411,22 @@ async function postgresContender(): Promise<Contender> {
   };
 }
 
+/** Runs a timed case and notes this process's CPU time over it (all threads: the fsync's included). */
+async function measured<T extends Rate>(run: () => Promise<T>): Promise<{ result: T; cpuMicros: number }> {
+  const before = process.cpuUsage();
+  const result = await run();
+  const cpu = process.cpuUsage(before);
+  return { result, cpuMicros: cpu.user + cpu.system };
+}
+
+/**
+ * CPU per event of this process: on a shared machine the rate swings with the neighbours' load,
+ * while CPU per event says what the code costs. For PostgreSQL it is the client's share only.
+ */
+function withCpu<T extends Rate>({ result, cpuMicros }: { result: T; cpuMicros: number }): T & { cpuMicrosPerEvent: number } {
+  return { ...result, cpuMicrosPerEvent: round(cpuMicros / Math.max(1, result.events), 2) };
+}
+
 function median<T extends { eventsPerSec: number }>(runs: readonly T[]): T & { rounds: number[] } {
   const sorted = [...runs].sort((a, b) => a.eventsPerSec - b.eventsPerSec);
   return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, rounds: runs.map((r) => r.eventsPerSec) };
@@ -503,14 +519,14 @@ export async function run(options: BenchOptions): Promise<object> {
     const concurrent = new Map<string, LatencyRate[]>();
     for (let r = 0; r < rounds; r++) {
       for (const c of contenders) {
-        const result = await c.batched(seconds);
+        const result = withCpu(await measured(() => c.batched(seconds)));
         batched.set(c.name, [...(batched.get(c.name) ?? []), result]);
-        log(`  round ${r + 1}: ${c.name} append, 1 writer, batches of 100: ${result.eventsPerSec} events/s`);
+        log(`  round ${r + 1}: ${c.name} append, 1 writer, batches of 100: ${result.eventsPerSec} events/s, ${result.cpuMicrosPerEvent} µs CPU/event`);
       }
       for (const c of contenders) {
-        const result = await c.concurrent(seconds);
+        const result = withCpu(await measured(() => c.concurrent(seconds)));
         concurrent.set(c.name, [...(concurrent.get(c.name) ?? []), result]);
-        log(`  round ${r + 1}: ${c.name} append, 100 writers of 1 event: ${result.eventsPerSec} events/s, p99 ${result.p99Ms} ms`);
+        log(`  round ${r + 1}: ${c.name} append, 100 writers of 1 event: ${result.eventsPerSec} events/s, p99 ${result.p99Ms} ms, ${result.cpuMicrosPerEvent} µs CPU/event`);
       }
     }
     await contenders[0]!.close();
