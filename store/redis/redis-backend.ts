@@ -28,21 +28,13 @@ import type {
   WriteOutcome,
 } from '../backend.js';
 import { BackendUnavailableError, UnsupportedError } from '../errors.js';
-import { isSoftDeleteMarker } from '../metadata.js';
-import { isMetastream, metastreamOf, TOMBSTONE_REVISION } from '../stream-name.js';
+import { metastreamOf, TOMBSTONE_REVISION } from '../stream-name.js';
+import { commitArguments } from './commit-arguments.js';
 import { KeyLayout } from './key-layout.js';
-import { decodeEntries, decodeRun, decodeWholeRun, encodeWrite, LAYOUT, parseEntryId, sliceBody } from './record-codec.js';
+import { decodeEntries, decodeRun, decodeWholeRun, LAYOUT, parseEntryId, sliceBody } from './record-codec.js';
 import { translateRedisError } from './redis-errors.js';
 import type { RedisLocation } from './redis-url.js';
-import {
-  COMMIT_SCRIPT,
-  READ_STREAM_SCRIPT,
-  SCAVENGE_COPY_SCRIPT,
-  STREAM_STATE_SCRIPT,
-  WRITE_METASTREAM,
-  WRITE_SOFT_DELETES,
-  WRITE_TOMBSTONE,
-} from './scripts.js';
+import { COMMIT_SCRIPT, READ_STREAM_SCRIPT, SCAVENGE_COPY_SCRIPT, STREAM_STATE_SCRIPT } from './scripts.js';
 
 type Client = Redis | Cluster;
 type Arg = string | Buffer;
@@ -233,7 +225,7 @@ export class RedisBackend implements StorageBackend {
     this.#committing = true;
     let args: Arg[];
     try {
-      args = this.#commitArguments(group);
+      args = commitArguments(this.#keys.tag, group);
     } catch (e) {
       for (const c of group) c.reject(e);
       this.#flush();
@@ -261,24 +253,6 @@ export class RedisBackend implements StorageBackend {
         this.#flush();
       },
     );
-  }
-
-  #commitArguments(group: readonly PendingCommit[]): Arg[] {
-    const args: Arg[] = [this.#keys.tag, String(group.length)];
-    for (const commit of group) {
-      args.push(String(commit.created), String(commit.writes.length));
-      for (const write of commit.writes) {
-        let flags = write.tombstone === true ? WRITE_TOMBSTONE : 0;
-        if (isMetastream(write.streamId)) {
-          flags |= WRITE_METASTREAM;
-          const last = write.events[write.events.length - 1];
-          if (last !== undefined && isSoftDeleteMarker(last.data)) flags |= WRITE_SOFT_DELETES;
-        }
-        args.push(write.streamId, encodeExpected(write.expected), String(flags), String(write.events.length));
-        for (const body of encodeWrite(write.streamId, write.events, commit.created)) args.push(body);
-      }
-    }
-    return args;
   }
 
   async streamState(streamId: string): Promise<StreamState> {
@@ -454,19 +428,6 @@ export class RedisBackend implements StorageBackend {
     } catch (e) {
       throw translateRedisError(e, what);
     }
-  }
-}
-
-function encodeExpected(expected: PreparedWrite['expected']): string {
-  switch (expected) {
-    case 'any':
-      return 'a';
-    case 'no_stream':
-      return 'n';
-    case 'stream_exists':
-      return 'e';
-    default:
-      return expected.toString();
   }
 }
 

@@ -10,17 +10,21 @@
 //
 // Scripts start with a `#!lua` shebang: Redis then refuses a writing script before it starts when
 // the server is out of memory, instead of failing at the first write halfway through a batch.
+import { EXPECT_ANY, EXPECT_NO_STREAM, EXPECT_REVISION, EXPECT_STREAM_EXISTS, WRITE_METASTREAM, WRITE_SOFT_DELETES, WRITE_TOMBSTONE } from './commit-arguments.js';
 import { MAX_ENTRY_EVENTS } from './record-codec.js';
-
-/** Flags of a write in the commit script's arguments. */
-export const WRITE_TOMBSTONE = 1;
-export const WRITE_METASTREAM = 2;
-/** A metastream write whose last event's `$tb` marks the stream deleted. */
-export const WRITE_SOFT_DELETES = 4;
 
 /** Lua helpers on bodies (record-codec.ts layout) and on `$all` entries shared by the scripts. */
 const BODY_HELPERS = `
 local function int(n) return string.format('%d', n) end
+
+-- A stream's event count from its id index's \`n\` field. A trailing '*' says the hash also holds
+-- \`t\` (tombstone position) or \`d\` (soft-deleted): most streams have neither, and a listpack hash
+-- is searched field by field, so appends look those up only when the mark is there.
+local function countOf(nv)
+  if not nv then return 0, false end
+  if string.byte(nv, -1) == 42 then return tonumber(string.sub(nv, 1, -2)), true end
+  return tonumber(nv), false
+end
 
 -- Event count and stream name length of a body.
 local function bodyCount(body)
@@ -57,16 +61,17 @@ local function entryAt(all, pos)
 end
 `;
 
-// KEYS: 1 head counter, 2 the $all stream.
-// ARGV: 1 the store's hash tag `{prefix}`, 2 commit count; per commit: created ms, write count; per
-// write: stream, expected ('a' any, 'n' no_stream, 'e' stream_exists, or a revision), flags, event
-// count N, then the write's bodies (one per run of at most MAX_ENTRY_EVENTS events).
+// KEYS: 1 head counter, 2 the $all stream. ARGV: as commit-arguments.ts lays them out.
 // Returns one array per commit: kind, last revision, position per write
 // (kind 1 written, 2 idempotent, 3 wrong expected revision, 4 stream deleted).
 export const COMMIT_SCRIPT = `#!lua
 local TOMBSTONE = '9223372036854775807'
 local RUN = ${MAX_ENTRY_EVENTS}
+local REVISION, ANY, NO_STREAM, STREAM_EXISTS = ${EXPECT_REVISION}, ${EXPECT_ANY}, ${EXPECT_NO_STREAM}, ${EXPECT_STREAM_EXISTS}
+local TOMBSTONE_FLAG, META_FLAG, SOFT_DELETES_FLAG = ${WRITE_TOMBSTONE}, ${WRITE_METASTREAM}, ${WRITE_SOFT_DELETES}
 local tag = ARGV[1]
+-- Streams this script marked soft-deleted: their own write later in the script keeps the mark.
+local marked = {}
 local all = KEYS[2]
 -- head: the last position handed out; positions start at 1 (a Redis stream id must exceed 0-0)
 local head = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -116,40 +121,53 @@ local function idsStandAt(w, from)
   return true
 end
 
--- decideAppend (store/expected-revision.ts). One HMGET reads the stream's event count, tombstone,
--- soft-delete mark and, for 'any' and 'stream_exists', where the batch's first id already is.
+-- decideAppend (store/expected-revision.ts). One HMGET reads the stream's event count and, for
+-- 'any' and 'stream_exists', where the batch's first id already is.
 local function decide(w)
   local e = w.expected
   local probe = 'n'
-  if w.n > 0 and (e == 'a' or e == 'e') then probe = incomingId(w, 0) end
-  local st = redis.call('HMGET', w.i, 'n', 't', 'd', probe)
-  local last = tonumber(st[1] or '0') - 1
+  if w.n > 0 and (e == ANY or e == STREAM_EXISTS) then probe = incomingId(w, 0) end
+  local st = redis.call('HMGET', w.i, 'n', probe)
+  local count, flagged = countOf(st[1])
+  local last = count - 1
   w.last = last
-  if st[2] then return 'deleted' end
-  if st[3] == '1' then
-    if e == 'e' then return 'deleted' end
-    if e == 'a' or e == 'n' or tonumber(e) == last then w.recreate = true; return 'write' end
-    return 'wrong'
+  w.flagged = flagged
+  if flagged then
+    local x = redis.call('HMGET', w.i, 't', 'd')
+    if x[1] then return 'deleted' end
+    if x[2] == '1' then
+      if e == STREAM_EXISTS then return 'deleted' end
+      if e == ANY or e == NO_STREAM or (e == REVISION and w.revision == last) then w.recreate = true; return 'write' end
+      return 'wrong'
+    end
   end
   if last < 0 then
-    if e == 'a' or e == 'n' then return 'write' end
-    if e == 'e' and redis.call('HEXISTS', tag .. ':i:$$' .. w.stream, 'n') == 1 then return 'write' end
+    if e == ANY or e == NO_STREAM then return 'write' end
+    if e == STREAM_EXISTS and redis.call('HEXISTS', tag .. ':i:$$' .. w.stream, 'n') == 1 then return 'write' end
     return 'wrong'
   end
-  if e == 'a' or e == 'e' then
+  if e == ANY or e == STREAM_EXISTS then
     if w.n == 0 then return 'write' end
-    local at = st[4]
+    local at = st[2]
     if not at then return 'write' end
     at = tonumber(at)
     if idsStandAt(w, at) then w.idem = at + w.n - 1; return 'idempotent' end
     return 'wrong'
   end
   local exact = -1
-  if e ~= 'n' then exact = tonumber(e) end
+  if e == REVISION then exact = w.revision end
   if exact == last then return 'write' end
   if exact > last or w.n == 0 then return 'wrong' end
   if idsStandAt(w, exact + 1) then w.idem = exact + w.n; return 'idempotent' end
   return 'wrong'
+end
+
+-- Sets field 'd' of a stream's id index (soft-deleted) and the mark that says it is there.
+local function markSoftDeleted(i)
+  local nv = redis.call('HGET', i, 'n')
+  if not nv then nv = '0' end
+  if string.byte(nv, -1) ~= 42 then nv = nv .. '*' end
+  redis.call('HSET', i, 'd', '1', 'n', nv)
 end
 
 local function pushAll(cmd, key, items)
@@ -163,7 +181,7 @@ local function write(w, created)
     head = head + 1
     local pos = int(head)
     redis.call('XADD', all, pos .. '-' .. pos, 'r', TOMBSTONE, 'b', ARGV[w.first])
-    redis.call('HSET', w.i, 't', pos)
+    redis.call('HSET', w.i, 't', pos, 'n', int(w.last + 1) .. '*')
     w.pos = pos
     w.rev = w.last
     return
@@ -187,19 +205,26 @@ local function write(w, created)
     end
     ids[#ids + 1] = 'n'
     ids[#ids + 1] = int(rev + 1)
+    -- A recreation clears 'd' below, and a tombstoned stream takes no writes: the mark goes.
+    if (w.flagged or marked[w.stream]) and not w.recreate then ids[#ids] = ids[#ids] .. '*' end
     pushAll('RPUSH', w.s, positions)
     pushAll('HSET', w.i, ids)
     w.pos = int(head)
     if w.meta then
-      local described = tag .. ':i:' .. string.sub(w.stream, 3)
-      if w.softDeletes then redis.call('HSET', described, 'd', '1') else redis.call('HDEL', described, 'd') end
+      local described = string.sub(w.stream, 3)
+      if w.softDeletes then
+        markSoftDeleted(tag .. ':i:' .. described)
+        marked[described] = true
+      else
+        redis.call('HDEL', tag .. ':i:' .. described, 'd')
+      end
     end
   end
   w.rev = rev
   if w.recreate then
     local meta = '$$' .. w.stream
     local im, sm = tag .. ':i:' .. meta, tag .. ':s:' .. meta
-    local metaCount = tonumber(redis.call('HGET', im, 'n') or '0')
+    local metaCount = countOf(redis.call('HGET', im, 'n'))
     local current = nil
     if metaCount > 0 then
       local p = tonumber(redis.call('LINDEX', sm, -1))
@@ -220,17 +245,17 @@ end
 local results = {}
 local argi = 3
 for c = 1, tonumber(ARGV[2]) do
-  local created = tonumber(ARGV[argi])
-  local nw = tonumber(ARGV[argi + 1])
-  argi = argi + 2
+  local created, nw = struct.unpack('>dI4', ARGV[argi])
+  argi = argi + 1
   local writes = {}
   for j = 1, nw do
-    local flags = tonumber(ARGV[argi + 2])
-    local n = tonumber(ARGV[argi + 3])
-    local stream = ARGV[argi]
+    local header = ARGV[argi]
+    local flags, revision, n = struct.unpack('>BdI4', header)
+    local stream = string.sub(header, 14)
     local w = {
-      stream = stream, expected = ARGV[argi + 1], n = n, first = argi + 4, bodies = math.ceil(n / RUN),
-      tombstone = flags % 2 == 1, meta = math.floor(flags / 2) % 2 == 1, softDeletes = math.floor(flags / 4) % 2 == 1,
+      stream = stream, expected = flags % 4, revision = revision, n = n, first = argi + 1, bodies = math.ceil(n / RUN),
+      tombstone = math.floor(flags / TOMBSTONE_FLAG) % 2 == 1, meta = math.floor(flags / META_FLAG) % 2 == 1,
+      softDeletes = math.floor(flags / SOFT_DELETES_FLAG) % 2 == 1,
       i = tag .. ':i:' .. stream, s = tag .. ':s:' .. stream,
     }
     argi = w.first + w.bodies
@@ -282,7 +307,7 @@ local s = tag .. ':s:' .. stream
 local from, forwards, limit = tonumber(ARGV[3]), ARGV[4] == 'f', tonumber(ARGV[5])
 ${BODY_HELPERS}
 local st = redis.call('HMGET', tag .. ':i:' .. stream, 'n', 't')
-local last = tonumber(st[1] or '0') - 1
+local last = countOf(st[1]) - 1
 local out, count = {}, 0
 local step = forwards and 1 or -1
 local cur, curFirst, curLast, seg = nil, 0, -1, nil
@@ -326,11 +351,12 @@ return out
 // KEYS: 1 the stream's id index, 2 its metastream's id index. Returns event count, tombstoned,
 // soft-deleted, whether the metastream has events.
 export const STREAM_STATE_SCRIPT = `#!lua flags=no-writes
+${BODY_HELPERS}
 local x = redis.call('HMGET', KEYS[1], 'n', 't', 'd')
 local t, d = 0, 0
 if x[2] then t = 1 end
 if x[3] == '1' then d = 1 end
-return { tonumber(x[1] or '0'), t, d, redis.call('HEXISTS', KEYS[2], 'n') }
+return { (countOf(x[1])), t, d, redis.call('HEXISTS', KEYS[2], 'n') }
 `;
 
 // Scavenging rebuilds $all into a new key (an entry cannot be rewritten in place: XADD only appends)
