@@ -1,17 +1,14 @@
 // `telltale sink kafka`: publishes the events of chosen streams (alerts, projection results) to a
 // Kafka topic until Ctrl-C, keyed, at least once with no gap (engine/connectors' sink: the
 // checkpoint moves only after Kafka acknowledged, every message carries its event id in a header).
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { parseCount } from '../arguments.js';
-import { directStoreUrl, type ConnectionFlags, type JsonFlag } from '../connect.js';
 import type { CliContext } from '../context.js';
+import { kafkaOptions, kafkaStoreOptions, kafkaTarget, untilStopped, type KafkaFlags } from '../kafka-flags.js';
 import { toJson } from '../output.js';
-import { openCliStore } from '../store-connection.js';
 import { UsageError } from '../usage-error.js';
 
-interface SinkFlags extends ConnectionFlags, JsonFlag {
-  brokers: string;
-  topic: string;
+interface SinkFlags extends KafkaFlags {
   streams?: string[];
   streamRegex?: string;
   types?: string[];
@@ -22,20 +19,21 @@ interface SinkFlags extends ConnectionFlags, JsonFlag {
 
 export function registerSink(program: Command, ctx: CliContext): void {
   const sink = program.command('sink').description('publish events to elsewhere (Kafka)');
-  sink
-    .command('kafka')
-    .description('publish the events of chosen streams to a Kafka topic until Ctrl-C, at least once, with no gap')
-    .requiredOption('--brokers <host:port,…>', 'Kafka bootstrap servers')
-    .requiredOption('--topic <topic>', 'the topic to publish to')
+  const command = sink.command('kafka').description('publish the events of chosen streams to a Kafka topic until Ctrl-C, at least once, with no gap');
+  kafkaOptions(command, 'the topic to publish to');
+  command
     .option('--streams <prefix...>', "publish events of streams starting with these prefixes, e.g. 'alerts-'")
     .option('--stream-regex <regex>', 'publish events of streams whose name matches')
     .option('--types <prefix...>', 'only events whose type starts with these prefixes')
     .option('--key <template>', "the message key: '{stream}' (default), '{data.cardId}', '{metadata.$correlationId}'")
     .option('--name <name>', 'names the checkpoint $kafka-sink-NAME (default: the topic)')
-    .option('--max-batch <n>', 'most events per produce request', parseCount)
-    .addOption(new Option('--db <dir>', 'the data directory to read (no server may hold it)').conflicts('store'))
-    .option('--store <url>', 'the store to read: file:DIR, redis://host:port (shared with a server), memory:')
-    .option('--json', 'print the final figures as JSON')
+    .option('--max-batch <n>', 'most events per produce request', parseCount);
+  kafkaStoreOptions(command, {
+    db: 'the data directory to read (no server may hold it)',
+    store: 'the store to read: file:DIR, redis://host:port (shared with a server), memory:',
+    json: 'print the final figures as JSON',
+  });
+  command
     .addHelpText(
       'after',
       `
@@ -47,15 +45,12 @@ Examples:
   $ telltale sink kafka --brokers 127.0.0.1:9092 --topic fraud-alerts --streams alerts- --store redis://127.0.0.1:6379`,
     )
     .action(async (flags: SinkFlags) => {
-      const storeUrl = directStoreUrl(flags);
-      if (storeUrl === undefined) throw new UsageError('sink kafka reads a store in this process: give --db DIR or --store URL');
-      const brokers = flags.brokers.split(',').map((b) => b.trim()).filter((b) => b !== '');
-      if (brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');
+      const { brokers, storeUrl, openStore } = kafkaTarget(flags, 'sink kafka reads a store in this process: give --db DIR or --store URL');
       if (flags.streams === undefined && flags.streamRegex === undefined && flags.types === undefined) {
         throw new UsageError('say what to publish: --streams PREFIX…, --stream-regex or --types PREFIX…');
       }
       const { startKafkaSink } = await import('../../engine/connectors/index.js');
-      const store = await openCliStore(storeUrl, flags.db !== undefined ? `--db ${flags.db}` : `--store ${storeUrl}`);
+      const store = await openStore();
       const log = (line: string) => ctx.output.err(`${line}\n`);
       try {
         const running = await startKafkaSink({
@@ -73,20 +68,7 @@ Examples:
         });
         if (!flags.json) log(`Publishing to ${flags.topic} on ${brokers.join(',')} from ${storeUrl}. Ctrl-C stops.`);
         const timer = flags.json ? undefined : setInterval(() => log(`  ${running.published()} published, at position ${running.position()}`), 2000);
-        let failure: unknown;
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            process.off('SIGINT', stop);
-            process.off('SIGTERM', stop);
-            resolve();
-          };
-          process.on('SIGINT', stop);
-          process.on('SIGTERM', stop);
-          running.done.then(stop, (e: unknown) => {
-            failure = e;
-            stop();
-          });
-        });
+        const failure = await untilStopped(running.done);
         clearInterval(timer);
         await running.stop();
         if (failure !== undefined) throw failure;
