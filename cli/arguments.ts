@@ -3,6 +3,7 @@
 // JSON is an input error (exit 1), reported with the file's name.
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError as CommanderInvalidArgument } from 'commander';
+import { parseStartFrom } from '../engine/projections/start-position.js';
 import { TelltaleError, InvalidArgumentError } from '../store/errors.js';
 import type { ExpectedRevision } from '../store/types.js';
 
@@ -37,6 +38,16 @@ export function parseFrom(value: string): bigint | 'start' | 'end' {
   if (value === 'start' || value === 'end') return value;
   if (/^\d+$/.test(value)) return BigInt(value);
   throw new CommanderInvalidArgument('expected start, end or a number');
+}
+
+/** `query --from`: start, a `$all` position, or an ISO 8601 date or time (UTC unless it names an offset). */
+export function parseQueryFrom(value: string): bigint | Date | 'start' {
+  if (value === 'start') return value;
+  const from = parseStartFrom(value);
+  if (from === undefined) {
+    throw new CommanderInvalidArgument('expected start, a $all position (e.g. 1024, as `read \'$all\' --json` prints them) or an ISO 8601 time (e.g. 2026-05-01T12:00:00Z or 2026-05-01)');
+  }
+  return from;
 }
 
 export function parseUrl(value: string): string {

@@ -77,6 +77,28 @@ export interface DeployOptions {
   readonly emit: boolean;
 }
 
+/** Where a query starts: a `$all` position (inclusive), or the first event stored at or after a time. */
+export type QueryFrom = bigint | Date;
+
+/** One line of a projection's log: a `log()` call or a fault (see `GET /projection/{name}/logs`). */
+export interface ProjectionLogLine {
+  readonly seq: number;
+  readonly time: string;
+  readonly kind: 'log' | 'fault';
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly position?: string;
+}
+
+export interface LogsOptions {
+  /** Only entries with a higher `seq`. @defaultValue 0 */
+  readonly after?: number;
+  /** With nothing newer, wait up to this long for an entry (follow mode). */
+  readonly waitSeconds?: number;
+  readonly signal?: AbortSignal;
+}
+
 /** Projection management; every method answers plain JSON values to print. */
 export interface ProjectionAdmin {
   deploy(options: DeployOptions): Promise<{ name: string; created: boolean }>;
@@ -86,9 +108,9 @@ export interface ProjectionAdmin {
   result(name: string, partition?: string): Promise<unknown>;
   command(name: string, command: 'enable' | 'disable' | 'reset'): Promise<void>;
   delete(name: string): Promise<void>;
-  logs(name: string): Promise<unknown[]>;
-  /** Runs a one-time query over history and answers its result (and final status). */
-  query(query: string, options: { from?: bigint }): Promise<{ result: unknown; status: Record<string, unknown> }>;
+  logs(name: string, options?: LogsOptions): Promise<ProjectionLogLine[]>;
+  /** Runs a one-time query over history (from `from` when given) and answers its result (and final status). */
+  query(query: string, options: { from?: QueryFrom }): Promise<{ result: unknown; status: Record<string, unknown> }>;
 }
 
 export interface Connection {

@@ -4,7 +4,6 @@
 // enabled projections run in this process too; closing the connection checkpoints them.
 import { randomUUID } from 'node:crypto';
 import { ProjectionManager, type ProjectionStatus } from '../engine/index.js';
-import { TelltaleError } from '../store/errors.js';
 import { QueryFaultError } from './query-fault.js';
 import type { Store } from '../store/types.js';
 import type { DeployOptions, ProjectionAdmin } from './connection.js';
@@ -91,16 +90,21 @@ export function directProjections(store: Store): DirectProjections {
     async delete(name) {
       await (await started()).delete(name, { deleteCheckpointStream: true, deleteStateStream: true });
     },
-    async logs(name) {
-      // The runtime keeps no log of its own on disk; what a projection leaves is its last fault.
-      const s = (await started()).status(name);
-      return s.lastError ? [`${s.status}: ${s.lastError.message}${s.lastError.line !== undefined ? ` (line ${s.lastError.line})` : ''}${s.lastError.position !== undefined ? ` at ${s.lastError.position}` : ''}`] : [];
+    async logs(name, options = {}) {
+      // Logs live in the memory of the process running the projection: here, this command. The
+      // first read lets it run over what the log holds, so its log() lines and faults are there.
+      const after = options.after ?? 0;
+      const m = after === 0 ? await caughtUp(name) : await started();
+      if (options.waitSeconds !== undefined && m.logs(name, after).length === 0) {
+        const timeout = AbortSignal.timeout(options.waitSeconds * 1000);
+        await m.whenLogged(name, after, options.signal !== undefined ? AbortSignal.any([timeout, options.signal]) : timeout);
+      }
+      return m.logs(name, after);
     },
     async query(query, options) {
-      if (options.from !== undefined) throw new TelltaleError('unsupported', 'query --from is not supported yet: the projection runtime always starts a query at the beginning of $all');
       const m = await started();
       const name = `query-${randomUUID()}`;
-      await m.create(name, query, { mode: 'transient', emit: false, enabled: true });
+      await m.create(name, query, { mode: 'transient', emit: false, enabled: true, ...(options.from !== undefined ? { from: options.from } : {}) });
       try {
         const status = await m.when(name, (s) => s.status === 'Completed' || s.status === 'Faulted' || s.status === 'Stopped');
         if (status.status === 'Faulted') {

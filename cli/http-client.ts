@@ -20,6 +20,9 @@ import {
   type Connection,
   type DeployOptions,
   type FollowOptions,
+  type LogsOptions,
+  type ProjectionLogLine,
+  type QueryFrom,
   type MetadataOutcome,
   type ProjectionAdmin,
   type RawMetadata,
@@ -555,18 +558,23 @@ class HttpProjectionAdmin implements ProjectionAdmin {
     await this.#json('DELETE', `/projection/${encodeURIComponent(name)}?${q}`, name);
   }
 
-  async logs(name: string): Promise<unknown[]> {
-    const body = await this.#json('GET', `/projection/${encodeURIComponent(name)}/logs`, name);
-    if (Array.isArray(body)) return body;
-    return ((body as { logs?: unknown[] } | undefined)?.logs ?? []) as unknown[];
+  async logs(name: string, options: LogsOptions = {}): Promise<ProjectionLogLine[]> {
+    const q = options.after !== undefined && options.after > 0 ? `?${new URLSearchParams({ after: String(options.after) })}` : '';
+    const response = await this.http.request('GET', `/projection/${encodeURIComponent(name)}/logs${q}`, {
+      headers: { Accept: 'application/json', ...(options.waitSeconds !== undefined ? { 'Kurrent-LongPoll': String(options.waitSeconds) } : {}) },
+      notFound: this.#notFound(name),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    });
+    const body = (await response.json()) as { logs?: ProjectionLogLine[] };
+    return body.logs ?? [];
   }
 
-  async query(query: string, options: { from?: bigint }): Promise<{ result: unknown; status: Record<string, unknown> }> {
-    if (options.from !== undefined) {
-      throw new TelltaleError('unsupported', 'query --from needs --db: Event Store\'s HTTP API has no start position for a query');
-    }
+  async query(query: string, options: { from?: QueryFrom }): Promise<{ result: unknown; status: Record<string, unknown> }> {
     const name = `query-${randomUUID()}`;
-    await this.deploy({ name, query, mode: 'transient', enable: true, emit: false });
+    // `from` is Telltale's: Event Store starts every query at the beginning.
+    const params = new URLSearchParams({ name, type: 'JS', enabled: 'true', emit: 'false' });
+    if (options.from !== undefined) params.set('from', options.from instanceof Date ? options.from.toISOString() : options.from.toString());
+    await this.#json('POST', `/projections/transient?${params}`, undefined, query);
     try {
       for (;;) {
         const status = await this.status(name);

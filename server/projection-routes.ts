@@ -3,8 +3,10 @@
 // creating, changing and deleting needs `$ops` or `$admins`.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ProjectionManager, ProjectionStatus } from '../engine/index.js';
+import { parseStartFrom, type StartFrom } from '../engine/projections/start-position.js';
 import { num } from './atom-feed.js';
 import { badRequest } from './http-error.js';
+import { longPollSeconds } from './http-headers.js';
 import { baseUrl, requireAuthenticated, requireOps, sendJson, type ServerContext } from './server-context.js';
 
 type Params = Record<string, string | undefined>;
@@ -26,6 +28,27 @@ function flag(query: Params, key: string, fallback: boolean): boolean {
 function projectionName(value: string | undefined): string {
   if (value === undefined || !NAME.test(value)) throw badRequest(`Invalid projection name ${JSON.stringify(value)}`);
   return value;
+}
+
+/**
+ * Telltale's `from` on `POST /projections/transient` (Event Store has none): a `$all` position,
+ * inclusive, or an ISO 8601 time (the first event stored at or after it; UTC unless it says).
+ */
+function startFrom(value: string): StartFrom {
+  const from = parseStartFrom(value);
+  if (from === undefined) throw badRequest(`from must be a $all position (e.g. 1024) or an ISO 8601 time (e.g. 2026-05-01T12:00:00Z), got ${JSON.stringify(value)}`);
+  return from;
+}
+
+/** A JSON object body: parsed by the JSON parser, or text (curl -d sends a form) parsed here. */
+function jsonBody(req: FastifyRequest): unknown {
+  const body = req.body;
+  if (typeof body !== 'string' && !Buffer.isBuffer(body)) return body;
+  try {
+    return JSON.parse(body.toString());
+  } catch (e) {
+    throw badRequest(`The request body is not valid JSON: ${(e as Error).message}`);
+  }
 }
 
 function queryText(req: FastifyRequest): string {
@@ -110,11 +133,14 @@ export function registerProjectionRoutes(app: FastifyInstance, ctx: ServerContex
     const type = (query.type ?? 'JS').toUpperCase();
     if (type !== 'JS') throw badRequest(`Only JS projections are supported, got type=${query.type}`);
     const emit = flag(query, 'emit', false);
+    if (query.from !== undefined && mode !== 'transient') throw badRequest('from is for transient projections (queries) only: POST /projections/transient?from=…');
+    const from = query.from === undefined || query.from === '' ? undefined : startFrom(query.from);
     await projections.create(name, queryText(req), {
       mode,
       emit,
       enabled: flag(query, 'enabled', true),
       checkpoints: mode === 'continuous' ? true : flag(query, 'checkpoints', false),
+      ...(from !== undefined ? { from } : {}),
     });
     reply.raw.statusMessage = 'Created';
     return sendJson(reply.header('location', `${baseUrl(ctx, req)}/projection/${encodeURIComponent(name)}`), 201, { name });
@@ -164,8 +190,43 @@ export function registerProjectionRoutes(app: FastifyInstance, ctx: ServerContex
   app.get('/projection/:name/config', async (req, reply) => {
     requireAuthenticated(req);
     const name = projectionName((req.params as Params).name);
-    const s = projections.status(name);
-    return sendJson(reply, 200, { emitEnabled: s.emitEnabled, trackEmittedStreams: false, checkpointsEnabled: s.mode !== 'transient' });
+    return sendJson(reply, 200, projections.config(name));
+  });
+
+  // Event Store's UpdateConfig: only while stopped or faulted (409 otherwise); keys left out keep their values.
+  app.put('/projection/:name/config', async (req, reply) => {
+    requireOps(req, 'configure projections on');
+    const name = projectionName((req.params as Params).name);
+    return sendJson(reply, 200, await projections.updateConfig(name, jsonBody(req) as Parameters<ProjectionManager['updateConfig']>[1]));
+  });
+
+  // Telltale: what the projection wrote with log() and its faults (Event Store sends them to its
+  // server log). `after=SEQ` answers only newer entries; with `Kurrent-LongPoll: N` (or ES-LongPoll)
+  // an empty answer waits up to N seconds for one.
+  app.get('/projection/:name/logs', async (req, reply) => {
+    requireAuthenticated(req);
+    const name = projectionName((req.params as Params).name);
+    const raw = (req.query as Params).after;
+    if (raw !== undefined && !/^\d{1,15}$/.test(raw)) throw badRequest(`after must be an entry's seq (a whole number), got ${JSON.stringify(raw)}`);
+    const after = raw === undefined ? 0 : Number(raw);
+    let logs = projections.logs(name, after);
+    const wait = logs.length === 0 ? longPollSeconds(req.headers, ctx.longPollMaxSeconds) : undefined;
+    if (wait !== undefined) {
+      const done = new AbortController();
+      const stop = () => done.abort();
+      const timer = setTimeout(stop, wait * 1000);
+      req.raw.socket.once('close', stop);
+      ctx.closing.addEventListener('abort', stop, { once: true });
+      try {
+        await projections.whenLogged(name, after, done.signal);
+      } finally {
+        clearTimeout(timer);
+        req.raw.socket.off('close', stop);
+        ctx.closing.removeEventListener('abort', stop);
+      }
+      logs = projections.logs(name, after);
+    }
+    return sendJson(reply, 200, { name, logs });
   });
 
   app.post('/projection/:name/command/:command', async (req, reply) => {

@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import { choice } from '../arguments.js';
 import { connectionOptions, jsonOption, withConnection, type ConnectionFlags, type JsonFlag } from '../connect.js';
-import type { ProjectionMode } from '../connection.js';
+import type { ProjectionLogLine, ProjectionMode } from '../connection.js';
+import { PROJECTION_LOG_LIMIT } from '../../engine/projections/projection-log.js';
 import type { CliContext } from '../context.js';
 import { table, toJson } from '../output.js';
 import { loadRuleFile } from '../rule-file.js';
@@ -17,6 +18,10 @@ interface DeployFlags extends ConnectionFlags, JsonFlag {
 
 interface NameFlags extends ConnectionFlags, JsonFlag {
   partition?: string;
+}
+
+interface LogsFlags extends ConnectionFlags, JsonFlag {
+  follow?: boolean;
 }
 
 const MODES = ['continuous', 'one-time', 'transient'] as const;
@@ -38,7 +43,8 @@ Examples:
   $ telltale projection list
   $ telltale projection status card-testing --json
   $ telltale projection state card-testing --partition card-7
-  $ telltale projection disable card-testing && telltale projection reset card-testing`,
+  $ telltale projection disable card-testing && telltale projection reset card-testing
+  $ telltale projection logs card-testing --follow`,
     );
 
   const deploy = projection
@@ -117,8 +123,62 @@ Examples:
     single(verb, what, async (c, n) => c.projections.command(n, verb), (n) => `${{ enable: 'Enabled', disable: 'Disabled', reset: 'Reset' }[verb]} ${n}\n`);
   }
   single('delete', 'delete it, with its checkpoint and state streams', async (c, n) => c.projections.delete(n), (n) => `Deleted projection ${n}\n`);
-  single('logs', 'show what it logged with log() and its faults', (c, n) => c.projections.logs(n), (_n, v) => {
-    const lines = (v as unknown[]) ?? [];
-    return lines.length === 0 ? '' : lines.map((l) => (typeof l === 'string' ? l : toJson(l))).join('\n') + '\n';
+  const logs = projection
+    .command('logs')
+    .description('show what it logged with log() and its faults, with their times')
+    .argument('<name>', 'the projection')
+    .option('--follow', 'keep printing new lines as they come (Ctrl-C stops)')
+    .addHelpText(
+      'after',
+      `
+Lines are kept in memory by the process running the projection (the server, or with --db this
+command), the last ${PROJECTION_LOG_LIMIT} per projection. --json prints one JSON object per line:
+{"seq":1,"time":"…","kind":"log"|"fault","message":"…","line":…,"column":…,"position":"…"}.
+
+Examples:
+  $ telltale projection logs card-testing
+  $ telltale projection logs card-testing --follow --json`,
+    );
+  connectionOptions(logs);
+  jsonOption(logs);
+  logs.action(async (name: string, flags: LogsFlags) => {
+    const print = (lines: readonly ProjectionLogLine[]) => {
+      for (const l of lines) ctx.output.out(flags.json ? `${toJson(l)}\n` : `${logLine(l)}\n`);
+    };
+    await withConnection(flags, async (c) => {
+      const first = await c.projections.logs(name);
+      print(first);
+      if (first.length === 0 && !flags.json && !flags.follow) ctx.output.err(`No log lines for ${name}: it has not called log() or faulted since ${c.describe} started running it\n`);
+      if (!flags.follow) return;
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        let after = first.at(-1)?.seq ?? 0;
+        while (!stop.signal.aborted) {
+          // A long poll: the server answers as soon as there is a line, or empty after the wait.
+          const next = await c.projections.logs(name, { after, waitSeconds: FOLLOW_WAIT_SECONDS, signal: stop.signal }).catch((e: unknown) => {
+            if (stop.signal.aborted) return [];
+            throw e;
+          });
+          print(next);
+          after = next.at(-1)?.seq ?? after;
+        }
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
   });
+}
+
+/** How long one follow request waits for a new line before asking again. */
+const FOLLOW_WAIT_SECONDS = 10;
+
+/** `2026-05-01T12:00:00.000Z  log    message` / `…  FAULT  message (line 3:7, at position 77)` */
+function logLine(l: ProjectionLogLine): string {
+  if (l.kind === 'log') return `${l.time}  log    ${l.message}`;
+  const where = [l.line !== undefined ? `line ${l.line}${l.column !== undefined ? `:${l.column}` : ''}` : '', l.position !== undefined ? `at position ${l.position}` : ''].filter((w) => w !== '');
+  return `${l.time}  FAULT  ${l.message}${where.length > 0 ? ` (${where.join(', ')})` : ''}`;
 }

@@ -1,15 +1,14 @@
 // `telltale query FILE`: a one-time projection over history; prints its result when it completes.
 import type { Command } from 'commander';
-import { parseFrom } from '../arguments.js';
+import { parseQueryFrom } from '../arguments.js';
 import { connectionOptions, jsonOption, withConnection, type ConnectionFlags, type JsonFlag } from '../connect.js';
 import type { CliContext } from '../context.js';
 import { toJson } from '../output.js';
 import { loadRuleFile } from '../rule-file.js';
 import { QueryFaultError } from '../query-fault.js';
-import { UsageError } from '../usage-error.js';
 
 interface QueryFlags extends ConnectionFlags, JsonFlag {
-  from?: bigint | 'start' | 'end';
+  from?: bigint | Date | 'start';
 }
 
 export function registerQuery(program: Command, ctx: CliContext): void {
@@ -17,20 +16,27 @@ export function registerQuery(program: Command, ctx: CliContext): void {
     .command('query')
     .description('run a projection once over history and print its result')
     .argument('<file>', 'the projection (.js)')
-    .option('--from <position>', 'start at this $all position instead of the beginning', parseFrom)
+    .option('--from <position|time>', 'start at this $all position (inclusive), or at the first event stored at or after an ISO 8601 time, instead of the beginning', parseQueryFrom)
     .addHelpText(
       'after',
       `
+--from takes a $all commit position, as \`telltale read '$all' --json\` prints them in "position"
+(the event there is included), or an ISO 8601 date or time: 2026-05-01, 2026-05-01T12:00:00Z,
+2026-05-01T14:00+02:00 (UTC when it names no offset); the query then starts at the first event
+stored at or after it. A fromStream/fromCategory query starts at the first event of its stream at
+or after that point.
+
 Examples:
   $ telltale query count-by-type.js
-  $ telltale query count-by-type.js --db ./telltale-data --json`,
+  $ telltale query count-by-type.js --db ./telltale-data --json
+  $ telltale query count-by-type.js --from 1024
+  $ telltale query count-by-type.js --from 2026-05-01T00:00:00Z`,
     );
   connectionOptions(command);
   jsonOption(command);
   command.action(async (file: string, flags: QueryFlags) => {
-    if (flags.from === 'end') throw new UsageError('--from end leaves nothing to query; give a position or start');
     const rule = await loadRuleFile(file);
-    const from = typeof flags.from === 'bigint' ? flags.from : undefined;
+    const from = flags.from === 'start' ? undefined : flags.from;
     let result: unknown;
     try {
       ({ result } = await withConnection(flags, (c) => c.projections.query(rule.source, from !== undefined ? { from } : {})));

@@ -52,3 +52,14 @@ export class ProjectionExistsError extends TelltaleError {
     super('conflict', `Projection '${projection}' already exists`);
   }
 }
+
+/** A change Event Store allows only while a projection is stopped or faulted, such as its config. */
+export class ProjectionNotStoppedError extends TelltaleError {
+  constructor(
+    readonly projection: string,
+    readonly status: string,
+    what: string,
+  ) {
+    super('conflict', `Cannot ${what} of projection '${projection}' while it is ${status}: disable it first`);
+  }
+}

@@ -6,8 +6,10 @@
 import { StreamNotFoundError } from '../../store/errors.js';
 import type { RecordedEvent, Store } from '../../store/types.js';
 import { systemClock, type Clock } from './clock.js';
-import { ProjectionExistsError, ProjectionInvalidError, ProjectionNotFoundError } from './errors.js';
+import { ProjectionExistsError, ProjectionInvalidError, ProjectionNotFoundError, ProjectionNotStoppedError } from './errors.js';
 import { compileProjection, IsolateProcessor } from './processor.js';
+import { checkConfigChange, configOf, DEFAULT_PROJECTION_CONFIG, withConfigChange, type PersistedConfig, type ProjectionConfig } from './projection-config.js';
+import { ProjectionLog, type ProjectionLogEntry } from './projection-log.js';
 import { ProjectionRunner, type ProjectionFault, type ProjectionMode, type ProjectionRunStatus, type RunnerLogger } from './projection-runner.js';
 import {
   checkpointStream,
@@ -18,8 +20,9 @@ import {
   REGISTRY_STREAM,
   resultStream,
 } from './projection-streams.js';
-import type { SandboxLimits } from './sandbox.js';
+import { defaultSandboxLimits, type SandboxLimits } from './sandbox.js';
 import { definitionProblem, readerOf } from './source-definition.js';
+import { readPointBefore, type StartFrom } from './start-position.js';
 import { isSystemProjection, SYSTEM_PROJECTIONS, systemProcessorFactory } from './system-projections.js';
 
 export interface ProjectionManagerOptions {
@@ -50,6 +53,11 @@ export interface CreateProjectionOptions {
   /** One-time projections only: write checkpoints (continuous ones always do). @defaultValue false */
   readonly checkpoints?: boolean;
   readonly limits?: Partial<SandboxLimits>;
+  /**
+   * Transient projections (queries) only: start at this `$all` position (inclusive), or at the
+   * first event stored at or after this time, instead of the beginning. @defaultValue the beginning
+   */
+  readonly from?: StartFrom;
 }
 
 export interface UpdateProjectionOptions {
@@ -86,7 +94,7 @@ export interface ProjectionStatus {
 }
 
 /** The `$ProjectionUpdated` body, with Event Store's PersistedState field names. */
-interface PersistedProjection {
+interface PersistedProjection extends PersistedConfig {
   HandlerType: string;
   Query: string;
   Mode: ProjectionMode;
@@ -106,6 +114,15 @@ interface Managed {
   runner: ProjectionRunner;
   /** Serialises management operations on one projection. */
   lock: Promise<unknown>;
+  /** A query's start (transient projections). */
+  readonly from: StartFrom | undefined;
+  /**
+   * Disabled after its runner faulted or completed: Event Store then reports it Stopped
+   * (ManagedProjection.StopUnlessPreparedOrLoaded), and `enable` starts a fresh runner.
+   */
+  stoppedAfterEnd: boolean;
+  /** The config changed while stopped: `enable` starts a runner built with the new one. */
+  reconfigured: boolean;
 }
 
 const silentLogger: RunnerLogger = { debug() {}, warn() {} };
@@ -116,6 +133,7 @@ export class ProjectionManager {
   readonly #clock: Clock;
   readonly #logger: RunnerLogger;
   readonly #projections = new Map<string, Managed>();
+  readonly #log: ProjectionLog;
   #started = false;
   #nextId = 1;
 
@@ -124,6 +142,7 @@ export class ProjectionManager {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
+    this.#log = new ProjectionLog(this.#clock);
   }
 
   /** Loads persisted projections, creates the system projections on first start, starts what is enabled. */
@@ -172,6 +191,7 @@ export class ProjectionManager {
     if (this.#projections.has(name)) throw new ProjectionExistsError(name);
     await this.#check(name, query, options.limits);
     const mode = options.mode ?? 'continuous';
+    if (options.from !== undefined && mode !== 'transient') throw new TypeError('`from` is for transient projections (queries) only');
     const persisted: PersistedProjection = {
       HandlerType: 'JS',
       Query: query,
@@ -185,7 +205,7 @@ export class ProjectionManager {
       ...(options.limits ? { Limits: options.limits } : {}),
     };
     if (mode !== 'transient') await this.#persist(name, persisted, true);
-    const managed = this.#add(name, persisted);
+    const managed = this.#add(name, persisted, options.from);
     if (persisted.Enabled) await managed.runner.start();
   }
 
@@ -204,7 +224,7 @@ export class ProjectionManager {
         Epoch: options.resetState ? m.persisted.Epoch + 1 : m.persisted.Epoch,
       };
       await this.#persist(name, m.persisted);
-      m.runner = this.#runner(name, m.persisted, m.id);
+      this.#replaceRunner(m);
       if (m.persisted.Enabled) await m.runner.start();
     });
   }
@@ -216,10 +236,11 @@ export class ProjectionManager {
         m.persisted = { ...m.persisted, Enabled: true };
         await this.#persist(name, m.persisted);
       }
-      if (m.runner.status === 'Faulted' || m.runner.status === 'Completed') {
+      if (m.runner.status === 'Faulted' || m.runner.status === 'Completed' || m.reconfigured) {
         await m.runner.dispose();
-        m.runner = this.#runner(name, m.persisted, m.id);
+        this.#replaceRunner(m);
       }
+      m.stoppedAfterEnd = false;
       await m.runner.start();
     });
   }
@@ -228,6 +249,9 @@ export class ProjectionManager {
   async disable(name: string): Promise<void> {
     const m = this.#get(name);
     await this.#serial(m, async () => {
+      // A runner that faulted or completed has nothing left to stop; the projection now reports
+      // Stopped, as Event Store's does. (A fault while writing the final checkpoint stays Faulted.)
+      if (m.runner.status === 'Faulted' || m.runner.status === 'Completed') m.stoppedAfterEnd = true;
       await m.runner.dispose();
       if (m.persisted.Enabled) {
         m.persisted = { ...m.persisted, Enabled: false };
@@ -247,7 +271,7 @@ export class ProjectionManager {
       await m.runner.dispose();
       m.persisted = { ...m.persisted, Epoch: m.persisted.Epoch + 1 };
       if (m.persisted.Mode !== 'transient') await this.#persist(name, m.persisted);
-      m.runner = this.#runner(name, m.persisted, m.id);
+      this.#replaceRunner(m);
       if (m.persisted.Enabled) await m.runner.start();
     });
   }
@@ -265,6 +289,7 @@ export class ProjectionManager {
         if (options.deleteStateStream) await this.#softDelete(m.runner.definition?.resultStreamName ?? resultStream(name));
       }
       this.#projections.delete(name);
+      this.#log.forget(name);
     });
   }
 
@@ -276,17 +301,19 @@ export class ProjectionManager {
     const m = this.#get(name);
     const r = m.runner;
     const point = r.settledPoint ?? r.point;
+    const stopped = m.stoppedAfterEnd;
     return {
       name,
       mode: m.persisted.Mode,
       kind: isSystemProjection(name) && m.persisted.HandlerType.startsWith('native:') ? 'system' : 'js',
       enabled: m.persisted.Enabled,
-      status: r.status,
+      status: stopped ? 'Stopped' : r.status,
       position: point === undefined ? undefined : point.kind === 'all' ? point.position.toString() : `${point.revision}@${point.streamId}`,
       eventsProcessed: r.eventsProcessed,
       rate: r.rate,
       lag: undefined,
-      lastError: r.fault,
+      // Event Store gives the fault's reason only while Faulted; the projection's log keeps it.
+      lastError: stopped ? undefined : r.fault,
       partitionsCached: r.partitionsCached,
       emitEnabled: m.persisted.EmitEnabled,
       epoch: m.persisted.Epoch,
@@ -319,6 +346,47 @@ export class ProjectionManager {
   /** The query text of a projection. */
   query(name: string): string {
     return this.#get(name).persisted.Query;
+  }
+
+  /** Its configuration, in Event Store's shape (`GET /projection/{name}/config`). */
+  config(name: string): ProjectionConfig {
+    const p = this.#get(name).persisted;
+    return configOf(p, this.#handledThreshold(p));
+  }
+
+  /**
+   * Changes some of its configuration (`PUT /projection/{name}/config`); keys left out keep their
+   * values. As in Event Store the projection must be stopped or faulted (a transient one need
+   * not be); the change is persisted and applies from its next `enable`. Throws
+   * `InvalidArgumentError` for an unknown key or a bad value, `ProjectionNotStoppedError` while it runs.
+   */
+  async updateConfig(name: string, change: Partial<ProjectionConfig>): Promise<ProjectionConfig> {
+    const m = this.#get(name);
+    const c = checkConfigChange(change);
+    const native = m.persisted.HandlerType.startsWith('native:');
+    if (native && c.checkpointHandledThreshold !== undefined && c.checkpointHandledThreshold !== this.#handledThreshold(m.persisted)) {
+      throw new ProjectionInvalidError(name, `'${name}' is a system projection: it checkpoints every ${this.#handledThreshold(m.persisted)} handled events, which cannot be changed`);
+    }
+    await this.#serial(m, async () => {
+      const status = this.status(name).status;
+      if (m.persisted.Mode !== 'transient' && status !== 'Stopped' && status !== 'Faulted') throw new ProjectionNotStoppedError(name, status, 'change the config');
+      m.persisted = { ...withConfigChange(m.persisted, c), Version: m.persisted.Version + 1 };
+      if (m.persisted.Mode !== 'transient') await this.#persist(name, m.persisted);
+      m.reconfigured = true;
+    });
+    return this.config(name);
+  }
+
+  /** What it logged with `log()` and its faults, kept in memory, oldest first: entries with `seq` above `after`. */
+  logs(name: string, after = 0): ProjectionLogEntry[] {
+    this.#get(name);
+    return this.#log.entries(name, after);
+  }
+
+  /** Resolves once it has a log entry with `seq` above `after`, or the signal aborts (a long poll). */
+  async whenLogged(name: string, after: number, signal?: AbortSignal): Promise<void> {
+    this.#get(name);
+    await this.#log.whenAfter(name, after, signal);
   }
 
   /**
@@ -371,15 +439,29 @@ export class ProjectionManager {
     await Promise.all([...this.#projections.values()].map((m) => this.#serial(m, () => m.runner.dispose())));
   }
 
-  #add(name: string, persisted: PersistedProjection): Managed {
+  #add(name: string, persisted: PersistedProjection, from?: StartFrom): Managed {
     const id = this.#nextId++;
-    const managed: Managed = { name, persisted, id, runner: this.#runner(name, persisted, id), lock: Promise.resolve() };
+    const managed: Managed = { name, persisted, id, runner: this.#runner(name, persisted, id, from), lock: Promise.resolve(), from, stoppedAfterEnd: false, reconfigured: false };
     this.#projections.set(name, managed);
     return managed;
   }
 
-  #runner(name: string, p: PersistedProjection, id: number): ProjectionRunner {
-    const factory = p.HandlerType.startsWith('native:') && isSystemProjection(name) ? systemProcessorFactory(name) : IsolateProcessor.factory(p.Query, { ...this.#options.limits, ...p.Limits });
+  /** A new runner from the persisted definition and config (the old one is disposed or never ran). */
+  #replaceRunner(m: Managed): void {
+    m.runner = this.#runner(m.name, m.persisted, m.id, m.from);
+    m.stoppedAfterEnd = false;
+    m.reconfigured = false;
+  }
+
+  /** The config's checkpointHandledThreshold, else the limits'; the system projections' native code fixes theirs. */
+  #handledThreshold(p: PersistedProjection): number {
+    if (p.HandlerType.startsWith('native:')) return DEFAULT_PROJECTION_CONFIG.checkpointHandledThreshold;
+    return p.CheckpointHandledThreshold ?? p.Limits?.checkpointHandledThreshold ?? this.#options.limits?.checkpointHandledThreshold ?? defaultSandboxLimits.checkpointHandledThreshold;
+  }
+
+  #runner(name: string, p: PersistedProjection, id: number, from?: StartFrom): ProjectionRunner {
+    const limits = { ...this.#options.limits, ...p.Limits, ...(p.CheckpointHandledThreshold !== undefined ? { checkpointHandledThreshold: p.CheckpointHandledThreshold } : {}) };
+    const factory = p.HandlerType.startsWith('native:') && isSystemProjection(name) ? systemProcessorFactory(name) : IsolateProcessor.factory(p.Query, limits);
     return new ProjectionRunner(
       {
         name,
@@ -390,11 +472,12 @@ export class ProjectionManager {
         version: p.Version,
         id,
         maxBatch: this.#options.maxBatch ?? 1000,
+        ...(from !== undefined ? { startAfter: (reader) => readPointBefore(this.#store, reader, from) } : {}),
       },
       this.#store,
       factory,
       this.#clock,
-      this.#logger,
+      this.#log.loggerFor(name, this.#logger),
     );
   }
 

@@ -27,7 +27,7 @@ import {
   type ReadPoint,
 } from './projection-streams.js';
 import type { BatchOutput, FlushOutput, RestoredState } from './sandbox.js';
-import { definitionProblem, isPartitioned, readerOf, wantedEventTypes, type SourceDefinition } from './source-definition.js';
+import { definitionProblem, isPartitioned, readerOf, wantedEventTypes, type ReaderKind, type SourceDefinition } from './source-definition.js';
 
 export type ProjectionMode = 'continuous' | 'one-time' | 'transient';
 export type ProjectionRunStatus = 'Stopped' | 'Starting' | 'Running' | 'Stopping' | 'Faulted' | 'Completed';
@@ -51,6 +51,8 @@ export interface RunnerConfig {
   readonly id: number;
   /** Largest batch handed to the processor at once. */
   readonly maxBatch: number;
+  /** Where a run without a checkpoint starts (exclusive), once the source is known: a query's `from`. @defaultValue the beginning */
+  readonly startAfter?: (reader: ReaderKind) => Promise<ReadPoint | undefined>;
 }
 
 export interface RunnerLogger {
@@ -257,6 +259,7 @@ export class ProjectionRunner {
     await processor.restore(restored, c.emitEnabled && c.mode !== 'transient');
     const reader = readerOf(definition);
     if (this.#point && (this.#point.kind === 'stream') !== (reader.kind === 'stream')) this.#point = undefined;
+    if (this.#point === undefined && c.startAfter !== undefined) this.#point = await c.startAfter(reader);
     this.#feed = new EventFeed(this.#store, {
       reader,
       from: this.#point,

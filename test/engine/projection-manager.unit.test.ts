@@ -55,6 +55,20 @@ describe('ProjectionManager', () => {
     expect(manager.status('count').eventsProcessed).to.equal(2);
   });
 
+  it('a faulted projection that is disabled reports Stopped, as Event Store\'s does; enable runs it again', async () => {
+    await appendAll(store, [['a-1', 'Tick'], ['a-1', 'Boom']]);
+    await manager.create('fragile', `fromAll().when({ Tick: function () {}, Boom: function () { throw new Error('boom'); } })`);
+    expect(await manager.when('fragile', (s) => s.status === 'Faulted')).to.nested.include({ 'lastError.message': 'boom' });
+    await manager.disable('fragile');
+    const stopped = manager.status('fragile');
+    expect(stopped).to.include({ status: 'Stopped', enabled: false });
+    expect(stopped.lastError).to.equal(undefined);
+    expect(manager.list().find((p) => p.name === 'fragile')).to.include({ status: 'Stopped' });
+    expect(manager.logs('fragile').map((l) => [l.kind, l.message])).to.deep.equal([['fault', 'boom']]);
+    await manager.enable('fragile');
+    expect(await manager.when('fragile', (s) => s.status === 'Faulted')).to.include({ enabled: true });
+  });
+
   it('reset starts over from the beginning with a new epoch', async () => {
     await appendAll(store, [['a-1', 'Tick'], ['a-1', 'Tick']]);
     await manager.create('count', COUNTER);
