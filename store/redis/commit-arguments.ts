@@ -1,19 +1,21 @@
-// The arguments of one call of the commit script (scripts.ts), for a group of commits. Each write
-// travels as a small binary header and its bodies, each commit as a header: three arguments for a
-// single-event append, where decimal fields and per-stream keys took eleven. Every argument costs
-// on both sides (ioredis writes it, Redis parses it and makes a Lua string of it), and a group of
-// a hundred concurrent single-event appends is mostly arguments.
+// The arguments of one call of the commit script (scripts.ts) for a group of commits: the store's
+// hash tag and ONE packed string. A group of a hundred concurrent single-event appends used to be
+// hundreds of arguments, and each costs on both sides (ioredis frames it, Redis parses it into a
+// string object and then a Lua string); packed, the client writes one buffer and the script reads
+// it with struct.unpack, a call per write and per body.
 //
-//   ARGV[1]  the store's hash tag `{prefix}`
-//   ARGV[2]  commit count
-//   per commit: header = created ms (f64 BE), write count (u32 BE)
-//   per write:  header = flags (u8), exact expected revision (f64 BE, 0 unless the kind is exact),
-//               event count (u32 BE), the stream name (UTF-8, the rest);
-//               then its bodies (record-codec.ts `encodeWrite`), ceil(count / MAX_ENTRY_EVENTS) of them
+//   u32 BE  commit count, then per commit:
+//     f64 BE  created, milliseconds since the epoch
+//     u32 BE  write count, then per write:
+//       u8      flags (below)
+//       f64 BE  the exact expected revision (0 unless the kind is exact)
+//       u32 BE  event count N
+//       u16 BE  stream name length, then the name (UTF-8)
+//       then ceil(N / MAX_ENTRY_EVENTS) bodies (record-codec.ts), each as u32 BE length + bytes
 import type { PreparedWrite } from '../backend.js';
 import { isSoftDeleteMarker } from '../metadata.js';
 import { isMetastream } from '../stream-name.js';
-import { encodeWrite } from './record-codec.js';
+import { MAX_ENTRY_EVENTS, runBytes, writeRun } from './record-codec.js';
 
 /** Bits 0-1 of a write's flags: the kind of expected revision. */
 export const EXPECT_REVISION = 0;
@@ -30,26 +32,48 @@ export interface GroupedCommit {
   readonly writes: readonly PreparedWrite[];
 }
 
-export function commitArguments(tag: string, commits: readonly GroupedCommit[]): (string | Buffer)[] {
-  const args: (string | Buffer)[] = [tag, String(commits.length)];
+export function commitArguments(tag: string, commits: readonly GroupedCommit[]): [string, Buffer] {
+  let size = 4;
+  const streamBytes: number[] = [];
   for (const commit of commits) {
-    const header = Buffer.allocUnsafe(12);
-    header.writeDoubleBE(commit.created, 0);
-    header.writeUInt32BE(commit.writes.length, 8);
-    args.push(header);
+    size += 12;
     for (const write of commit.writes) {
-      args.push(writeHeader(write));
-      for (const body of encodeWrite(write.streamId, write.events, commit.created)) args.push(body);
+      const sb = Buffer.byteLength(write.streamId, 'utf8');
+      streamBytes.push(sb);
+      size += 15 + sb;
+      for (let from = 0; from < write.events.length; from += MAX_ENTRY_EVENTS) {
+        size += 4 + runBytes(sb, write.events, from, Math.min(write.events.length, from + MAX_ENTRY_EVENTS));
+      }
     }
   }
-  return args;
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32BE(commits.length, 0);
+  let at = 4;
+  let w = 0;
+  for (const commit of commits) {
+    out.writeDoubleBE(commit.created, at);
+    out.writeUInt32BE(commit.writes.length, at + 8);
+    at += 12;
+    for (const write of commit.writes) {
+      const sb = streamBytes[w++]!;
+      out[at] = flagsOf(write);
+      out.writeDoubleBE(expectedRevision(write), at + 1);
+      out.writeUInt32BE(write.events.length, at + 9);
+      out.writeUInt16BE(sb, at + 13);
+      out.write(write.streamId, at + 15, sb, 'utf8');
+      at += 15 + sb;
+      for (let from = 0; from < write.events.length; from += MAX_ENTRY_EVENTS) {
+        const end = writeRun(out, at + 4, write.streamId, sb, write.events, from, Math.min(write.events.length, from + MAX_ENTRY_EVENTS), commit.created);
+        out.writeUInt32BE(end - at - 4, at);
+        at = end;
+      }
+    }
+  }
+  return [tag, out];
 }
 
-function writeHeader(write: PreparedWrite): Buffer {
-  const streamBytes = Buffer.byteLength(write.streamId, 'utf8');
-  const header = Buffer.allocUnsafe(13 + streamBytes);
+function flagsOf(write: PreparedWrite): number {
   let flags: number;
-  let revision = 0;
   switch (write.expected) {
     case 'any':
       flags = EXPECT_ANY;
@@ -62,8 +86,6 @@ function writeHeader(write: PreparedWrite): Buffer {
       break;
     default:
       flags = EXPECT_REVISION;
-      // Revisions stay below 2^53 (the script counts in Lua numbers); a larger one cannot match.
-      revision = Number(write.expected);
   }
   if (write.tombstone === true) flags |= WRITE_TOMBSTONE;
   if (isMetastream(write.streamId)) {
@@ -71,9 +93,10 @@ function writeHeader(write: PreparedWrite): Buffer {
     const last = write.events[write.events.length - 1];
     if (last !== undefined && isSoftDeleteMarker(last.data)) flags |= WRITE_SOFT_DELETES;
   }
-  header[0] = flags;
-  header.writeDoubleBE(revision, 1);
-  header.writeUInt32BE(write.events.length, 9);
-  header.write(write.streamId, 13, 'utf8');
-  return header;
+  return flags;
+}
+
+/** Revisions stay below 2^53 (the script counts in Lua numbers); a larger one cannot match. */
+function expectedRevision(write: PreparedWrite): number {
+  return typeof write.expected === 'bigint' ? Number(write.expected) : 0;
 }

@@ -55,51 +55,61 @@ function uuidText(b: Buffer, at: number): string {
  */
 export function encodeWrite(streamId: string, events: readonly PreparedEvent[], created: number): Buffer[] {
   const bodies: Buffer[] = [];
+  const streamBytes = Buffer.byteLength(streamId, 'utf8');
   for (let from = 0; from < events.length; from += MAX_ENTRY_EVENTS) {
-    bodies.push(encodeRun(streamId, events, from, Math.min(events.length, from + MAX_ENTRY_EVENTS), created));
+    const to = Math.min(events.length, from + MAX_ENTRY_EVENTS);
+    const body = Buffer.allocUnsafe(runBytes(streamBytes, events, from, to));
+    writeRun(body, 0, streamId, streamBytes, events, from, to, created);
+    bodies.push(body);
   }
   return bodies;
 }
 
-function encodeRun(streamId: string, events: readonly PreparedEvent[], from: number, to: number, created: number): Buffer {
-  const n = to - from;
-  const streamBytes = Buffer.byteLength(streamId, 'utf8');
-  let size = 15 + streamBytes + 16 * n;
-  const typeBytes = new Array<number>(n);
-  for (let k = 0; k < n; k++) {
-    const e = events[from + k]!;
-    typeBytes[k] = e.type.length < 64 && isAscii(e.type) ? e.type.length : Buffer.byteLength(e.type, 'utf8');
-    size += 4 + 1 + 2 + typeBytes[k]! + 4 + e.metadata.length + e.data.length;
+/** The size of the body of `events[from..to)` for a stream name of `streamBytes` bytes. */
+export function runBytes(streamBytes: number, events: readonly PreparedEvent[], from: number, to: number): number {
+  let size = 15 + streamBytes + 16 * (to - from);
+  for (let k = from; k < to; k++) {
+    const e = events[k]!;
+    size += 4 + 1 + 2 + typeBytes(e.type) + 4 + e.metadata.length + e.data.length;
   }
-  const body = Buffer.allocUnsafe(size);
-  body[0] = LAYOUT;
-  body.writeDoubleBE(created, 1);
-  body.writeUInt16BE(streamBytes, 9);
-  body.write(streamId, 11, 'utf8');
-  let at = 11 + streamBytes;
-  body.writeUInt32BE(n, at);
+  return size;
+}
+
+function typeBytes(type: string): number {
+  return type.length < 64 && isAscii(type) ? type.length : Buffer.byteLength(type, 'utf8');
+}
+
+/** Writes the body of `events[from..to)` into `out` at `at` (runBytes says how long); returns where it ends. */
+export function writeRun(out: Buffer, at: number, streamId: string, streamBytes: number, events: readonly PreparedEvent[], from: number, to: number, created: number): number {
+  const n = to - from;
+  out[at] = LAYOUT;
+  out.writeDoubleBE(created, at + 1);
+  out.writeUInt16BE(streamBytes, at + 9);
+  out.write(streamId, at + 11, streamBytes, 'utf8');
+  at += 11 + streamBytes;
+  out.writeUInt32BE(n, at);
   at += 4;
-  for (let k = 0; k < n; k++) {
-    writeUuid(body, events[from + k]!.id, at);
+  for (let k = from; k < to; k++) {
+    writeUuid(out, events[k]!.id, at);
     at += 16;
   }
-  for (let k = 0; k < n; k++) {
-    const e = events[from + k]!;
-    const t = typeBytes[k]!;
-    body.writeUInt32BE(1 + 2 + t + 4 + e.metadata.length + e.data.length, at);
-    body[at + 4] = e.isJson ? FLAG_JSON : 0;
-    body.writeUInt16BE(t, at + 5);
-    if (t === e.type.length) body.write(e.type, at + 7, t, 'latin1');
-    else body.write(e.type, at + 7, t, 'utf8');
+  for (let k = from; k < to; k++) {
+    const e = events[k]!;
+    const t = typeBytes(e.type);
+    out.writeUInt32BE(1 + 2 + t + 4 + e.metadata.length + e.data.length, at);
+    out[at + 4] = e.isJson ? FLAG_JSON : 0;
+    out.writeUInt16BE(t, at + 5);
+    if (t === e.type.length) out.write(e.type, at + 7, t, 'latin1');
+    else out.write(e.type, at + 7, t, 'utf8');
     at += 7 + t;
-    body.writeUInt32BE(e.metadata.length, at);
+    out.writeUInt32BE(e.metadata.length, at);
     at += 4;
-    body.set(e.metadata, at);
+    out.set(e.metadata, at);
     at += e.metadata.length;
-    body.set(e.data, at);
+    out.set(e.data, at);
     at += e.data.length;
   }
-  return body;
+  return at;
 }
 
 function isAscii(s: string): boolean {

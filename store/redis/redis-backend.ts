@@ -223,7 +223,7 @@ export class RedisBackend implements StorageBackend {
       return;
     }
     this.#committing = true;
-    let args: Arg[];
+    let args: [string, Buffer];
     try {
       args = commitArguments(this.#keys.tag, group);
     } catch (e) {

@@ -101,7 +101,7 @@ end
 
 -- The id of the write's event k (0-based).
 local function incomingId(w, k)
-  return idOf(ARGV[w.first + math.floor(k / RUN)], k % RUN)
+  return idOf(w.bodies[math.floor(k / RUN) + 1], k % RUN)
 end
 
 -- Whether the batch's ids stand, position by position, from revision 'from' on.
@@ -180,22 +180,28 @@ local function write(w, created)
   if w.tombstone then
     head = head + 1
     local pos = int(head)
-    redis.call('XADD', all, pos .. '-' .. pos, 'r', TOMBSTONE, 'b', ARGV[w.first])
+    redis.call('XADD', all, pos .. '-' .. pos, 'r', TOMBSTONE, 'b', w.bodies[1])
     redis.call('HSET', w.i, 't', pos, 'n', int(w.last + 1) .. '*')
-    w.pos = pos
+    w.pos = head
     w.rev = w.last
     return
   end
   local rev = w.last
   if w.n > 0 then
     local positions, ids = {}, {}
-    for b = 0, w.bodies - 1 do
-      local body = ARGV[w.first + b]
+    for b = 1, #w.bodies do
+      local body = w.bodies[b]
       local n, s = bodyCount(body)
       local first = head + 1
       head = head + n
-      redis.call('XADD', all, int(head) .. '-' .. int(first), 'r', int(rev + 1), 'b', body)
-      for k = 0, n - 1 do
+      local firstText, revText = int(first), int(rev + 1)
+      local lastText = firstText
+      if n > 1 then lastText = int(head) end
+      redis.call('XADD', all, lastText .. '-' .. firstText, 'r', revText, 'b', body)
+      positions[#positions + 1] = firstText
+      ids[#ids + 1] = string.sub(body, 16 + s, 31 + s)
+      ids[#ids + 1] = revText
+      for k = 1, n - 1 do
         positions[#positions + 1] = int(first + k)
         local at = 16 + s + 16 * k
         ids[#ids + 1] = string.sub(body, at, at + 15)
@@ -209,7 +215,7 @@ local function write(w, created)
     if (w.flagged or marked[w.stream]) and not w.recreate then ids[#ids] = ids[#ids] .. '*' end
     pushAll('RPUSH', w.s, positions)
     pushAll('HSET', w.i, ids)
-    w.pos = int(head)
+    w.pos = head
     if w.meta then
       local described = string.sub(w.stream, 3)
       if w.softDeletes then
@@ -243,22 +249,23 @@ local function write(w, created)
 end
 
 local results = {}
-local argi = 3
-for c = 1, tonumber(ARGV[2]) do
-  local created, nw = struct.unpack('>dI4', ARGV[argi])
-  argi = argi + 1
+local group = ARGV[2]
+local ncommits, at = struct.unpack('>I4', group, 1)
+for c = 1, ncommits do
+  local created, nw
+  created, nw, at = struct.unpack('>dI4', group, at)
   local writes = {}
   for j = 1, nw do
-    local header = ARGV[argi]
-    local flags, revision, n = struct.unpack('>BdI4', header)
-    local stream = string.sub(header, 14)
-    local w = {
-      stream = stream, expected = flags % 4, revision = revision, n = n, first = argi + 1, bodies = math.ceil(n / RUN),
-      tombstone = math.floor(flags / TOMBSTONE_FLAG) % 2 == 1, meta = math.floor(flags / META_FLAG) % 2 == 1,
-      softDeletes = math.floor(flags / SOFT_DELETES_FLAG) % 2 == 1,
-      i = tag .. ':i:' .. stream, s = tag .. ':s:' .. stream,
-    }
-    argi = w.first + w.bodies
+    local flags, revision, n, stream
+    flags, revision, n, stream, at = struct.unpack('>BdI4Hc0', group, at)
+    local bodies = {}
+    for b = 1, math.ceil(n / RUN) do bodies[b], at = struct.unpack('>I4c0', group, at) end
+    local w = { stream = stream, expected = flags % 4, revision = revision, n = n, bodies = bodies, i = tag .. ':i:' .. stream, s = tag .. ':s:' .. stream }
+    if flags >= TOMBSTONE_FLAG then
+      w.tombstone = math.floor(flags / TOMBSTONE_FLAG) % 2 == 1
+      w.meta = math.floor(flags / META_FLAG) % 2 == 1
+      w.softDeletes = math.floor(flags / SOFT_DELETES_FLAG) % 2 == 1
+    end
     writes[j] = w
   end
   local ok = true
@@ -276,7 +283,7 @@ for c = 1, tonumber(ARGV[2]) do
   for j = 1, nw do
     local w = writes[j]
     if w.kind == 'write' then
-      out[#out + 1] = 1; out[#out + 1] = w.rev or w.last; out[#out + 1] = tonumber(w.pos or head)
+      out[#out + 1] = 1; out[#out + 1] = w.rev or w.last; out[#out + 1] = w.pos or head
     elseif w.kind == 'idempotent' then
       local p = redis.call('LINDEX', w.s, w.idem)
       out[#out + 1] = 2; out[#out + 1] = w.idem; out[#out + 1] = tonumber(p or head)
