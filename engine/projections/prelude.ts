@@ -461,6 +461,7 @@ export function prelude(global, config) {
   const dirty = new Set();
   let cacheLimit = config.partitionCacheSize;
   let handledSinceFlush = 0;
+  let emittedSinceFlush = 0;
   let maxT = MIN_TIME;
   let wm = MIN_TIME;
   let started = false;
@@ -664,6 +665,7 @@ export function prelude(global, config) {
     }
     dirty.clear();
     handledSinceFlush = 0;
+    emittedSinceFlush = 0;
     return { root: rootOut, shared: def.isBiState ? sharedState() : undefined, parts, timers, wm, maxT };
   }
 
@@ -806,9 +808,14 @@ export function prelude(global, config) {
     bodyReads = 0;
     batch = null;
     handledSinceFlush += handled;
+    emittedSinceFlush += emits.length;
     if (fault !== null) out.fault = fault;
     else {
-      if (flushRequested || emits.length > 0 || handledSinceFlush >= config.checkpointHandledThreshold || dirty.size >= config.maxDirtyPartitions) out.flush = flush();
+      // Emitted events wait for the next checkpoint like states do (the host keeps them and writes
+      // them with it), so a projection that emits per event commits every few thousand events,
+      // not every batch; a checkpoint also comes once that many events are waiting.
+      const due = handledSinceFlush >= config.checkpointHandledThreshold || emittedSinceFlush >= config.checkpointHandledThreshold;
+      if (flushRequested || due || dirty.size >= config.maxDirtyPartitions) out.flush = flush();
       evict();
     }
     out.cached = cache.size;

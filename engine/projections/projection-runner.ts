@@ -249,6 +249,7 @@ export class ProjectionRunner {
     if (!this.#fresh) await this.#indexStatePages();
     this.#handed = 0;
     this.#staged = 0;
+    this.#pendingEmits = new Map();
     const { processor, definition } = await this.#factory({ name: c.name, loader: (keys, batch) => this.#loadFor(keys, batch) });
     this.#processor = processor;
     this.#definition = definition;
@@ -406,27 +407,36 @@ export class ProjectionRunner {
     this.#counters.handled += out.h;
     if (point !== undefined) this.#pointCandidate = point;
     if (items.length > 0) this.#unflushed = true;
-    if (out.flush !== undefined) await this.#commit(items, out, out.flush);
-    else if (out.emits.length > 0) throw new ProjectionFaultedError(this.config.name, 'internal: emitted events without a flush');
+    // Emitted events wait here for the next checkpoint, which writes them with it.
+    if (out.emits.length > 0) this.#emitted(items, out, this.#addPending);
+    if (out.flush !== undefined) await this.#commit(out.flush);
     this.#settleWaiters();
   }
 
   /** The read point the next checkpoint records: the end of the last batch handed over. */
   #pointCandidate: ReadPoint | undefined;
 
-  async #commit(items: readonly BatchItem[], out: BatchOutput, flush: FlushOutput): Promise<void> {
+  /** Emitted and linked events of the batches since the last checkpoint, by stream, in order. */
+  #pendingEmits = new Map<string, { events: EventData[]; expected?: ExpectedRevision }>();
+  readonly #addPending = (streamId: string, event: EventData): void => {
+    let w = this.#pendingEmits.get(streamId);
+    if (w === undefined) this.#pendingEmits.set(streamId, (w = { events: [] }));
+    w.events.push(event);
+  };
+
+  async #commit(flush: FlushOutput): Promise<void> {
     const c = this.config;
-    const persisted = c.mode !== 'transient' && (c.checkpointsEnabled || out.emits.length > 0);
+    const writes = this.#pendingEmits;
+    this.#pendingEmits = new Map();
+    const persisted = c.mode !== 'transient' && (c.checkpointsEnabled || writes.size > 0);
     const point = this.#pointCandidate ?? this.#point;
     const version = `${c.id}:${c.epoch}:${c.version}:1`;
     const tag = point === undefined ? { $v: version } : checkpointTag(point, version);
-    const writes = new Map<string, { events: EventData[]; expected?: ExpectedRevision }>();
     const add = (streamId: string, event: EventData): void => {
       let w = writes.get(streamId);
       if (w === undefined) writes.set(streamId, (w = { events: [] }));
       w.events.push(event);
     };
-    this.#emitted(items, out, add);
     const partitioned = this.#definition !== undefined && isPartitioned(this.#definition);
     if (flush.root !== undefined) {
       this.#rootState = partitioned && this.#definition?.isBiState ? flush.shared : flush.root[0];
@@ -505,27 +515,35 @@ export class ProjectionRunner {
 
   /** Emitted and linked events, with deterministic ids and the causation metadata. */
   #emitted(items: readonly BatchItem[], out: BatchOutput, add: (streamId: string, event: EventData) => void): void {
-    const perSource = new Map<number, number>();
+    // Outputs come in handling order, so an event's outputs are consecutive: `n` numbers them.
+    let last = -1;
+    let n = 0;
+    const native = this.#processorIsNative;
     for (const [stream, type, data, metadata, kind, index] of out.emits) {
       if (stream.startsWith(PROJECTION_PREFIX) || stream.startsWith('$$')) {
         throw new ProjectionFaultedError(this.config.name, `Cannot emit to '${stream}': projection bookkeeping streams and metastreams are written by the engine only`);
       }
       const source = items[index];
-      const n = perSource.get(index) ?? 0;
-      perSource.set(index, n + 1);
+      n = index === last ? n + 1 : 0;
+      last = index;
       const position = source === undefined ? 0n : positionOf(source);
       const id = this.#ids.id(position, n);
       let meta: Record<string, unknown> | Uint8Array | null = metadata;
-      if (source !== undefined && !isDeletionNotice(source) && !this.#processorIsNative) {
-        const correlation = metadata?.$correlationId ?? source.metadata.$correlationId ?? source.id;
+      if (source !== undefined && !isDeletionNotice(source) && !native) {
+        const sourceId = source.id;
+        const correlation = metadata?.$correlationId ?? source.metadata.$correlationId ?? sourceId;
         // Without user metadata the text is known: written as bytes, the store skips building and
-        // serialising an object per emitted event (the same bytes JSON.stringify would give).
-        if (metadata === null && typeof correlation === 'string') {
-          const cause = JSON.stringify(source.id);
-          meta = Buffer.from(`{"$causedBy":${cause},"$causationId":${cause},"$correlationId":${correlation === source.id ? cause : JSON.stringify(correlation)}}`);
-        } else meta = { ...metadata, $causedBy: source.id, $causationId: source.id, $correlationId: correlation };
+        // serialising an object per emitted event (the same bytes JSON.stringify would give). A
+        // stored id is a lower-case UUID, so the text is ASCII when the correlation is the id.
+        if (metadata === null && correlation === sourceId) {
+          meta = Buffer.from('{"$causedBy":"' + sourceId + '","$causationId":"' + sourceId + '","$correlationId":"' + sourceId + '"}', 'latin1');
+        } else if (metadata === null && typeof correlation === 'string') {
+          const cause = JSON.stringify(sourceId);
+          meta = Buffer.from(`{"$causedBy":${cause},"$causationId":${cause},"$correlationId":${JSON.stringify(correlation)}}`);
+        } else meta = { ...metadata, $causedBy: sourceId, $causationId: sourceId, $correlationId: correlation };
       }
-      add(stream, { id, type, data: kind === 'r' ? Buffer.from(String(data)) : data, ...(meta === null ? {} : { metadata: meta }) });
+      const body = kind === 'r' ? Buffer.from(String(data)) : data;
+      add(stream, meta === null ? { id, type, data: body } : { id, type, data: body, metadata: meta });
     }
   }
 
