@@ -4,18 +4,22 @@
 // keys that the clients turn into typed errors; shared/reference/eventstore-semantics.md §3.2).
 // Errors are translated here and nowhere else.
 import { expectedVersionNumber } from '../../store/expected-revision.js';
-import { Metadata, status, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
+import { GrpcFailure } from './grpc-failure.js';
+import type { ServerCall } from './server-call.js';
+import { status, type Status } from './status.js';
 
-/** What every call has: its headers. */
-export interface ServerSurfaceCall {
-  readonly metadata: Metadata;
-}
+export { GrpcFailure } from './grpc-failure.js';
 import type { ProjectionManager } from '../../engine/projections/projection-manager.js';
 import { SubscriptionExistsError, SubscriptionNotFoundError, TooManySubscribersError, type PersistentSubscriptions } from '../../engine/subscriptions/index.js';
 import { ANONYMOUS, AccessDeniedError, NotAuthenticatedError, SYSTEM, isAdmin, isOps, type Principal, type StreamAccess, type StreamAction } from '../../store/acl.js';
 import { isTelltaleError, WrongExpectedRevisionError, EventTooLargeError, type TelltaleError } from '../../store/errors.js';
 import type { ExpectedRevision, Store } from '../../store/types.js';
 import { UserExistsError, UserNotFoundError, type Users } from '../users.js';
+
+/** What every call has: its headers. */
+export interface ServerSurfaceCall {
+  header(name: string): string | undefined;
+}
 
 export interface GrpcContext {
   readonly store: Store;
@@ -32,23 +36,12 @@ export interface GrpcContext {
   address(): { host: string; port: number };
 }
 
-/** A failure with the status, message and trailers a client expects. */
-export class GrpcFailure extends Error {
-  constructor(
-    readonly code: status,
-    message: string,
-    readonly trailers: Readonly<Record<string, string>> = {},
-  ) {
-    super(message);
-  }
-}
-
 /** The caller, from the `authorization` header; anonymous without one. */
-export async function principalOf(ctx: GrpcContext, call: { metadata: Metadata }): Promise<Principal> {
+export async function principalOf(ctx: GrpcContext, call: ServerSurfaceCall): Promise<Principal> {
   if (ctx.insecure) return SYSTEM;
-  const header = call.metadata.get('authorization')[0];
+  const header = call.header('authorization');
   if (header === undefined) return ANONYMOUS;
-  return ctx.users.authenticate(typeof header === 'string' ? header : header.toString('utf8'));
+  return ctx.users.authenticate(header);
 }
 
 export async function authorize(ctx: GrpcContext, principal: Principal, streamId: string, action: StreamAction): Promise<void> {
@@ -70,7 +63,7 @@ export function requireAdmin(principal: Principal, what: string): void {
 }
 
 
-function failure(code: status, e: Error, trailers: Record<string, string> = {}): GrpcFailure {
+function failure(code: Status, e: Error, trailers: Record<string, string> = {}): GrpcFailure {
   return new GrpcFailure(code, e.message, trailers);
 }
 
@@ -134,21 +127,17 @@ export function toGrpcFailure(e: unknown, log: (line: string) => void): GrpcFail
   }
 }
 
-export function serviceError(f: GrpcFailure): Partial<ServiceError> {
-  const metadata = new Metadata();
-  for (const [k, v] of Object.entries(f.trailers)) metadata.set(k, v);
-  return { code: f.code, details: f.message, metadata };
-}
-
 /** Runs a unary handler: the answer, or the translated failure. */
 export function unary<Req, Res>(ctx: GrpcContext, handle: (request: Req, principal: Principal, call: ServerSurfaceCall) => Promise<Res>) {
-  return (call: ServerSurfaceCall & { request: Req }, callback: sendUnaryData<Res>): void => {
+  return (call: ServerCall<Req, Res>): void => {
     principalOf(ctx, call)
       .then((principal) => handle(call.request, principal, call))
       .then(
-        (result) => callback(null, result),
-        (e: unknown) => callback(serviceError(toGrpcFailure(e, ctx.log))),
+        (result) => {
+          call.write(result);
+          call.end();
+        },
+        (e: unknown) => call.fail(toGrpcFailure(e, ctx.log)),
       );
   };
 }
-

@@ -1,34 +1,40 @@
 // Writing to a server-streaming or bidirectional call with backpressure: a write waits for
-// 'drain' when grpc-js's buffer is full, and reports when the call is gone (cancelled by the
-// client, or closed), so that readers and subscriptions stop instead of buffering for nobody.
-import type { Writable } from 'node:stream';
+// 'drain' when the call's buffer is full, and reports when the call is gone (cancelled by the
+// client, or ended), so that readers and subscriptions stop instead of buffering for nobody.
+import type { ProtoWriter } from './codec.js';
+import type { ServerCall } from './server-call.js';
 
 export class CallWriter<T> {
-  readonly #call: Writable;
-  #gone = false;
+  readonly #call: ServerCall<unknown, T>;
   #wake: (() => void) | undefined;
 
-  constructor(call: Writable & { on(event: 'cancelled', listener: () => void): unknown }) {
+  constructor(call: ServerCall<unknown, T>) {
     this.#call = call;
-    const gone = () => {
-      this.#gone = true;
-      this.#wake?.();
-    };
-    call.on('cancelled', gone);
-    call.on('close', gone);
-    call.on('drain', () => this.#wake?.());
+    const wake = () => this.#wake?.();
+    call.on('cancelled', wake);
+    call.on('close', wake);
+    call.on('drain', wake);
   }
 
   /** Whether the call can still be written to. */
   get open(): boolean {
-    return !this.#gone && !this.#call.writableEnded && !this.#call.destroyed;
+    return this.#call.open;
   }
 
   /** Writes one message; false when the call is gone. Waits while the transport's buffer is full. */
   async write(message: T): Promise<boolean> {
-    if (!this.open) return false;
     if (this.#call.write(message)) return true;
-    while (this.open && this.#call.writableNeedDrain) {
+    return this.#drained();
+  }
+
+  /** Writes one message that `encode` writes into the call's buffer (codec.ts); as `write`. */
+  async writeWith(encode: (w: ProtoWriter) => void): Promise<boolean> {
+    if (this.#call.writeWith(encode)) return true;
+    return this.#drained();
+  }
+
+  async #drained(): Promise<boolean> {
+    while (this.open && this.#call.needsDrain) {
       await new Promise<void>((resolve) => (this.#wake = resolve));
       this.#wake = undefined;
     }
@@ -37,10 +43,10 @@ export class CallWriter<T> {
 
   /** Resolves when the call is gone (cancelled or closed). */
   whenGone(): Promise<void> {
-    if (this.#gone) return Promise.resolve();
+    if (this.#call.cancelled) return Promise.resolve();
     return new Promise((resolve) => {
       this.#call.once('close', () => resolve());
-      (this.#call as unknown as { once(e: 'cancelled', l: () => void): void }).once('cancelled', () => resolve());
+      this.#call.once('cancelled', () => resolve());
     });
   }
 }

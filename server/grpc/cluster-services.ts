@@ -3,8 +3,9 @@
 // BatchAppend and to refuse what a server lacks (persistent subscriptions to `$all`), and the
 // second for discovery with `+discover` or several hosts.
 import { randomUUID } from 'node:crypto';
-import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { GrpcContext } from './call-context.js';
+import type { ServerCall } from './server-call.js';
+import type { ServiceDefinition, ServiceImplementation } from './grpc-server.js';
 import { gossipPb, serverFeaturesPb, splitPath } from './protocol.js';
 import { uuidMessage } from './wire.js';
 
@@ -31,7 +32,7 @@ const FEATURES: Readonly<Record<string, readonly string[]>> = {
  * The methods this server implements: every method of each served service that has a handler.
  * A method without a handler is not listed, so a client never calls it.
  */
-export function serverFeaturesService(served: ReadonlyArray<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }>): UntypedServiceImplementation {
+export function serverFeaturesService(served: ReadonlyArray<{ definition: ServiceDefinition; implementation: ServiceImplementation }>): ServiceImplementation {
   const supported = new serverFeaturesPb.SupportedMethods();
   supported.setEventStoreServerVersion(SERVER_VERSION);
   for (const { definition, implementation } of served) {
@@ -46,14 +47,17 @@ export function serverFeaturesService(served: ReadonlyArray<{ definition: Servic
     }
   }
   return {
-    getSupportedMethods: (_call: unknown, callback: (error: null, value: typeof supported) => void) => callback(null, supported),
+    getSupportedMethods: (call: ServerCall<unknown, typeof supported>) => {
+      call.write(supported);
+      call.end();
+    },
   };
 }
 
-export function gossipService(ctx: GrpcContext): UntypedServiceImplementation {
+export function gossipService(ctx: GrpcContext): ServiceImplementation {
   const instanceId = randomUUID();
   return {
-    read: (_call: unknown, callback: (error: null, value: InstanceType<typeof gossipPb.ClusterInfo>) => void) => {
+    read: (call: ServerCall<unknown, InstanceType<typeof gossipPb.ClusterInfo>>) => {
       const { host, port } = ctx.address();
       const endpoint = new gossipPb.EndPoint();
       endpoint.setAddress(host);
@@ -66,7 +70,8 @@ export function gossipService(ctx: GrpcContext): UntypedServiceImplementation {
       member.setHttpEndPoint(endpoint);
       const info = new gossipPb.ClusterInfo();
       info.addMembers(member);
-      callback(null, info);
+      call.write(info);
+      call.end();
     },
   };
 }

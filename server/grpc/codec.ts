@@ -141,6 +141,28 @@ export class ProtoWriter {
     this.#pos = start + needed + length;
   }
 
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#pos;
+  }
+
+  /**
+   * Starts a gRPC length-prefixed message (not compressed; the length is filled in by
+   * `endFrame`). Returns where the prefix is.
+   */
+  beginFrame(): number {
+    this.#ensure(5);
+    const at = this.#pos;
+    this.#buf[at] = 0;
+    this.#pos = at + 5;
+    return at;
+  }
+
+  /** Ends the message begun at `at`: its length goes into the prefix. */
+  endFrame(at: number): void {
+    this.#buf.writeUInt32BE(this.#pos - at - 5, at + 1);
+  }
+
   /** The bytes written (a view of this writer's buffer). */
   finish(): Buffer {
     return this.#buf.subarray(0, this.#pos);
@@ -203,7 +225,7 @@ function writeRecordedEvent(w: ProtoWriter, e: RecordedEvent, uuidAsString: bool
 }
 
 /** `ReadResp { event: ReadEvent { event, link?, commit_position } }` for one event of a read or subscription. */
-export function encodeReadEvent(e: RecordedEvent, uuidAsString: boolean, w = new ProtoWriter(256 + e.dataBytes.length + e.metadataBytes.length)): Buffer {
+export function writeReadEvent(w: ProtoWriter, e: RecordedEvent, uuidAsString: boolean): void {
   w.message(1, (r) => {
     r.message(1, (m) => writeRecordedEvent(m, e, uuidAsString));
     if (e.link !== undefined) {
@@ -212,6 +234,12 @@ export function encodeReadEvent(e: RecordedEvent, uuidAsString: boolean, w = new
     }
     r.uint64(3, (e.link ?? e).position);
   });
+}
+
+/** `writeReadEvent` into a buffer of its own. */
+export function encodeReadEvent(e: RecordedEvent, uuidAsString: boolean): Buffer {
+  const w = new ProtoWriter(256 + e.dataBytes.length + e.metadataBytes.length);
+  writeReadEvent(w, e, uuidAsString);
   return w.finish();
 }
 
@@ -236,9 +264,15 @@ function writeSuccess(w: ProtoWriter, nextExpectedRevision: bigint, position: bi
   });
 }
 
-/** `AppendResp`: success, or wrong_expected_version with the current and expected revision (the 20.6 fields left out). */
+/** `AppendResp` into a buffer of its own. */
 export function encodeAppendResp(outcome: AppendOutcome): Buffer {
   const w = new ProtoWriter(64);
+  writeAppendResp(w, outcome);
+  return w.finish();
+}
+
+/** `AppendResp`: success, or wrong_expected_version with the current and expected revision (the 20.6 fields left out). */
+export function writeAppendResp(w: ProtoWriter, outcome: AppendOutcome): void {
   if (outcome.kind === 'success') {
     w.message(1, (s) => writeSuccess(s, outcome.nextExpectedRevision, outcome.position));
   } else {
@@ -252,7 +286,6 @@ export function encodeAppendResp(outcome: AppendOutcome): Buffer {
       else m.empty(11);
     });
   }
-  return w.finish();
 }
 
 /**
@@ -262,11 +295,19 @@ export function encodeAppendResp(outcome: AppendOutcome): Buffer {
  */
 export function encodeBatchAppendResp(
   correlation: Uint8Array | undefined,
-  result: { readonly success: { readonly nextExpectedRevision: bigint; readonly position: bigint } } | { readonly error: Uint8Array },
+  result: BatchAppendResult,
   identifier: Uint8Array | undefined,
   expected: ExpectedRevision,
 ): Buffer {
   const w = new ProtoWriter(96);
+  writeBatchAppendResp(w, correlation, result, identifier, expected);
+  return w.finish();
+}
+
+/** What a BatchAppend response reports: the append's result, or its failure as an encoded `google.rpc.Status`. */
+export type BatchAppendResult = { readonly success: { readonly nextExpectedRevision: bigint; readonly position: bigint } } | { readonly error: Uint8Array };
+
+export function writeBatchAppendResp(w: ProtoWriter, correlation: Uint8Array | undefined, result: BatchAppendResult, identifier: Uint8Array | undefined, expected: ExpectedRevision): void {
   if (correlation !== undefined) {
     w.tag(1, BYTES);
     w.varint(correlation.length);
@@ -279,7 +320,6 @@ export function encodeBatchAppendResp(
   else if (expected === 'no_stream') w.empty(6);
   else if (expected === 'stream_exists') w.empty(8);
   else w.empty(7);
-  return w.finish();
 }
 
 // ---------------------------------------------------------------------------------------------

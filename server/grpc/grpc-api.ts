@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { GrpcContext } from './call-context.js';
+import { toGrpcFailure, type GrpcContext } from './call-context.js';
 import { gossipService, serverFeaturesService } from './cluster-services.js';
+import { GrpcServer, type ServiceDefinition, type ServiceImplementation } from './grpc-server.js';
 import { persistentSubscriptionsService } from './persistent-subscriptions-service.js';
 import { projectionsService } from './projections-service.js';
 import { services } from './protocol.js';
@@ -39,19 +39,13 @@ export interface GrpcApi {
   close(): Promise<void>;
 }
 
-/** The official clients send up to 17 MiB messages and accept as much. */
+/** The official clients send messages of up to 17 MiB and accept as much. */
 const MAX_MESSAGE_BYTES = 17 * 1024 * 1024;
 
 export function createGrpcApi(ctx: GrpcContext, options: GrpcOptions = {}): GrpcApi {
   const tls = options.tls ?? tlsFromEnvironment();
-  const server = new Server({
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-    // Clients ping every 10 s by default; answer them without complaint.
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.http2.min_ping_interval_without_data_ms': 1000,
-  });
-  const served: Array<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }> = [
+  const server = new GrpcServer({ maxMessageBytes: MAX_MESSAGE_BYTES, translate: (e) => toGrpcFailure(e, ctx.log) });
+  const served: Array<{ definition: ServiceDefinition; implementation: ServiceImplementation }> = [
     { definition: streamsDefinition(services.streams), implementation: streamsService(ctx) },
     { definition: services.persistentSubscriptions, implementation: persistentSubscriptionsService(ctx) },
     { definition: services.users, implementation: usersService(ctx) },
@@ -61,16 +55,14 @@ export function createGrpcApi(ctx: GrpcContext, options: GrpcOptions = {}): Grpc
   for (const { definition, implementation } of served) server.addService(definition, implementation);
   server.addService(services.serverFeatures, serverFeaturesService(served));
 
-  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const undo: Array<() => void> = [];
   return {
     shareWith(http: NetServer) {
-      undo.push(shareHttpPort(http, { onHttp2: (socket: Duplex) => injector.injectConnection(socket), ...(tls !== undefined ? { tls } : {}) }));
+      undo.push(shareHttpPort(http, { onHttp2: (socket: Duplex) => server.injectConnection(socket), ...(tls !== undefined ? { tls } : {}) }));
     },
     async close() {
       for (const u of undo.splice(0)) u();
-      injector.destroy();
-      server.forceShutdown();
+      server.close();
     },
   };
 }

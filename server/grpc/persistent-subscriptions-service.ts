@@ -4,12 +4,14 @@
 // them to this consumer; acks and nacks come back on the same call), GetInfo, ReplayParked, List.
 // Groups on `$all` are not implemented and not advertised (§3.3, §5.4).
 import { randomUUID } from 'node:crypto';
-import { status, type ServerDuplexStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { NackAction, PersistentConsumer, PersistentMessage, PersistentSubscriptionGroup } from '../../engine/subscriptions/index.js';
 import type { GroupInfo } from '../../engine/subscriptions/persistent-subscription-group.js';
 import { InvalidArgumentError, UnsupportedError } from '../../store/errors.js';
-import { authorize, GrpcFailure, principalOf, requireOps, serviceError, toGrpcFailure, unary, type GrpcContext } from './call-context.js';
+import { authorize, GrpcFailure, principalOf, requireOps, toGrpcFailure, unary, type GrpcContext } from './call-context.js';
 import { CallWriter } from './call-writer.js';
+import type { ServiceImplementation } from './grpc-server.js';
+import type { ServerCall } from './server-call.js';
+import { status } from './status.js';
 import { persistentPb, sharedPb } from './protocol.js';
 import { fillRecordedEvent, streamNameOf, uuidOf } from './wire.js';
 
@@ -120,10 +122,10 @@ function streamOf(options: { hasAll(): boolean; getStreamIdentifier(): InstanceT
   return streamNameOf(options.getStreamIdentifier());
 }
 
-export function persistentSubscriptionsService(ctx: GrpcContext): UntypedServiceImplementation {
+export function persistentSubscriptionsService(ctx: GrpcContext): ServiceImplementation {
   const { subscriptions } = ctx;
 
-  function read(call: ServerDuplexStream<ReadReq, ReadResp>): void {
+  function read(call: ServerCall<ReadReq, ReadResp>): void {
     const writer = new CallWriter<ReadResp>(call);
     let consumer: PersistentConsumer | undefined;
     let group: PersistentSubscriptionGroup | undefined;
@@ -133,7 +135,7 @@ export function persistentSubscriptionsService(ctx: GrpcContext): UntypedService
     let pushing = false;
     const fail = (e: unknown) => {
       consumer?.close();
-      if (writer.open) call.emit('error', serviceError(toGrpcFailure(e, ctx.log)));
+      call.fail(toGrpcFailure(e, ctx.log));
     };
 
     const push = async () => {
@@ -190,7 +192,7 @@ export function persistentSubscriptionsService(ctx: GrpcContext): UntypedService
       await authorize(ctx, principal, stream, 'read');
       group = subscriptions.get(stream, groupName);
       uuidAsString = options.getUuidOption()?.hasString() === true;
-      const name = String(call.metadata.get('connection-name')[0] ?? '') || randomUUID();
+      const name = call.header('connection-name') || randomUUID();
       consumer = group.connect({ name: `grpc-${name}-${randomUUID()}`, capacity: Math.max(1, options.getBufferSize() || 10), user: principal.name, onMessages: () => void push() });
       const confirmation = new ReadResp.SubscriptionConfirmation();
       confirmation.setSubscriptionId(`${stream}::${groupName}`);
@@ -222,10 +224,10 @@ export function persistentSubscriptionsService(ctx: GrpcContext): UntypedService
         }
       });
     });
-    call.on('error', () => consumer?.close());
+    call.on('cancelled', () => consumer?.close());
     call.on('end', () => {
       consumer?.close();
-      if (writer.open) call.end();
+      call.end();
     });
   }
 

@@ -2,12 +2,13 @@
 // (engine/projections), with the HTTP API's rules: reading needs a signed-in user, changing
 // needs `$ops` or `$admins`. State and result travel as `google.protobuf.Value`.
 import { randomUUID } from 'node:crypto';
-import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { ProjectionManager, ProjectionStatus } from '../../engine/projections/projection-manager.js';
 import { InvalidArgumentError } from '../../store/errors.js';
 import { projectionJson } from '../projection-routes.js';
-import { principalOf, requireAuthenticated, requireOps, serviceError, toGrpcFailure, unary, type GrpcContext } from './call-context.js';
+import { principalOf, requireAuthenticated, requireOps, toGrpcFailure, unary, type GrpcContext } from './call-context.js';
 import { CallWriter } from './call-writer.js';
+import type { ServiceImplementation } from './grpc-server.js';
+import type { ServerCall } from './server-call.js';
 import { projectionsPb, structPb } from './protocol.js';
 
 type StatisticsReq = InstanceType<typeof projectionsPb.StatisticsReq>;
@@ -51,7 +52,7 @@ function valueOf(value: unknown): InstanceType<typeof structPb.Value> {
   return structPb.Value.fromJavaScript((value === undefined ? null : JSON.parse(JSON.stringify(value))) as Parameters<typeof structPb.Value.fromJavaScript>[0]);
 }
 
-export function projectionsService(ctx: GrpcContext, projections: ProjectionManager): UntypedServiceImplementation {
+export function projectionsService(ctx: GrpcContext, projections: ProjectionManager): ServiceImplementation {
   const Mode = projectionsPb.StatisticsReq.Options.ModeCase;
   return {
     create: unary(ctx, async (request: InstanceType<typeof projectionsPb.CreateReq>, principal) => {
@@ -80,7 +81,7 @@ export function projectionsService(ctx: GrpcContext, projections: ProjectionMana
       await projections.delete(o.getName(), { deleteCheckpointStream: o.getDeleteCheckpointStream(), deleteStateStream: o.getDeleteStateStream() });
       return new projectionsPb.DeleteResp();
     }),
-    statistics: (call: ServerWritableStream<StatisticsReq, StatisticsResp>) => {
+    statistics: (call: ServerCall<StatisticsReq, StatisticsResp>) => {
       const writer = new CallWriter<StatisticsResp>(call);
       (async () => {
         const principal = await principalOf(ctx, call);
@@ -106,7 +107,7 @@ export function projectionsService(ctx: GrpcContext, projections: ProjectionMana
         for (const s of list) if (!(await writer.write(detailsOf(s)))) return;
         call.end();
       })().catch((e: unknown) => {
-        if (writer.open) call.emit('error', serviceError(toGrpcFailure(e, ctx.log)));
+        call.fail(toGrpcFailure(e, ctx.log));
       });
     },
     disable: unary(ctx, async (request: InstanceType<typeof projectionsPb.DisableReq>, principal) => {

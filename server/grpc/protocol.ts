@@ -6,7 +6,7 @@
 // The generated modules are CommonJS that export through `goog.object.extend`, which Node's ESM
 // loader cannot see, so they are loaded with `require`.
 import { createRequire } from 'node:module';
-import type { ServiceDefinition } from '@grpc/grpc-js';
+import type { ServiceDefinition } from './grpc-server.js';
 
 const require = createRequire(import.meta.url);
 const GENERATED = '@eventstore/db-client/generated';

@@ -3,22 +3,21 @@
 // (shared/reference/eventstore-semantics.md §3.2, §5.2, §5.3). Access is checked with the same
 // ACL rule as the HTTP API.
 import { randomUUID } from 'node:crypto';
-import type { ServerDuplexStream, ServerReadableStream, ServerWritableStream, ServiceDefinition, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { ALL_STREAM } from '../../store/stream-name.js';
 import { InvalidArgumentError, isTelltaleError, WrongExpectedRevisionError } from '../../store/errors.js';
 import type { Principal } from '../../store/acl.js';
 import type { EventData, EventFilter, ExpectedRevision, RecordedEvent, Subscription } from '../../store/types.js';
-import { authorize, GrpcFailure, principalOf, serviceError, toGrpcFailure, unary, type GrpcContext } from './call-context.js';
+import { authorize, GrpcFailure, principalOf, toGrpcFailure, unary, type GrpcContext } from './call-context.js';
 import { CallWriter } from './call-writer.js';
-import { correlationKey, decodeAppendReq, decodeBatchAppendReq, encodeAppendResp, encodeBatchAppendResp, encodeReadEvent, type AppendRequest, type BatchAppendRequest, type ProposedEvent } from './codec.js';
+import { correlationKey, decodeAppendReq, decodeBatchAppendReq, writeAppendResp, writeBatchAppendResp, writeReadEvent, type AppendOutcome, type AppendRequest, type BatchAppendRequest, type BatchAppendResult, type ProposedEvent } from './codec.js';
+import type { ServiceDefinition, ServiceImplementation } from './grpc-server.js';
 import { anyPb, emptyPb, sharedPb, statusPb, streamsPb } from './protocol.js';
+import type { MethodDefinition, ServerCall } from './server-call.js';
+import { status } from './status.js';
 import { expectedRevisionOf, streamIdentifier, streamNameOf, u64 } from './wire.js';
-import { status } from '@grpc/grpc-js';
 
 type ReadReq = InstanceType<typeof streamsPb.ReadReq>;
 type ReadResp = InstanceType<typeof streamsPb.ReadResp>;
-/** A read's responses: events already encoded (codec.ts), anything else as the generated class. */
-type ReadOut = ReadResp | Buffer;
 type FilterOptions = InstanceType<typeof streamsPb.ReadReq.Options.FilterOptions>;
 
 /** Largest append (all its events' data and metadata), as Event Store's `MaxAppendSize` bounds it. */
@@ -29,24 +28,21 @@ const DEFAULT_FILTER_WINDOW = 32;
 const { ReadResp } = streamsPb;
 const ReadDirection = streamsPb.ReadReq.Options.ReadDirection;
 
-const passThrough = (value: Buffer) => value;
-
 /**
- * The Streams service definition with the hot methods on the hand-written codec (codec.ts):
- * Append and BatchAppend requests decode straight into proposed events and their responses are
- * written as bytes; Read responses are bytes for events and generated classes otherwise.
+ * The Streams service definition with the hot requests on the hand-written codec (codec.ts):
+ * Append and BatchAppend requests decode straight into proposed events. (Their responses, and
+ * every event a read sends, are written by the codec straight into the call's buffer.)
  */
 export function streamsDefinition(generated: ServiceDefinition): ServiceDefinition {
-  const method = (name: string) => {
+  const method = (name: string): MethodDefinition => {
     const m = generated[name];
     if (m === undefined) throw new TypeError(`The Streams service has no ${name}`);
     return m;
   };
   return {
     ...generated,
-    append: { ...method('append'), requestDeserialize: decodeAppendReq, responseSerialize: passThrough },
-    batchAppend: { ...method('batchAppend'), requestDeserialize: decodeBatchAppendReq, responseSerialize: passThrough },
-    read: { ...method('read'), responseSerialize: (value: ReadOut) => (value instanceof Uint8Array ? value : Buffer.from(value.serializeBinary())) },
+    append: { ...method('append'), requestDeserialize: decodeAppendReq },
+    batchAppend: { ...method('batchAppend'), requestDeserialize: decodeBatchAppendReq },
   };
 }
 
@@ -95,8 +91,6 @@ function filterOf(f: FilterOptions): { filter: EventFilter; interval: number } {
   return { filter, interval: window * multiplier };
 }
 
-const eventResponse = encodeReadEvent;
-
 function checkpointResponse(position: bigint): ReadResp {
   const checkpoint = new ReadResp.Checkpoint();
   checkpoint.setCommitPosition(position.toString());
@@ -111,11 +105,11 @@ function positionOf(message: { getCommitPosition(): string } | undefined): bigin
   return u64(message.getCommitPosition(), 'The commit position');
 }
 
-export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
+export function streamsService(ctx: GrpcContext): ServiceImplementation {
   const { store } = ctx;
 
-  async function read(call: ServerWritableStream<ReadReq, ReadOut>): Promise<void> {
-    const writer = new CallWriter<ReadOut>(call);
+  async function read(call: ServerCall<ReadReq, ReadResp>): Promise<void> {
+    const writer = new CallWriter<ReadResp>(call);
     const options = call.request.getOptions();
     if (options === undefined) throw new InvalidArgumentError('ReadReq needs options');
     const principal = await principalOf(ctx, call);
@@ -145,7 +139,7 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
         let n = 0n;
         for await (const e of store.readStream(streamId, { fromRevision: from, direction: backwards ? 'backwards' : 'forwards', maxCount: pastTheEnd ? 1 : maxCount, resolveLinks })) {
           if (pastTheEnd || n++ >= maxCount) break;
-          if (!(await writer.write(eventResponse(e, uuidAsString)))) return;
+          if (!(await writer.writeWith((w) => writeReadEvent(w, e, uuidAsString)))) return;
         }
       } catch (e) {
         if (!isTelltaleError(e, 'stream-not-found')) throw e;
@@ -183,7 +177,7 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
     if (backwards && typeof at === 'bigint') from = at - 1n;
     if (!(backwards && typeof from === 'bigint' && from < 0n) && !(!backwards && at === 'end')) {
       for await (const e of store.readAll({ fromPosition: from, direction: backwards ? 'backwards' : 'forwards', maxCount, resolveLinks, ...(filtered ? { filter: filtered.filter } : {}) })) {
-        if (!(await writer.write(eventResponse(e, uuidAsString)))) return;
+        if (!(await writer.writeWith((w) => writeReadEvent(w, e, uuidAsString)))) return;
       }
     }
     call.end();
@@ -195,8 +189,8 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
    * or the server closes.
    */
   async function runSubscription(
-    call: ServerWritableStream<ReadReq, ReadOut>,
-    writer: CallWriter<ReadOut>,
+    call: ServerCall<ReadReq, ReadResp>,
+    writer: CallWriter<ReadResp>,
     open: (hooks: { onCaughtUp: () => void; onFellBehind: () => void }) => Subscription,
     uuidAsString: boolean,
   ): Promise<void> {
@@ -222,7 +216,7 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
     void writer.whenGone().then(stop);
     try {
       for await (const e of subscription) {
-        if (!(await writer.write(eventResponse(e, uuidAsString)))) break;
+        if (!(await writer.writeWith((w) => writeReadEvent(w, e, uuidAsString)))) break;
       }
     } finally {
       ctx.closing.removeEventListener('abort', stop);
@@ -236,7 +230,11 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
     return store.appendToStream(streamId, events, { expectedRevision: expected });
   }
 
-  function append(call: ServerReadableStream<AppendRequest, Buffer>, callback: sendUnaryData<Buffer>): void {
+  /**
+   * Append: a client-streamed append (options, then one request per event) committed as one
+   * append when the client finishes sending. The response is written by the codec.
+   */
+  function append(call: ServerCall<AppendRequest, never>): void {
     const principal = principalOf(ctx, call);
     principal.catch(() => {});
     let streamId: string | undefined;
@@ -260,22 +258,24 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
         failed = e;
       }
     });
-    call.on('error', () => {});
     call.on('end', () => {
-      (async () => {
+      (async (): Promise<AppendOutcome> => {
         if (failed !== undefined) throw failed;
         if (streamId === undefined) throw new InvalidArgumentError('The first AppendReq must carry options');
         try {
           const result = await appendEvents(await principal, streamId, expected, events);
-          return encodeAppendResp({ kind: 'success', nextExpectedRevision: result.nextExpectedRevision, position: result.position });
+          return { kind: 'success', nextExpectedRevision: result.nextExpectedRevision, position: result.position };
         } catch (e) {
           // Event Store answers a failed concurrency check in the response, not as an error.
           if (!(e instanceof WrongExpectedRevisionError)) throw e;
-          return encodeAppendResp({ kind: 'wrong-expected-version', expected: e.expected, actual: e.actual });
+          return { kind: 'wrong-expected-version', expected: e.expected, actual: e.actual };
         }
       })().then(
-        (resp) => callback(null, resp),
-        (e: unknown) => callback(serviceError(toGrpcFailure(e, ctx.log))),
+        (outcome) => {
+          call.writeWith((w) => writeAppendResp(w, outcome));
+          call.end();
+        },
+        (e: unknown) => call.fail(toGrpcFailure(e, ctx.log)),
       );
     });
   }
@@ -286,10 +286,14 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
    * response with that id. Appends of one call run concurrently (none waits for another), so the
    * store's group commit batches them.
    */
-  function batchAppend(call: ServerDuplexStream<BatchAppendRequest, Buffer>): void {
-    const writer = new CallWriter<Buffer>(call);
-    const principal = principalOf(ctx, call);
-    principal.catch(() => {});
+  function batchAppend(call: ServerCall<BatchAppendRequest, never>): void {
+    // Known once the credentials are checked; appends before that wait for the check.
+    const principalChecked = principalOf(ctx, call);
+    let principal: Principal | undefined;
+    principalChecked.then(
+      (p) => (principal = p),
+      () => {},
+    );
     interface Pending {
       streamId: string | undefined;
       identifier: Uint8Array | undefined;
@@ -302,18 +306,23 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
     let inFlight = 0;
     let ended = false;
     const maybeEnd = () => {
-      if (ended && inFlight === 0 && writer.open) call.end();
+      if (ended && inFlight === 0) call.end();
+    };
+    const respond = (correlation: Uint8Array | undefined, current: Pending, result: BatchAppendResult) => {
+      inFlight--;
+      call.writeWith((w) => writeBatchAppendResp(w, correlation, result, current.identifier, current.expected));
+      maybeEnd();
     };
     call.on('data', (req: BatchAppendRequest) => {
       const correlation = req.correlation;
-      const key = correlationKey(correlation);
-      let entry = pending.get(key);
-      if (entry === undefined) {
-        entry = { streamId: undefined, identifier: undefined, expected: 'any', events: [], size: 0, failed: undefined };
-        // A one-request append (the usual case) never needs to be found again.
-        if (!req.isFinal) pending.set(key, entry);
+      let current: Pending | undefined;
+      // A one-request append (the usual case) is neither looked up nor kept.
+      const key = req.isFinal && pending.size === 0 ? undefined : correlationKey(correlation);
+      if (key !== undefined) current = pending.get(key);
+      if (current === undefined) {
+        current = { streamId: undefined, identifier: undefined, expected: 'any', events: [], size: 0, failed: undefined };
+        if (!req.isFinal) pending.set(key!, current);
       }
-      const current = entry;
       try {
         if (req.options !== undefined) {
           current.identifier = req.options.identifier;
@@ -332,25 +341,19 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
         current.failed ??= e;
       }
       if (!req.isFinal) return;
-      pending.delete(key);
+      if (key !== undefined) pending.delete(key);
       inFlight++;
-      (async () => {
-        if (current.failed !== undefined) throw current.failed;
-        if (current.streamId === undefined) throw new InvalidArgumentError('The first BatchAppendReq of an append must carry options');
-        return appendEvents(await principal, current.streamId, current.expected, current.events);
-      })()
-        .then(
-          (result) => encodeBatchAppendResp(correlation, { success: result }, current.identifier, current.expected),
-          (e: unknown) => encodeBatchAppendResp(correlation, { error: batchError(e, ctx.log).serializeBinary() }, current.identifier, current.expected),
-        )
-        .then((resp) => writer.write(resp))
-        .finally(() => {
-          inFlight--;
-          maybeEnd();
-        })
-        .catch(() => {});
+      const done = current;
+      const fail = (e: unknown) => respond(correlation, done, { error: batchError(e, ctx.log).serializeBinary() });
+      if (done.failed !== undefined) return fail(done.failed);
+      if (done.streamId === undefined) return fail(new InvalidArgumentError('The first BatchAppendReq of an append must carry options'));
+      const streamId = done.streamId;
+      // Appends of one call run concurrently (none waits for another), so the store's group commit batches them.
+      (principal !== undefined ? appendEvents(principal, streamId, done.expected, done.events) : principalChecked.then((p) => appendEvents(p, streamId, done.expected, done.events))).then(
+        (result) => respond(correlation, done, { success: result }),
+        fail,
+      );
     });
-    call.on('error', () => {});
     call.on('end', () => {
       ended = true;
       maybeEnd();
@@ -368,10 +371,8 @@ export function streamsService(ctx: GrpcContext): UntypedServiceImplementation {
   }
 
   return {
-    read: (call: ServerWritableStream<ReadReq, ReadOut>) => {
-      read(call).catch((e: unknown) => {
-        if (!call.writableEnded) call.emit('error', serviceError(toGrpcFailure(e, ctx.log)));
-      });
+    read: (call: ServerCall<ReadReq, ReadResp>) => {
+      read(call).catch((e: unknown) => call.fail(toGrpcFailure(e, ctx.log)));
     },
     append,
     batchAppend,

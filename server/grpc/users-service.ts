@@ -1,12 +1,13 @@
 // `event_store.client.users.Users` over the server's users (server/users.ts), shared with the
 // HTTP API: the same streams, password hashing and rules (administrators manage users; a user
 // may read its own details and change its own password).
-import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { AccessDeniedError, isAdmin } from '../../store/acl.js';
 import { InvalidArgumentError } from '../../store/errors.js';
 import type { UserDetails } from '../users.js';
-import { principalOf, requireAdmin, requireAuthenticated, serviceError, toGrpcFailure, unary, type GrpcContext } from './call-context.js';
+import { principalOf, requireAdmin, requireAuthenticated, toGrpcFailure, unary, type GrpcContext } from './call-context.js';
 import { CallWriter } from './call-writer.js';
+import type { ServiceImplementation } from './grpc-server.js';
+import type { ServerCall } from './server-call.js';
 import { usersPb } from './protocol.js';
 import { ticksOf } from './wire.js';
 
@@ -33,7 +34,7 @@ function optionsOf<T>(request: { getOptions(): T | undefined }, what: string): T
   return options;
 }
 
-export function usersService(ctx: GrpcContext): UntypedServiceImplementation {
+export function usersService(ctx: GrpcContext): ServiceImplementation {
   const { users } = ctx;
   return {
     create: unary(ctx, async (request: InstanceType<typeof usersPb.CreateReq>, principal) => {
@@ -67,7 +68,7 @@ export function usersService(ctx: GrpcContext): UntypedServiceImplementation {
       await users.setDisabled(o.getLoginName(), true);
       return new usersPb.DisableResp();
     }),
-    details: (call: ServerWritableStream<DetailsReq, DetailsResp>) => {
+    details: (call: ServerCall<DetailsReq, DetailsResp>) => {
       const writer = new CallWriter<DetailsResp>(call);
       (async () => {
         const principal = await principalOf(ctx, call);
@@ -82,7 +83,7 @@ export function usersService(ctx: GrpcContext): UntypedServiceImplementation {
         }
         call.end();
       })().catch((e: unknown) => {
-        if (writer.open) call.emit('error', serviceError(toGrpcFailure(e, ctx.log)));
+        call.fail(toGrpcFailure(e, ctx.log));
       });
     },
     changePassword: unary(ctx, async (request: InstanceType<typeof usersPb.ChangePasswordReq>, principal) => {
