@@ -442,7 +442,7 @@ export class EventStore implements Store {
     }
     const size = data.length + metadata.length;
     if (size > this.#maxEventBytes) throw new EventTooLargeError(size, this.#maxEventBytes);
-    return { id, type: event.type, isJson: !(event.data instanceof Uint8Array), data, metadata };
+    return { id, type: event.type, isJson: !(event.data instanceof Uint8Array) || event.isJson === true, data, metadata };
   }
 }
 

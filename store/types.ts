@@ -18,6 +18,12 @@ export interface EventData {
   readonly type: string;
   /** A JSON-serialisable value, or bytes for a binary event. @defaultValue `{}` */
   readonly data?: unknown;
+  /**
+   * When `data` is bytes: they are UTF-8 JSON text already (e.g. a Kafka record's value), stored
+   * as a JSON event without being parsed and serialised again. The store does not check them; the
+   * caller vouches that they are one valid JSON value. Ignored for non-byte data. @defaultValue false
+   */
+  readonly isJson?: boolean;
   /** A JSON object (`$correlationId`, `$causationId`, anything else), or bytes. */
   readonly metadata?: unknown;
 }

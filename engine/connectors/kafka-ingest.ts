@@ -55,7 +55,8 @@ export function ingestCheckpointStream(groupId: string, topic: string, partition
 export async function startKafkaIngest(options: KafkaIngestOptions): Promise<KafkaIngest> {
   const topic = requireText(options.topic, 'topic');
   const groupId = requireText(options.groupId ?? 'telltale-ingest', 'groupId');
-  const mapper = compileMapping(options.mapping);
+  // Stored, not read by code here: the record's JSON bytes go to the store as they came.
+  const mapper = compileMapping(options.mapping, { asBytes: true });
   // Counted when a commit succeeds, so a retried slice is not counted twice.
   let records = 0;
   let events = 0;

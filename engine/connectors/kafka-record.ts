@@ -117,6 +117,34 @@ export function coordinatesOf(record: KafkaRecord): KafkaCoordinates {
   return { topic, partition, offset, timestamp, key: text };
 }
 
+/** Per (topic, partition): the start of its records' metadata text, up to the offset. */
+const metadataPrefixes = new Map<string, string>();
+
+/**
+ * `{"$kafka": coordinatesOf(record)}` as UTF-8 JSON bytes, the same text JSON.stringify gives,
+ * built without an object or a generic serialiser per record: ingest stores it as the event's
+ * metadata.
+ */
+export function kafkaMetadataBytes(record: KafkaRecord): Buffer {
+  const { topic, partition, timestamp } = record;
+  const prefixKey = `${topic}\u0000${partition}`;
+  let prefix = metadataPrefixes.get(prefixKey);
+  if (prefix === undefined) {
+    prefix = `{"$kafka":{"topic":${JSON.stringify(topic)},"partition":${partition},"offset":"`;
+    if (metadataPrefixes.size > 10_000) metadataPrefixes.clear();
+    metadataPrefixes.set(prefixKey, prefix);
+  }
+  // JSON writes a non-finite number as null.
+  const time = Number.isFinite(timestamp) ? timestamp : 'null';
+  let key: string;
+  if (record.key === null) key = 'null';
+  else {
+    const text = keyTextOf(record);
+    key = text === null ? `"${record.key.toString('base64')}","keyEncoding":"base64"` : JSON.stringify(text);
+  }
+  return Buffer.from(`${prefix}${record.offset}","timestamp":${time},"key":${key}}}`, 'utf8');
+}
+
 /** The record's key as text, or null when it has none or it is not UTF-8. */
 export function keyTextOf(record: KafkaRecord): string | null {
   if (record.keyText !== undefined) return record.keyText;

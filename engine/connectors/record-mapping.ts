@@ -6,7 +6,9 @@ import { InvalidArgumentError } from '../../store/errors.js';
 import { assertValidStreamName, isMetastream } from '../../store/stream-name.js';
 import type { EventData } from '../../store/types.js';
 import { compileTemplate, pathValue, renderTemplate, type FieldTemplate } from './field-template.js';
-import { coordinatesOf, kafkaEventId, keyTextOf, nameBasedUuid, textOrNull, type KafkaRecord } from './kafka-record.js';
+import { isUtf8 } from 'node:buffer';
+import { isJsonText } from './json-text.js';
+import { coordinatesOf, kafkaEventId, kafkaMetadataBytes, keyTextOf, nameBasedUuid, textOrNull, type KafkaRecord } from './kafka-record.js';
 
 /** What a template over a Kafka record may name. */
 const RECORD_ROOTS = ['key', 'topic', 'partition', 'offset', 'timestamp', 'headers', 'data'] as const;
@@ -43,7 +45,20 @@ export interface RecordMapper {
   map(record: KafkaRecord): MappedRecord;
 }
 
-export function compileMapping(mapping: KafkaIngestMapping): RecordMapper {
+export interface CompileMappingOptions {
+  /**
+   * Events for a store rather than for code: when the data is the whole value, it stays the JSON
+   * bytes the record carried (`isJson: true`, checked but neither parsed nor serialised again
+   * unless a template reads a field of it), and the `$kafka` metadata is JSON bytes as well.
+   * Otherwise data and metadata are values. @defaultValue false
+   */
+  readonly asBytes?: boolean;
+}
+
+/** Stream names a mapper has checked lately; most topics map to a bounded set of streams. */
+const STREAM_NAMES_KEPT = 50_000;
+
+export function compileMapping(mapping: KafkaIngestMapping, options: CompileMappingOptions = {}): RecordMapper {
   if (mapping === null || typeof mapping !== 'object') throw new InvalidArgumentError('A Kafka ingest mapping is required');
   const stream = compileTemplate(mapping.stream, RECORD_ROOTS);
   const type = compileTemplate(mapping.type, RECORD_ROOTS);
@@ -54,6 +69,11 @@ export function compileMapping(mapping: KafkaIngestMapping): RecordMapper {
   const maxBytes = mapping.maxRecordBytes ?? 1_000_000;
   if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new InvalidArgumentError('mapping.maxRecordBytes must be a positive integer');
   const deadLetter = compileTemplate(mapping.deadLetterStream ?? '$kafka-deadletter-{topic}', DEAD_LETTER_ROOTS);
+  const asBytes = options.asBytes === true;
+  const wholeValue = dataPath.length === 1;
+  // The value is parsed only when a template reads a field of it or the data is a part of it.
+  const needsValue = !wholeValue || stream.roots.has('data') || type.roots.has('data');
+  const validStreams = new Set<string>();
 
   const reject = (record: KafkaRecord, reason: RejectionReason, message: string): MappedRecord => ({
     kind: 'rejected',
@@ -69,27 +89,41 @@ export function compileMapping(mapping: KafkaIngestMapping): RecordMapper {
         return reject(record, 'too-large', `The value is ${record.value.length} bytes; the limit is ${maxBytes}`);
       }
       let value: unknown;
-      try {
-        value = JSON.parse(record.value.toString('utf8'));
-      } catch (e) {
-        return reject(record, 'not-json', `The value is not JSON: ${(e as Error).message}`);
+      // The record's bytes as the event's data, when they are valid UTF-8 JSON text.
+      let jsonBytes: Buffer | undefined;
+      if (asBytes && !needsValue && isJsonText(record.value)) jsonBytes = record.value;
+      else {
+        try {
+          value = JSON.parse(record.value.toString('utf8'));
+        } catch (e) {
+          return reject(record, 'not-json', `The value is not JSON: ${(e as Error).message}`);
+        }
+        // Text that parsed is JSON; invalid UTF-8 in it was read as U+FFFD, so such bytes are not stored as they came.
+        if (asBytes && wholeValue && isUtf8(record.value)) jsonBytes = record.value;
       }
       const resolve = (path: readonly string[]) => resolveRecordField(record, value, path);
       const streamId = renderTemplate(stream, resolve);
       if (typeof streamId !== 'string') return reject(record, 'missing-field', `The stream template '${stream.source}' needs {${streamId.missing}}`);
       const eventType = renderTemplate(type, resolve);
       if (typeof eventType !== 'string') return reject(record, 'missing-field', `The type template '${type.source}' needs {${eventType.missing}}`);
-      const data = pathValue(value, dataPath);
+      const data = jsonBytes ?? pathValue(value, dataPath);
       if (data === undefined) return reject(record, 'missing-field', `The value has no ${dataPath.join('.')}`);
-      const invalidStream = streamNameProblem(streamId);
-      if (invalidStream) return reject(record, 'invalid-stream-name', invalidStream);
+      if (!validStreams.has(streamId)) {
+        const invalidStream = streamNameProblem(streamId);
+        if (invalidStream) return reject(record, 'invalid-stream-name', invalidStream);
+        if (validStreams.size >= STREAM_NAMES_KEPT) validStreams.clear();
+        validStreams.add(streamId);
+      }
       if (eventType.length === 0 || eventType.length > MAX_TYPE_LENGTH) {
         return reject(record, 'invalid-event-type', `The event type must be 1 to ${MAX_TYPE_LENGTH} characters, got ${eventType.length}`);
       }
+      const id = kafkaEventId(record.topic, record.partition, record.offset);
       return {
         kind: 'event',
         streamId,
-        event: { id: kafkaEventId(record.topic, record.partition, record.offset), type: eventType, data, metadata: { $kafka: coordinatesOf(record) } },
+        event: asBytes
+          ? { id, type: eventType, data, isJson: true, metadata: kafkaMetadataBytes(record) }
+          : { id, type: eventType, data, metadata: { $kafka: coordinatesOf(record) } },
       };
     },
   };

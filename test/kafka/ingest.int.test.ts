@@ -60,6 +60,7 @@ describe('startKafkaIngest (int)', function () {
       expect(stored, `record ${record.partition}/${record.offset}`).to.not.equal(undefined);
       expect(stored!.streamId).to.equal(`payments-${record.key}`);
       expect(stored!.type).to.equal(record.headers.type);
+      expect(stored!.isJson).to.equal(true);
       expect(stored!.data).to.deep.equal(value);
       expect(stored!.metadata.$kafka).to.deep.include({ topic, partition: record.partition, offset: record.offset, key: record.key });
     }

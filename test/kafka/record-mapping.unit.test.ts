@@ -65,3 +65,54 @@ describe('compileMapping', () => {
     expect(mapped.event.data).to.deep.include({ reason: 'not-json', value: 'wyg=', valueEncoding: 'base64' });
   });
 });
+
+describe('compileMapping with asBytes (events for a store)', () => {
+  const bytesMapper = compileMapping({ stream: 'payments-{key}', type: '{headers.type}' }, { asBytes: true });
+  const typed = { headers: { type: Buffer.from('Charged') } };
+
+  it('keeps a JSON value as the bytes it came as, marked isJson, with the coordinates as JSON bytes', () => {
+    const value = Buffer.from('{ "cardId": "c1", "n": [1, 2.5e3] }');
+    const mapped = bytesMapper.map(record(value, typed));
+    expect(mapped.kind).to.equal('event');
+    expect(mapped.streamId).to.equal('payments-k1');
+    expect(mapped.event.isJson).to.equal(true);
+    expect(mapped.event.data).to.equal(value);
+    const metadata = JSON.parse(Buffer.from(mapped.event.metadata as Uint8Array).toString('utf8')) as unknown;
+    expect(metadata).to.deep.equal({ $kafka: { topic: 't', partition: 1, offset: '7', key: 'k1', timestamp: 1000 } });
+  });
+
+  it('writes the same metadata text as JSON.stringify, for a binary key and a key that needs escaping', () => {
+    for (const key of [Buffer.from([0xff, 0x00]), Buffer.from('a"b\\c\u2028é'), null]) {
+      const r = record('{}', { key });
+      const expected = JSON.stringify(compileMapping({ stream: 'x', type: 'T' }).map(r).event.metadata);
+      const metadata = compileMapping({ stream: 'x', type: 'T' }, { asBytes: true }).map(r).event.metadata as Uint8Array;
+      expect(Buffer.from(metadata).toString('utf8')).to.equal(expected);
+    }
+  });
+
+  it('rejects a value that is not JSON, as the value mapper does', () => {
+    for (const bad of ['{oops', '{"a":1,}', '01', '"\u0001"', '\ufeff{}', '']) {
+      const mapped = bytesMapper.map(record(bad, typed));
+      expect(mapped.kind === 'rejected' ? mapped.reason : 'mapped', JSON.stringify(bad)).to.equal('not-json');
+    }
+  });
+
+  it('parses and serialises a value that is JSON only once invalid UTF-8 is replaced', () => {
+    const value = Buffer.concat([Buffer.from('{"s":"'), Buffer.from([0xff]), Buffer.from('"}')]);
+    const mapped = bytesMapper.map(record(value, typed));
+    expect(mapped.event.data).to.deep.equal({ s: '\ufffd' });
+  });
+
+  it('parses the value when a template reads a field of it, and still stores the bytes it came as', () => {
+    const fields = compileMapping({ stream: 'card-{data.cardId}', type: 'T' }, { asBytes: true });
+    const value = Buffer.from('{"cardId":"c9"}');
+    const mapped = fields.map(record(value));
+    expect(mapped.streamId).to.equal('card-c9');
+    expect(mapped.event.data).to.equal(value);
+  });
+
+  it('stores a part of the value as a value', () => {
+    const part = compileMapping({ stream: 's', type: 'T', data: 'data.payload' }, { asBytes: true });
+    expect(part.map(record('{"payload":{"a":1}}')).event.data).to.deep.equal({ a: 1 });
+  });
+});

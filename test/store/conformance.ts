@@ -96,6 +96,16 @@ export function storeConformance(options: ConformanceOptions): void {
       expect(Array.from(e!.data as Uint8Array)).to.deep.equal([0, 1, 2, 250, 255]);
     });
 
+    it('stores bytes marked isJson as a JSON event, byte for byte', async () => {
+      const text = '{ "amount": 12.5, "tags": ["a"] }';
+      await store.appendToStream(stream, [{ type: 'Charged', data: new TextEncoder().encode(text), isJson: true, metadata: new TextEncoder().encode('{"$kafka":{"offset":"7"}}') }]);
+      const [e] = await collect(store.readStream(stream));
+      expect(e!.isJson).to.equal(true);
+      expect(e!.data).to.deep.equal({ amount: 12.5, tags: ['a'] });
+      expect(e!.metadata).to.deep.equal({ $kafka: { offset: '7' } });
+      expect(new TextDecoder().decode(e!.dataBytes)).to.equal(text);
+    });
+
     it('gives positions that strictly increase across streams in append order', async () => {
       const a = await store.appendToStream(`${stream}-a`, events(2));
       const b = await store.appendToStream(`${stream}-b`, events(2));
