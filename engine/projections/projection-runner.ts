@@ -4,6 +4,7 @@
 // leaves either all of a flush or none of it (decision 9). The next batch is handed to the isolate
 // before the previous flush is committed, so reading, user code and writing overlap.
 import { StreamNotFoundError, WrongExpectedRevisionError } from '../../store/errors.js';
+import { METADATA_EVENT_TYPE, metastreamOf } from '../../store/stream-name.js';
 import type { EventData, ExpectedRevision, RecordedEvent, Store, StreamWrite } from '../../store/types.js';
 import { isDeletionNotice, type BatchItem } from './batch-encoder.js';
 import type { Clock } from './clock.js';
@@ -454,10 +455,15 @@ export class ProjectionRunner {
       // (The flush's states were staged when its output came back; staging them again here would
       // put them over newer states of later batches, already processed while this commit waited.)
       if (flush.parts.length > STATE_PAGE_THRESHOLD) pages = statePages(flush.parts);
+      const partitionStreams: string[] = [];
       for (const page of pages) add(statePagesStream(c.name), { type: STATE_PAGE_TYPE, data: page, metadata: { ...tag, $e: c.epoch } });
       for (const part of flush.parts) {
         const [key, state] = part;
-        if (pages.length === 0) add(partitionCheckpointStream(c.name, key), { type: PARTITION_CHECKPOINT_TYPE, data: state as object, metadata: { ...tag, $e: c.epoch } });
+        if (pages.length === 0) {
+          const stream = partitionCheckpointStream(c.name, key);
+          add(stream, { type: PARTITION_CHECKPOINT_TYPE, data: state as object, metadata: { ...tag, $e: c.epoch } });
+          partitionStreams.push(stream);
+        }
         if (produces && part.length === 3) {
           const stream = partitionResultStream(c.name, key, this.#definition?.partitionResultStreamNamePattern ?? null);
           const revision = writes.get(stream)?.events.length ?? 0;
@@ -467,6 +473,14 @@ export class ProjectionRunner {
         }
       }
       if (produces && flush.root !== undefined && flush.root.length === 2 && !partitioned) add(main, resultEvent(flush.root[1]));
+      // Checkpoint streams keep their last two events, as Event Store's do ($maxCount 2): the
+      // metadata goes with the commit that creates the stream, so scavenging reclaims the rest.
+      if (partitionStreams.length > 0) {
+        const infos = await Promise.all(partitionStreams.map((stream) => this.#store.getStreamInfo(stream)));
+        infos.forEach((info, i) => {
+          if (info.lastRevision < 0n) add(metastreamOf(partitionStreams[i]!), checkpointStreamMetadata());
+        });
+      }
       if (c.checkpointsEnabled) {
         const extra = {
           epoch: c.epoch,
@@ -478,6 +492,7 @@ export class ProjectionRunner {
           shared: partitioned && this.#definition?.isBiState ? flush.shared : undefined,
         };
         const stream = checkpointStream(c.name);
+        if (this.#checkpointRevision < 0n) add(metastreamOf(stream), checkpointStreamMetadata());
         writes.set(stream, {
           events: [{ type: CHECKPOINT_TYPE, data: (this.#rootState ?? {}) as object, metadata: { ...tag, $telltale: extra } }],
           expected: this.#checkpointRevision < 0n ? 'any' : this.#checkpointRevision,
@@ -717,6 +732,11 @@ function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]
 function positionOf(item: BatchItem): bigint {
   if (isDeletionNotice(item)) return item.position;
   return (item.link ?? item).position;
+}
+
+/** Event Store's metadata for checkpoint streams: the last two checkpoints are kept. */
+function checkpointStreamMetadata(): EventData {
+  return { type: METADATA_EVENT_TYPE, data: { $maxCount: 2 } };
 }
 
 function resultEvent(text: string | null): EventData {

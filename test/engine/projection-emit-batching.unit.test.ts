@@ -17,9 +17,9 @@ describe('emitted events written with checkpoints', () => {
       manager: { systemProjections: false, maxBatch: 10, limits: { checkpointHandledThreshold: 50 } },
     });
     await run.settle();
-    const checkpoints = await run.read('$projections-p-checkpoint');
+    const checkpoints = Number((await run.store.getStreamInfo('$projections-p-checkpoint')).lastRevision) + 1;
     // Two at the threshold and at most one when it went idle; not one per batch of 10.
-    expect(checkpoints.length).to.be.within(2, 3);
+    expect(checkpoints).to.be.within(2, 3);
     const links = [...(await run.read('links-0')), ...(await run.read('links-1'))].map((e) => Buffer.from(e.dataBytes).toString());
     const expected: string[] = [];
     for (let i = 0; i < 100; i++) expected.push(`${Math.floor(i / 5)}@s-${i % 5}`);

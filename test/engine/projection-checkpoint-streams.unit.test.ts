@@ -1,0 +1,44 @@
+// Checkpoint streams keep only their last two events, as Event Store's do (`$maxCount` 2 on
+// `$projections-{name}-checkpoint` and `$projections-{name}-{partition}-checkpoint`), so a
+// long-running projection's checkpoints do not grow without bound; restarts still resume from them.
+import { ProjectionManager } from '../../engine/index.js';
+import { expect } from '../support/chai.js';
+import { project, type GivenEvent } from './projection-fixture.js';
+
+const PER_CARD = `fromAll().partitionBy(function (e) { return e.body.card; }).when({
+  $init: function () { return { n: 0 }; },
+  Charge: function (s) { s.n++; }
+})`;
+
+function charges(n: number, cards: number): GivenEvent[] {
+  return Array.from({ length: n }, (_, i): GivenEvent => ['payments', 'Charge', { card: `c${i % cards}` }]);
+}
+
+describe('checkpoint streams', () => {
+  it('are created with $maxCount 2 and show only their last two checkpoints', async () => {
+    const run = await project(charges(40, 3), PER_CARD, { manager: { systemProjections: false, maxBatch: 5, limits: { checkpointHandledThreshold: 5 } } });
+    await run.settle();
+    expect((await run.store.getStreamMetadata('$projections-p-checkpoint')).metadata.maxCount).to.equal(2);
+    expect((await run.store.getStreamMetadata('$projections-p-c1-checkpoint')).metadata.maxCount).to.equal(2);
+    expect(Number((await run.store.getStreamInfo('$projections-p-checkpoint')).lastRevision)).to.be.greaterThan(2);
+    expect(await run.read('$projections-p-checkpoint')).to.have.length(2);
+    expect(await run.read('$projections-p-c1-checkpoint')).to.have.length(2);
+    expect(await run.state('c1')).to.deep.equal({ n: 13 });
+    await run.close();
+  });
+
+  it('resume a restarted projection from the last checkpoint', async () => {
+    const run = await project(charges(30, 2), PER_CARD, { manager: { systemProjections: false, maxBatch: 4, limits: { checkpointHandledThreshold: 4 } } });
+    await run.settle();
+    await run.manager.close();
+    const again = new ProjectionManager(run.store, { systemProjections: false });
+    await again.start();
+    await run.store.appendToStream('payments', [{ type: 'Charge', data: { card: 'c0' } }]);
+    await again.whenProcessed('p');
+    expect(await again.state('p', 'c0')).to.deep.equal({ n: 16 });
+    expect(await again.state('p', 'c1')).to.deep.equal({ n: 15 });
+    expect(again.status('p').eventsProcessed).to.be.greaterThan(30);
+    await again.close();
+    await run.store.close();
+  });
+});
