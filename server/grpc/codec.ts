@@ -15,8 +15,6 @@ const BYTES = 2;
 const FIXED32 = 5;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-const lenientUtf8 = new TextDecoder('utf-8');
-const EMPTY: Uint8Array = new Uint8Array(0);
 const TWO_32 = 0x1_0000_0000;
 
 // ---------------------------------------------------------------------------------------------
@@ -324,16 +322,21 @@ export function writeBatchAppendResp(w: ProtoWriter, correlation: Uint8Array | u
 
 // ---------------------------------------------------------------------------------------------
 // Reading
+//
+// One cursor per request: a nested message narrows it (`enter`) and widens it back (`leave`), so
+// decoding a request allocates no reader per field; strings are sliced from the request's buffer,
+// and the metadata keys and content types the clients send are compared as bytes, not decoded.
 
-/** A cursor over one message's bytes. */
+/** A cursor over one message's bytes (a Buffer, so strings are sliced from it without a copy). */
 export class ProtoReader {
+  readonly buf: Buffer;
   pos: number;
-  constructor(
-    readonly buf: Uint8Array,
-    start = 0,
-    readonly end = buf.length,
-  ) {
+  end: number;
+
+  constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
+    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = start;
+    this.end = end;
   }
 
   get done(): boolean {
@@ -343,13 +346,25 @@ export class ProtoReader {
   /** An unsigned varint below 2^53 (larger ones lose precision; use `uint64`). */
   varint(): number {
     const buf = this.buf;
+    let pos = this.pos;
+    if (pos < this.end) {
+      const b = buf[pos]!;
+      // Tags and short lengths: one byte.
+      if (b < 0x80) {
+        this.pos = pos + 1;
+        return b;
+      }
+    }
     let result = 0;
     let scale = 1;
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw truncated();
-      const b = buf[this.pos++]!;
+      if (pos >= this.end) throw truncated();
+      const b = buf[pos++]!;
       result += (b & 0x7f) * scale;
-      if (b < 0x80) return result;
+      if (b < 0x80) {
+        this.pos = pos;
+        return result;
+      }
       scale *= 0x80;
     }
     throw new InvalidArgumentError('Malformed protobuf: a varint longer than 10 bytes');
@@ -382,17 +397,57 @@ export class ProtoReader {
 
   /** A length-delimited field's extent: [start, end) within `buf`. */
   span(): [number, number] {
+    const start = this.#spanEnd();
+    const end = this.pos;
+    return [start, end];
+  }
+
+  /** Skips a length-delimited field, leaving `pos` at its end; returns its start. */
+  #spanEnd(): number {
     const length = this.varint();
     const start = this.pos;
     const end = start + length;
     if (end > this.end) throw truncated();
     this.pos = end;
-    return [start, end];
+    return start;
   }
 
-  bytes(): Uint8Array {
-    const [start, end] = this.span();
-    return this.buf.subarray(start, end);
+  /** A length-delimited field's bytes (a view, not a copy). */
+  bytes(): Buffer {
+    const start = this.#spanEnd();
+    return this.buf.subarray(start, this.pos);
+  }
+
+  /** A length-delimited field as UTF-8 text (malformed sequences become U+FFFD, as the generated classes read them). */
+  string(): string {
+    const start = this.#spanEnd();
+    return this.buf.toString('utf8', start, this.pos);
+  }
+
+  /** Whether the length-delimited field here holds exactly `expected`; skips it either way. */
+  equals(expected: Uint8Array): boolean {
+    const start = this.#spanEnd();
+    const length = this.pos - start;
+    if (length !== expected.length) return false;
+    const buf = this.buf;
+    for (let i = 0; i < length; i++) if (buf[start + i] !== expected[i]) return false;
+    return true;
+  }
+
+  /** Narrows the cursor to the nested message here; returns the outer end, for `leave`. */
+  enter(): number {
+    const length = this.varint();
+    const end = this.pos + length;
+    if (end > this.end) throw truncated();
+    const outer = this.end;
+    this.end = end;
+    return outer;
+  }
+
+  /** Moves past the nested message entered and widens the cursor back to `outer`. */
+  leave(outer: number): void {
+    this.pos = this.end;
+    this.end = outer;
   }
 
   skip(wire: number): void {
@@ -404,7 +459,7 @@ export class ProtoReader {
         this.pos += 8;
         break;
       case BYTES:
-        this.span();
+        this.#spanEnd();
         return;
       case FIXED32:
         this.pos += 4;
@@ -420,38 +475,60 @@ function truncated(): InvalidArgumentError {
   return new InvalidArgumentError('Malformed protobuf: a message ends early');
 }
 
-const HEX = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const hex8 = (n: number) => n.toString(16).padStart(8, '0');
+const ascii = (text: string) => Buffer.from(text, 'latin1');
+const TYPE_KEY = ascii('type');
+const CONTENT_TYPE_KEY = ascii('content-type');
+const JSON_CONTENT_TYPE = 'application/json';
+const BINARY_CONTENT_TYPE = 'application/octet-stream';
+const JSON_CONTENT_TYPE_BYTES = ascii(JSON_CONTENT_TYPE);
+const BINARY_CONTENT_TYPE_BYTES = ascii(BINARY_CONTENT_TYPE);
 
-/** `event_store.client.UUID` at the reader's current length-delimited field: a lowercase UUID, or undefined when neither case is set. */
+/** Whether bytes [start, start + 36) are a UUID's text: hex digits in 8-4-4-4-12 groups. Sets `sawUpper` when any digit is A-F. */
+let sawUpper = false;
+function isUuidText(buf: Buffer, start: number, end: number): boolean {
+  if (end - start !== 36) return false;
+  sawUpper = false;
+  for (let i = 0; i < 36; i++) {
+    const c = buf[start + i]!;
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return false;
+    } else if ((c < 0x30 || c > 0x39) && (c < 0x61 || c > 0x66)) {
+      if (c >= 0x41 && c <= 0x46) sawUpper = true;
+      else return false;
+    }
+  }
+  return true;
+}
+
+/** `event_store.client.UUID` at the cursor: a lowercase UUID, or undefined when neither case is set. */
 function readUuid(r: ProtoReader): string | undefined {
-  const [start, end] = r.span();
-  const u = new ProtoReader(r.buf, start, end);
+  const outer = r.enter();
   let id: string | undefined;
-  while (!u.done) {
-    const tag = u.varint();
-    const field = Math.floor(tag / 8);
-    const wire = tag & 7;
-    if (field === 2 && wire === BYTES) {
-      const text = lenientUtf8.decode(u.bytes());
-      if (!HEX.test(text)) throw new InvalidArgumentError(`Not a UUID: ${JSON.stringify(text)}`, 'invalid-event');
-      id = text.toLowerCase();
-    } else if (field === 1 && wire === BYTES) {
-      const [s, e] = u.span();
-      const st = new ProtoReader(u.buf, s, e);
+  while (!r.done) {
+    const tag = r.varint();
+    if (tag === ((2 << 3) | BYTES)) {
+      const [start, end] = r.span();
+      if (!isUuidText(r.buf, start, end)) throw new InvalidArgumentError(`Not a UUID: ${JSON.stringify(r.buf.toString('utf8', start, end))}`, 'invalid-event');
+      id = r.buf.toString('latin1', start, end);
+      if (sawUpper) id = id.toLowerCase();
+    } else if (tag === ((1 << 3) | BYTES)) {
+      const inner = r.enter();
       let most: [number, number] = [0, 0];
       let least: [number, number] = [0, 0];
-      while (!st.done) {
-        const t = st.varint();
-        if (t === 8) most = st.varint64();
-        else if (t === 16) least = st.varint64();
-        else st.skip(t & 7);
+      while (!r.done) {
+        const t = r.varint();
+        if (t === 8) most = r.varint64();
+        else if (t === 16) least = r.varint64();
+        else r.skip(t & 7);
       }
+      r.leave(inner);
       const m = hex8(most[1]) + hex8(most[0]);
       const l = hex8(least[1]) + hex8(least[0]);
       id = `${m.slice(0, 8)}-${m.slice(8, 12)}-${m.slice(12)}-${l.slice(0, 4)}-${l.slice(4)}`;
-    } else u.skip(wire);
+    } else r.skip(tag & 7);
   }
+  r.leave(outer);
   return id;
 }
 
@@ -460,50 +537,72 @@ export interface ProposedEvent {
   readonly id: string | undefined;
   readonly type: string | undefined;
   readonly contentType: string | undefined;
-  readonly data: Uint8Array;
-  readonly customMetadata: Uint8Array;
+  /** A view of the request's bytes. */
+  readonly data: Buffer;
+  /** A view of the request's bytes; empty when none was sent. */
+  readonly customMetadata: Buffer;
 }
 
-/** `ProposedMessage` (same fields in Append and BatchAppend): id 1, metadata map 2, custom_metadata 3, data 4. */
+const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
+
+/** `ProposedMessage` (same fields in Append and BatchAppend): id 1, metadata map 2 (entries: key 1, value 2), custom_metadata 3, data 4. */
 function readProposed(r: ProtoReader): ProposedEvent {
-  const [start, end] = r.span();
-  const p = new ProtoReader(r.buf, start, end);
+  const outer = r.enter();
   let id: string | undefined;
   let type: string | undefined;
   let contentType: string | undefined;
-  let data = EMPTY;
-  let customMetadata = EMPTY;
-  while (!p.done) {
-    const tag = p.varint();
+  let data = EMPTY_BUFFER;
+  let customMetadata = EMPTY_BUFFER;
+  while (!r.done) {
+    const tag = r.varint();
     switch (tag) {
       case (1 << 3) | BYTES:
-        id = readUuid(p);
+        id = readUuid(r);
         break;
       case (2 << 3) | BYTES: {
-        const [s, e] = p.span();
-        const m = new ProtoReader(p.buf, s, e);
-        let key = '';
-        let value = '';
-        while (!m.done) {
-          const t = m.varint();
-          if (t === ((1 << 3) | BYTES)) key = lenientUtf8.decode(m.bytes());
-          else if (t === ((2 << 3) | BYTES)) value = lenientUtf8.decode(m.bytes());
-          else m.skip(t & 7);
+        const entry = r.enter();
+        // 0: another key, 1: type, 2: content-type
+        let key = 0;
+        let value: string | undefined;
+        while (!r.done) {
+          const t = r.varint();
+          if (t === ((1 << 3) | BYTES)) {
+            const at = r.pos;
+            key = r.equals(TYPE_KEY) ? 1 : 0;
+            if (key === 0) {
+              r.pos = at;
+              key = r.equals(CONTENT_TYPE_KEY) ? 2 : 0;
+            }
+          } else if (t === ((2 << 3) | BYTES)) {
+            const at = r.pos;
+            // The two content types every client sends are recognised without decoding.
+            if (r.equals(JSON_CONTENT_TYPE_BYTES)) value = JSON_CONTENT_TYPE;
+            else {
+              r.pos = at;
+              if (r.equals(BINARY_CONTENT_TYPE_BYTES)) value = BINARY_CONTENT_TYPE;
+              else {
+                r.pos = at;
+                value = r.string();
+              }
+            }
+          } else r.skip(t & 7);
         }
-        if (key === 'type') type = value;
-        else if (key === 'content-type') contentType = value;
+        r.leave(entry);
+        if (key === 1) type = value ?? '';
+        else if (key === 2) contentType = value ?? '';
         break;
       }
       case (3 << 3) | BYTES:
-        customMetadata = p.bytes();
+        customMetadata = r.bytes();
         break;
       case (4 << 3) | BYTES:
-        data = p.bytes();
+        data = r.bytes();
         break;
       default:
-        p.skip(tag & 7);
+        r.skip(tag & 7);
     }
   }
+  r.leave(outer);
   return { id, type, contentType, data, customMetadata };
 }
 
@@ -516,53 +615,65 @@ export interface AppendTarget {
 
 /** `Options` of Append and BatchAppend: stream_identifier 1, then the expected revision oneof: revision 2, no_stream 3, any 4, stream_exists 5. */
 function readTarget(r: ProtoReader): AppendTarget {
-  const [start, end] = r.span();
-  const o = new ProtoReader(r.buf, start, end);
-  let identifier: Uint8Array | undefined;
+  const outer = r.enter();
+  let identifier: Buffer | undefined;
   let expected: ExpectedRevision = 'any';
-  while (!o.done) {
-    const tag = o.varint();
+  while (!r.done) {
+    const tag = r.varint();
     switch (tag) {
       case (1 << 3) | BYTES:
-        identifier = o.bytes();
+        identifier = r.bytes();
         break;
       case (2 << 3) | VARINT:
-        expected = o.uint64();
+        expected = r.uint64();
         break;
       case (3 << 3) | BYTES:
-        o.span();
+        r.skip(BYTES);
         expected = 'no_stream';
         break;
       case (4 << 3) | BYTES:
-        o.span();
+        r.skip(BYTES);
         expected = 'any';
         break;
       case (5 << 3) | BYTES:
-        o.span();
+        r.skip(BYTES);
         expected = 'stream_exists';
         break;
       default:
-        o.skip(tag & 7);
+        r.skip(tag & 7);
     }
   }
+  r.leave(outer);
   if (identifier === undefined) throw new InvalidArgumentError('A stream identifier is required', 'invalid-stream-name');
   return { streamName: streamNameIn(identifier), identifier, expected };
 }
 
-/** `StreamIdentifier { bytes stream_name = 3 }`, decoded as strict UTF-8. */
-function streamNameIn(identifier: Uint8Array): string {
+const streamNames = new Map<string, string>();
+/**
+ * `StreamIdentifier { bytes stream_name = 3 }`, decoded as strict UTF-8. A server sees the same
+ * few identifiers over and over, so they are remembered by their bytes.
+ */
+function streamNameIn(identifier: Buffer): string {
+  const key = identifier.toString('latin1');
+  const known = streamNames.get(key);
+  if (known !== undefined) return known;
   const s = new ProtoReader(identifier);
-  let name: Uint8Array = EMPTY;
+  let start = 0;
+  let end = 0;
   while (!s.done) {
     const tag = s.varint();
-    if (tag === ((3 << 3) | BYTES)) name = s.bytes();
+    if (tag === ((3 << 3) | BYTES)) [start, end] = s.span();
     else s.skip(tag & 7);
   }
+  let name: string;
   try {
-    return strictUtf8.decode(name);
+    name = strictUtf8.decode(identifier.subarray(start, end));
   } catch {
     throw new InvalidArgumentError('The stream name is not valid UTF-8', 'invalid-stream-name');
   }
+  if (streamNames.size >= 10_000) streamNames.clear();
+  streamNames.set(key, name);
+  return name;
 }
 
 /** `AppendReq`: options (1) or one proposed_message (2). */

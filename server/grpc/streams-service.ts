@@ -46,16 +46,17 @@ export function streamsDefinition(generated: ServiceDefinition): ServiceDefiniti
   };
 }
 
-const decoder = new TextDecoder();
+/** A UTF-8 byte order mark, which a JSON text may start with. */
+const hasBom = (b: Buffer) => b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
 
 /**
  * A proposed message as the store takes it. JSON data is parsed (the store keeps JSON as JSON);
  * data that says it is JSON but is not is kept as bytes, as Event Store keeps what it is given.
  */
-export function eventDataOf(m: ProposedEvent): { event: EventData; size: number } {
+export function eventDataOf(m: ProposedEvent): EventData {
   const { type, contentType } = m;
-  const missing = [type === undefined || type === '' ? 'type' : undefined, contentType === undefined ? 'content-type' : undefined].filter((k) => k !== undefined);
-  if (missing.length > 0) {
+  if (type === undefined || type === '' || contentType === undefined) {
+    const missing = [type === undefined || type === '' ? 'type' : undefined, contentType === undefined ? 'content-type' : undefined].filter((k) => k !== undefined);
     throw new GrpcFailure(status.INVALID_ARGUMENT, `Missing required metadata properties: ${missing.join(', ')}`, {
       exception: 'missing-required-metadata-property',
       'required-metadata-properties': 'type,content-type',
@@ -63,16 +64,21 @@ export function eventDataOf(m: ProposedEvent): { event: EventData; size: number 
   }
   const bytes = m.data;
   const custom = m.customMetadata;
-  let data: unknown = bytes;
+  let data: unknown;
   if (contentType === 'application/json') {
     try {
-      data = bytes.length === 0 ? {} : JSON.parse(decoder.decode(bytes));
+      data = bytes.length === 0 ? {} : JSON.parse(bytes.toString('utf8', hasBom(bytes) ? 3 : 0));
     } catch {
-      data = bytes;
+      data = undefined;
     }
   }
-  return { event: { id: m.id ?? randomUUID(), type: type!, data, metadata: custom.length > 0 ? custom : undefined }, size: bytes.length + custom.length };
+  // Bytes are copied out of the request: views would keep whole HTTP/2 chunks alive in a store that holds on to them.
+  if (data === undefined) data = Buffer.from(bytes);
+  return { id: m.id ?? randomUUID(), type, data, metadata: custom.length > 0 ? Buffer.from(custom) : undefined };
 }
+
+/** What a proposed event counts against the append size limit. */
+const sizeOf = (m: ProposedEvent) => m.data.length + m.customMetadata.length;
 
 function filterOf(f: FilterOptions): { filter: EventFilter; interval: number } {
   const filter: { -readonly [K in keyof EventFilter]: EventFilter[K] } = {};
@@ -249,10 +255,9 @@ export function streamsService(ctx: GrpcContext): ServiceImplementation {
           streamId = req.options.streamName;
           expected = req.options.expected;
         } else if (req.proposed !== undefined) {
-          const { event, size: bytes } = eventDataOf(req.proposed);
-          size += bytes;
+          size += sizeOf(req.proposed);
           if (size > MAX_APPEND_SIZE) throw appendTooLarge();
-          events.push(event);
+          events.push(eventDataOf(req.proposed));
         }
       } catch (e) {
         failed = e;
@@ -331,10 +336,9 @@ export function streamsService(ctx: GrpcContext): ServiceImplementation {
         }
         if (current.failed === undefined) {
           for (const m of req.proposed) {
-            const { event, size } = eventDataOf(m);
-            current.size += size;
+            current.size += sizeOf(m);
             if (current.size > MAX_APPEND_SIZE) throw appendTooLarge();
-            current.events.push(event);
+            current.events.push(eventDataOf(m));
           }
         }
       } catch (e) {

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { correlationKey, decodeAppendReq, decodeBatchAppendReq, encodeAppendResp, encodeBatchAppendResp, encodeReadEvent, ProtoReader, ProtoWriter } from '../../server/grpc/codec.js';
 import { emptyPb, sharedPb, statusPb, streamsPb } from '../../server/grpc/protocol.js';
+import { eventDataOf } from '../../server/grpc/streams-service.js';
 import { fillRecordedEvent, streamIdentifier, uuidMessage } from '../../server/grpc/wire.js';
 import type { ExpectedRevision, RecordedEvent } from '../../store/types.js';
 
@@ -257,9 +258,97 @@ describe('gRPC codec (hand-written protobuf for the hot Streams messages)', () =
       withBadId.setProposedMessage(m);
       expect(() => decodeAppendReq(withBadId.serializeBinary())).to.throw(/Not a UUID/);
     });
+
+    it('reads the content type and type of any value, whatever order the map entry has its key and value in', () => {
+      // A map entry written value first, then key (legal protobuf, though the generated classes write key first).
+      const entry = (key: string, value: string) => {
+        const w = new ProtoWriter();
+        w.message(2, (e) => {
+          e.string(2, value);
+          e.string(1, key);
+        });
+        return w.finish();
+      };
+      const w = new ProtoWriter();
+      w.message(2, (m) => {
+        m.raw(entry('content-type', 'text/plain; charset=utf-8'));
+        m.raw(entry('type', 'Größe✓'));
+        m.bytes(4, utf8.encode('hello'));
+      });
+      const decoded = decodeAppendReq(w.finish());
+      expect(decoded.proposed).to.include({ type: 'Größe✓', contentType: 'text/plain; charset=utf-8', id: undefined });
+      expect(eventDataOf(decoded.proposed!).data).to.deep.equal(Buffer.from('hello'));
+    });
+
+    it('refuses ids that are almost UUIDs: a digit short, a letter past f, a misplaced dash', () => {
+      for (const text of ['0123456-89ab-cdef-0123-456789abcdef', '01234567-89ab-cdeg-0123-456789abcdef', '01234567-89abc-def-0123-456789abcdef']) {
+        const m = new AppendReq.ProposedMessage();
+        const uuid = new sharedPb.UUID();
+        uuid.setString(text);
+        m.setId(uuid);
+        const req = new AppendReq();
+        req.setProposedMessage(m);
+        expect(() => decodeAppendReq(req.serializeBinary()), text).to.throw(/Not a UUID/);
+      }
+    });
+
+    it('decodes the same stream identifier to the same name every time, and different ones apart', () => {
+      const names = ['orders-1', 'orders-2', 'orders-1', '', 'bestellungen-ü'];
+      const decoded = names.map((name) => {
+        const options = new AppendReq.Options();
+        options.setStreamIdentifier(streamIdentifier(name));
+        options.setAny(new emptyPb.Empty());
+        const req = new AppendReq();
+        req.setOptions(options);
+        return decodeAppendReq(req.serializeBinary()).options!.streamName;
+      });
+      expect(decoded).to.deep.equal(names);
+    });
+  });
+
+  describe('eventDataOf (a proposed event as the store takes it)', () => {
+    const event = (contentType: string, data: Buffer, customMetadata = Buffer.alloc(0)) => ({ id: undefined, type: 'T', contentType, data, customMetadata });
+
+    it('parses JSON data, with or without a byte order mark, and gives an event without an id a fresh one', () => {
+      expect(eventDataOf(event('application/json', Buffer.from('{"a":1}'))).data).to.deep.equal({ a: 1 });
+      expect(eventDataOf(event('application/json', Buffer.from('\ufeff{"a":2}'))).data).to.deep.equal({ a: 2 });
+      expect(eventDataOf(event('application/json', Buffer.alloc(0))).data).to.deep.equal({});
+      expect(eventDataOf(event('application/json', Buffer.from('{}'))).id).to.match(/^[0-9a-f-]{36}$/);
+    });
+
+    it('keeps data that is not JSON, and custom metadata, as copies of the request bytes', () => {
+      const request = Buffer.from('xx{not json}yy{"m":1}');
+      const data = request.subarray(2, 12);
+      const custom = request.subarray(14);
+      const e = eventDataOf(event('application/json', data, custom));
+      expect(e.data).to.deep.equal(Buffer.from('{not json}'));
+      expect(e.metadata).to.deep.equal(Buffer.from('{"m":1}'));
+      request.fill(0);
+      expect(Buffer.from(e.data as Uint8Array).toString()).to.equal('{not json}');
+      expect(Buffer.from(e.metadata as Uint8Array).toString()).to.equal('{"m":1}');
+    });
+
+    it('refuses an event without a type or content type, naming what is missing', () => {
+      expect(() => eventDataOf({ ...event('application/json', Buffer.from('{}')), type: undefined })).to.throw(/Missing required metadata properties: type$/);
+      expect(() => eventDataOf({ ...event('application/json', Buffer.from('{}')), type: '', contentType: undefined })).to.throw(/Missing required metadata properties: type, content-type/);
+    });
   });
 
   describe('ProtoWriter and ProtoReader', () => {
+    it('frames messages with the gRPC prefix: a zero compression flag and a big-endian length', () => {
+      const w = new ProtoWriter(2);
+      const first = w.beginFrame();
+      w.string(1, 'a'.repeat(300));
+      w.endFrame(first);
+      const second = w.beginFrame();
+      w.endFrame(second);
+      const bytes = w.finish();
+      expect(bytes[0]).to.equal(0);
+      expect(bytes.readUInt32BE(1)).to.equal(303);
+      expect(bytes.length).to.equal(5 + 303 + 5);
+      expect([...bytes.subarray(308)]).to.deep.equal([0, 0, 0, 0, 0]);
+    });
+
     it('round-trip varints and nested messages whose length needs more bytes than reserved, across buffer growth', () => {
       const w = new ProtoWriter(4);
       w.message(1, (a) => {
