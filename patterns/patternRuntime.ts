@@ -2,23 +2,31 @@ import type { CapturedEvent, Condition, MatchSoFar, PatternDescription, StepNode
 import { MIN_TIME, defaultEventId, defaultEventTime, insertByTime } from './eventTime.js';
 
 /**
- * A partial match ("run") is one flat array, so it stays small in memory and in JSON:
- * `[step, count, lastSeq, ...captures]`, each capture being `step, seq, time, id` (plus the
- * remembered fields when the rule declares `remember`). `seq` numbers a key's events from 1 and
- * is what contiguity and skip strategies compare; `time` is event time; `id` is what alerts name.
+ * A key's whole state is one flat array, so an event costs one Map lookup and one array to read
+ * (no per-key object, no array per partial match): `[key, index, seq, time, end, ...runs, ...spare]`,
+ * where `index` is its place in `PatternState.keys`, `seq` counts the key's events from 1 (what
+ * contiguity and skip strategies compare), `time` is its last event time (relative to
+ * `PatternState.base`) and `end` is where its runs end; the slots after it are spare room, zeros.
+ * Each partial match ("run") follows inline as `[size, step, count, ...captures]`, `size` counting
+ * its slots (header included); each capture is `step, seq, time, id` (plus the remembered fields
+ * when the rule declares `remember`).
  */
-export type Run = Array<number | string | Record<string, unknown>>;
+export type KeyRuns = Array<number | string | Record<string, unknown>>;
 
-/** Per-key state: `k` the key, `x` its index in `PatternState.keys`, `s` the key's event
- * counter, `t` its last event time (relative to `PatternState.base`), `r` its open runs in order
- * of their first event. */
-export interface KeyState {
-  k: string;
-  x: number;
-  s: number;
-  t: number;
-  r: Run[];
-}
+const K_KEY = 0;
+const K_INDEX = 1;
+const K_SEQ = 2;
+const K_TIME = 3;
+const K_END = 4;
+const K_RUNS = 5;
+/** Spare slots a key's array gets when it must grow (two captures' worth), so that most events
+ * that lengthen a run or start one write in place: a new array per growth was a third of all
+ * events, and young arrays that live on are what makes scavenges expensive. */
+const SLACK = 8;
+/** Events whose keys `advanceBatch` looks up ahead of processing them (see `gather`). */
+const CHUNK = 64;
+/** Slots of a run's header (`size, step, count`); its first capture follows. */
+const R_CAPS = 3;
 
 /** Counters a rule keeps about what it refused or dropped; the engine reports them. */
 export interface PatternCounters {
@@ -38,7 +46,8 @@ export interface PatternCounters {
 
 /** The whole state of one sequence rule: plain JSON data, kept in the projection's state. */
 export interface PatternState {
-  v: 1;
+  /** Layout version: 2 since keys became flat arrays; a version-1 state is converted on first use. */
+  v: 2;
   /** Watermark: max event time minus allowed lateness (or a higher one given to onWatermark). */
   wm: number;
   /** Max event time seen. */
@@ -51,7 +60,7 @@ export interface PatternState {
   /** Keys with open partial matches. An array, not an object keyed by key: the runtime looks keys
    * up in a Map it derives from this array (rebuilt once when a state arrives from JSON), which is
    * several times faster than a dictionary-mode object and safe for any key, `__proto__` included. */
-  keys: KeyState[];
+  keys: KeyRuns[];
   /** Within-deadlines in the order runs started: `[deadline, key, deadline, key, …]` from `th`.
    * Runs start in event-time order (events are re-ordered first), so this is a queue, not a heap. */
   tq: Array<number | string>;
@@ -102,7 +111,6 @@ export interface PatternOutput<E> extends WatermarkOutput {
 const STRICT = 0;
 const RELAXED = 1;
 const ANY = 2;
-const HEADER = 3;
 const CONTIGUITY = { strict: STRICT, relaxed: RELAXED, any: ANY } as const;
 
 type Test = (event: any, match: MatchSoFar) => boolean;
@@ -140,9 +148,12 @@ function fold(where: readonly Condition<any>[], orWhere: readonly Condition<any>
   return (e, m) => { if (all(e, m)) return true; for (const c of orWhere) if (c(e, m)) return true; return false; };
 }
 
-/** The view conditions get of a partial match; one instance, pointed at the run being tested. */
+/** The view conditions get of a partial match; one instance, pointed at the run being tested
+ * (`arr[start, end)`, header included). */
 class RunView implements MatchSoFar {
-  run: Run = [];
+  arr: KeyRuns = [];
+  start = 0;
+  end = 0;
   base = 0;
   constructor(private readonly names: readonly string[], private readonly stride: number, private readonly hasFields: boolean) {}
   private index(step: string): number {
@@ -151,38 +162,62 @@ class RunView implements MatchSoFar {
     return i;
   }
   captured(at: number): CapturedEvent {
-    const r = this.run;
+    const r = this.arr;
     const c = { id: r[at + 3] as string | number, time: (r[at + 2] as number) + this.base };
     return this.hasFields ? { ...(r[at + 4] as Record<string, unknown>), ...c } : c;
   }
   first(step: string): CapturedEvent | undefined {
     const s = this.index(step);
-    for (let i = HEADER; i < this.run.length; i += this.stride) if (this.run[i] === s) return this.captured(i);
+    for (let i = this.start + R_CAPS; i < this.end; i += this.stride) if (this.arr[i] === s) return this.captured(i);
     return undefined;
   }
   last(step: string): CapturedEvent | undefined {
     const s = this.index(step);
-    for (let i = this.run.length - this.stride; i >= HEADER; i -= this.stride) if (this.run[i] === s) return this.captured(i);
+    for (let i = this.end - this.stride; i >= this.start + R_CAPS; i -= this.stride) if (this.arr[i] === s) return this.captured(i);
     return undefined;
   }
   all(step: string): CapturedEvent[] {
     const s = this.index(step);
     const out: CapturedEvent[] = [];
-    for (let i = HEADER; i < this.run.length; i += this.stride) if (this.run[i] === s) out.push(this.captured(i));
+    for (let i = this.start + R_CAPS; i < this.end; i += this.stride) if (this.arr[i] === s) out.push(this.captured(i));
     return out;
   }
   count(step: string): number {
     const s = this.index(step);
     let n = 0;
-    for (let i = HEADER; i < this.run.length; i += this.stride) if (this.run[i] === s) n++;
+    for (let i = this.start + R_CAPS; i < this.end; i += this.stride) if (this.arr[i] === s) n++;
     return n;
   }
   get startTime(): number {
-    return this.run.length > HEADER ? (this.run[HEADER + 2] as number) + this.base : NaN;
+    return this.end > this.start + R_CAPS ? (this.arr[this.start + R_CAPS + 2] as number) + this.base : NaN;
   }
   previous(): CapturedEvent | undefined {
-    return this.run.length > HEADER ? this.captured(this.run.length - this.stride) : undefined;
+    return this.end > this.start + R_CAPS ? this.captured(this.end - this.stride) : undefined;
   }
+}
+
+/** Marks `end` as the end of a key's runs (it was `oldEnd`). Freed slots are zeroed, so they hold
+ * no stale references and stay small in JSON; an array left more than half spare is trimmed. */
+function setEnd(ks: KeyRuns, end: number, oldEnd: number): void {
+  ks[K_END] = end;
+  if (end + SLACK < ks.length && 2 * end < ks.length) {
+    ks.length = end + SLACK;
+    oldEnd = Math.min(oldEnd, ks.length);
+  }
+  for (let i = end; i < oldEnd; i++) ks[i] = 0;
+}
+
+/** Converts a state written before keys were flat arrays (`v: 1`: `{k, x, s, t, r: runs}` per key,
+ * each run `[step, count, lastSeq, ...captures]`), so checkpoints taken then still load. */
+function upgradeState(state: PatternState): void {
+  const old = state.keys as unknown as Array<{ k: string; x: number; s: number; t: number; r: Array<Array<number | string | Record<string, unknown>>> }>;
+  state.keys = old.map((ks, x): KeyRuns => {
+    const flat: KeyRuns = [ks.k, x, ks.s, ks.t, K_RUNS];
+    for (const run of ks.r) flat.push(run.length, run[0] as number, run[1] as number, ...run.slice(3));
+    flat[K_END] = flat.length;
+    return flat;
+  });
+  state.v = 2;
 }
 
 /**
@@ -204,6 +239,8 @@ export class PatternRuntime<E> {
   /** Step index used by skipToFirst/skipToLast, or -1. */
   private readonly skipStep: number;
   private readonly skipKind: number;
+  private readonly maxPerKey: number;
+  private readonly maxOpen: number;
 
   constructor(readonly description: PatternDescription<E>) {
     const d = description;
@@ -265,11 +302,13 @@ export class PatternRuntime<E> {
     const skip = d.skip;
     this.skipKind = ['noSkip', 'skipToNext', 'skipPastLastEvent', 'skipToFirst', 'skipToLast'].indexOf(skip.kind);
     this.skipStep = skip.kind === 'skipToFirst' || skip.kind === 'skipToLast' ? this.names.indexOf(skip.step) : -1;
+    this.maxPerKey = d.limits.maxPartialMatchesPerKey;
+    this.maxOpen = d.limits.maxPartialMatches;
   }
 
   initialState(): PatternState {
     return {
-      v: 1,
+      v: 2,
       wm: MIN_TIME,
       maxT: MIN_TIME,
       base: null,
@@ -285,16 +324,17 @@ export class PatternRuntime<E> {
   }
 
   private lastState: PatternState | null = null;
-  private lastIndex: Map<string, KeyState> = new Map();
-  private readonly indexes = new WeakMap<PatternState, Map<string, KeyState>>();
+  private lastIndex: Map<string, KeyRuns> = new Map();
+  private readonly indexes = new WeakMap<PatternState, Map<string, KeyRuns>>();
 
-  /** The key → KeyState index of a state: derived data, never persisted. */
-  private hydrate(state: PatternState): Map<string, KeyState> {
+  /** The key → key state index of a state: derived data, never persisted. */
+  private hydrate(state: PatternState): Map<string, KeyRuns> {
     if (state === this.lastState) return this.lastIndex;
     let index = this.indexes.get(state);
     if (index === undefined) {
+      if (state.v !== 2) upgradeState(state);
       index = new Map();
-      for (const ks of state.keys) index.set(ks.k, ks);
+      for (const ks of state.keys) index.set(ks[K_KEY] as string, ks);
       this.indexes.set(state, index);
     }
     this.lastState = state;
@@ -302,26 +342,20 @@ export class PatternRuntime<E> {
     return index;
   }
 
-  private addKey(state: PatternState, key: string, t: number): KeyState {
-    const ks: KeyState = { k: key, x: state.keys.length, s: 0, t: t - (state.base as number), r: [] };
-    state.keys.push(ks);
-    this.lastIndex.set(key, ks);
-    return ks;
-  }
-
-  private removeKey(state: PatternState, ks: KeyState): void {
-    const last = state.keys.pop() as KeyState;
+  private removeKey(state: PatternState, ks: KeyRuns): void {
+    const last = state.keys.pop() as KeyRuns;
     if (last !== ks) {
-      state.keys[ks.x] = last;
-      last.x = ks.x;
+      const x = ks[K_INDEX] as number;
+      state.keys[x] = last;
+      last[K_INDEX] = x;
     }
-    this.lastIndex.delete(ks.k);
+    this.lastIndex.delete(ks[K_KEY] as string);
   }
 
   advance(state: PatternState, event: E, eventTime?: number): PatternOutput<E> {
     this.hydrate(state);
     const out: PatternOutput<E> = { state, matches: EMPTY, timeouts: EMPTY, late: EMPTY };
-    this.advanceInto(state, event, eventTime, out);
+    this.advanceInto(state, event, eventTime, out, undefined);
     return out;
   }
 
@@ -329,11 +363,78 @@ export class PatternRuntime<E> {
   advanceBatch(state: PatternState, events: readonly E[], eventTimes?: readonly number[]): PatternOutput<E> {
     this.hydrate(state);
     const out: PatternOutput<E> = { state, matches: EMPTY, timeouts: EMPTY, late: EMPTY };
-    for (let i = 0; i < events.length; i++) this.advanceInto(state, events[i] as E, eventTimes?.[i], out);
+    const n = events.length;
+    if (this.description.allowedLateness !== 0 || state.buf.length !== 0) {
+      for (let i = 0; i < n; i++) this.advanceInto(state, events[i] as E, eventTimes?.[i], out, undefined);
+      return out;
+    }
+    const keys = this.chunkKeys;
+    const times = this.chunkTimes;
+    for (let i = 0; i < n;) {
+      const end = Math.min(n, i + CHUNK);
+      const ready = this.gather(state, events, eventTimes, i, end);
+      for (let j = 0; j < ready; j++) this.advanceInto(state, events[i + j] as E, times[j], out, keys[j]);
+      i += ready;
+      if (i < end) {
+        // The event gather() stopped at is fed on its own: its error surfaces here, in order.
+        this.advanceInto(state, events[i] as E, eventTimes?.[i], out, undefined);
+        i++;
+      }
+    }
     return out;
   }
 
-  private advanceInto(state: PatternState, event: E, eventTime: number | undefined, out: PatternOutput<E>): void {
+  /** Times and keys of `events[from, to)`, computed ahead into `chunkTimes` / `chunkKeys`. */
+  private readonly chunkKeys: string[] = [];
+  private readonly chunkTimes: number[] = [];
+  /** Where gather() leaves what it read, so the reads are not optimised away. */
+  private sink = 0;
+
+  /**
+   * Computes the times and keys of a chunk of in-order events before any of them is processed,
+   * and reads the state of each key, and of each key whose within-deadline the chunk will pass.
+   * Processing an event is mostly waiting for memory: the key's string, its Map entry and its array
+   * are cache misses, and each depends on the one before. Here the lookups of different events do
+   * not depend on each other, so the processor overlaps their misses, and the processing pass finds
+   * them in cache. Returns how many events it prepared: fewer than asked when `timeOf` or `keyOf`
+   * throws, and then the caller feeds that event on its own so the error is raised in order.
+   */
+  private gather(state: PatternState, events: readonly E[], eventTimes: readonly number[] | undefined, from: number, to: number): number {
+    const keys = this.chunkKeys;
+    const times = this.chunkTimes;
+    const index = this.lastIndex;
+    let sink = 0;
+    let maxT = -Infinity;
+    let i = from;
+    try {
+      for (; i < to; i++) {
+        const e = events[i] as E;
+        const t = eventTimes?.[i] ?? this.timeOf(e);
+        const k = this.keyOf(e);
+        const key = typeof k === 'string' ? k : String(k);
+        times[i - from] = t;
+        keys[i - from] = key;
+        if (t > maxT) maxT = t;
+        const ks = index.get(key);
+        if (ks !== undefined) sink += ks[K_SEQ] as number;
+      }
+    } catch {
+      // Not swallowed: the caller feeds events[i] on its own, which throws the same error.
+    }
+    if (state.base !== null) {
+      const tq = state.tq;
+      const rel = maxT - state.base;
+      for (let h = state.th; h < tq.length && (tq[h] as number) <= rel; h += 2) {
+        const ks = index.get(tq[h + 1] as string);
+        if (ks !== undefined) sink += ks[K_SEQ] as number;
+      }
+    }
+    this.sink = sink;
+    return i - from;
+  }
+
+  /** Feeds one event; `key` is its key when already computed. */
+  private advanceInto(state: PatternState, event: E, eventTime: number | undefined, out: PatternOutput<E>, key: string | undefined): void {
     const t = eventTime ?? this.timeOf(event);
     if (typeof t !== 'number' || Number.isNaN(t)) throw new TypeError(`pattern "${this.description.name}": event time is not a number (${String(t)})`);
     if (t < state.wm) {
@@ -353,7 +454,7 @@ export class PatternRuntime<E> {
         if (state.th < state.tq.length && (state.tq[state.th] as number) <= t - state.base) this.fireTimers(state, t, out);
         if (this.description.limits.idleKeyTimeout !== null) this.sweepIdle(state);
       }
-      this.process(state, event, t, ordinal, out);
+      this.process(state, event, key ?? this.keyString(event), t, ordinal, out);
       return;
     }
     insertByTime(state.buf, [t, ordinal, event]);
@@ -376,12 +477,19 @@ export class PatternRuntime<E> {
     while (i < buf.length && (buf[i] as [number, number, unknown])[0] <= wm) {
       const [t, ordinal, event] = buf[i] as [number, number, E];
       this.fireTimers(state, t, out);
-      this.process(state, event, t, ordinal, out);
+      this.process(state, event, this.keyString(event), t, ordinal, out);
       i++;
     }
     if (i > 0) buf.splice(0, i);
     this.fireTimers(state, wm, out);
     if (this.description.limits.idleKeyTimeout !== null) this.sweepIdle(state);
+  }
+
+  /** Open partial matches of a key (its runs, walked by size). */
+  private runCount(ks: KeyRuns): number {
+    let n = 0;
+    for (let o = K_RUNS; o < (ks[K_END] as number); o += ks[o] as number) n++;
+    return n;
   }
 
   private sweepIdle(state: PatternState): void {
@@ -391,10 +499,11 @@ export class PatternRuntime<E> {
     if (state.wm - state.sweep < idle / 2) return;
     state.sweep = state.wm;
     for (const ks of [...state.keys]) {
-      if (ks.t + (state.base ?? 0) + idle <= state.wm) {
+      if ((ks[K_TIME] as number) + (state.base ?? 0) + idle <= state.wm) {
+        const n = this.runCount(ks);
         state.counts.evictedKeys++;
-        state.counts.evictedPartialMatches += ks.r.length;
-        state.open -= ks.r.length;
+        state.counts.evictedPartialMatches += n;
+        state.open -= n;
         this.removeKey(state, ks);
       }
     }
@@ -411,38 +520,56 @@ export class PatternRuntime<E> {
       const key = tq[state.th + 1] as string;
       state.th += 2;
       const ks = this.lastIndex.get(key);
-      if (!ks) continue;
-      const runs = ks.r;
-      const before = runs.length;
-      let keep = 0;
+      if (ks === undefined) continue;
+      const len = ks[K_END] as number;
+      // Runs are compacted in place: `w` never passes `o`.
+      let w = K_RUNS;
+      let removed = 0;
       let bound = -Infinity;
-      for (let i = 0; i < runs.length; i++) {
-        const run = runs[i] as Run;
-        const deadline = (run[HEADER + 2] as number) + W;
-        if (deadline > rel) { runs[keep++] = run; continue; }
-        if ((run[HEADER + 1] as number) < bound) continue; // pruned by a skip strategy
-        const step = this.steps[run[0] as number] as CompiledStep;
-        if (step.absence !== null && (run[1] as number) >= step.max) {
-          if (out.matches === EMPTY) out.matches = [];
-          out.matches.push(this.toMatch(key, run, deadline + base));
-          state.counts.matched++;
-          const b = this.pruneBound(run);
-          if (b > bound) bound = b;
-        } else {
-          state.counts.timedOut++;
-          if (this.description.onTimeout === 'discard') continue;
-          if (out.timeouts === EMPTY) out.timeouts = [];
-          out.timeouts.push(this.toTimeout(key, run, deadline + base));
+      for (let o = K_RUNS; o < len;) {
+        const size = ks[o] as number;
+        const deadline = (ks[o + R_CAPS + 2] as number) + W;
+        if (deadline > rel) {
+          if (w !== o) for (let i = 0; i < size; i++) ks[w + i] = ks[o + i] as KeyRuns[number];
+          w += size;
+          o += size;
+          continue;
+        }
+        removed++;
+        if ((ks[o + R_CAPS + 1] as number) >= bound) { // else pruned by a skip strategy
+          const step = this.steps[ks[o + 1] as number] as CompiledStep;
+          if (step.absence !== null && (ks[o + 2] as number) >= step.max) {
+            if (out.matches === EMPTY) out.matches = [];
+            out.matches.push(this.toMatch(key, ks, o, o + size, deadline + base));
+            state.counts.matched++;
+            const b = this.pruneBound(ks, o, o + size);
+            if (b > bound) bound = b;
+          } else {
+            state.counts.timedOut++;
+            if (this.description.onTimeout !== 'discard') {
+              if (out.timeouts === EMPTY) out.timeouts = [];
+              out.timeouts.push(this.toTimeout(key, ks, o, o + size, deadline + base));
+            }
+          }
+        }
+        o += size;
+      }
+      if (bound > -Infinity) {
+        const end = w;
+        w = K_RUNS;
+        for (let o = K_RUNS; o < end;) {
+          const size = ks[o] as number;
+          if ((ks[o + R_CAPS + 1] as number) >= bound) {
+            if (w !== o) for (let i = 0; i < size; i++) ks[w + i] = ks[o + i] as KeyRuns[number];
+            w += size;
+          } else removed++;
+          o += size;
         }
       }
-      runs.length = keep;
-      if (bound > -Infinity) {
-        let k = 0;
-        for (const run of runs) if ((run[HEADER + 1] as number) >= bound) runs[k++] = run;
-        runs.length = k;
-      }
-      state.open -= before - runs.length;
-      if (runs.length === 0) this.removeKey(state, ks);
+      if (removed === 0) continue;
+      state.open -= removed;
+      if (w === K_RUNS) this.removeKey(state, ks);
+      else setEnd(ks, w, len);
     }
     if (state.th > 1024 && state.th * 2 > tq.length) {
       state.tq = tq.slice(state.th);
@@ -450,17 +577,18 @@ export class PatternRuntime<E> {
     }
   }
 
-  /** Smallest start seq a run may have and survive, after `match` was emitted (skip strategy). */
-  private pruneBound(match: Run): number {
+  /** Smallest start seq a run may have and survive, after the match `arr[start, end)` was
+   * emitted (skip strategy). */
+  private pruneBound(arr: KeyRuns, start: number, end: number): number {
     switch (this.skipKind) {
-      case 1: return (match[HEADER + 1] as number) + 1; // skipToNext: drop runs that started at or before the match's first event
-      case 2: return (match[match.length - this.stride + 1] as number) + 1; // skipPastLastEvent
+      case 1: return (arr[start + R_CAPS + 1] as number) + 1; // skipToNext: drop runs that started at or before the match's first event
+      case 2: return (arr[end - this.stride + 1] as number) + 1; // skipPastLastEvent
       case 3:
       case 4: {
         let seq = -Infinity;
-        for (let i = HEADER; i < match.length; i += this.stride) {
-          if (match[i] === this.skipStep) {
-            seq = match[i + 1] as number;
+        for (let i = start + R_CAPS; i < end; i += this.stride) {
+          if (arr[i] === this.skipStep) {
+            seq = arr[i + 1] as number;
             if (this.skipKind === 3) break;
           }
         }
@@ -477,108 +605,152 @@ export class PatternRuntime<E> {
   private curOrdinal = 0;
   private curId: string | number | undefined = undefined;
   private curFields: Record<string, unknown> | undefined = undefined;
-  /** Scratch for a key's next runs, reused for every event (`curN` used); copied back into the
-   * key's own array, so processing an event allocates nothing when no run is created. */
-  private scratch: Run[] = [];
-  private curN = 0;
-  private curCompleted: Run[] | null = null;
+  /** Scratch for a key's next runs, reused for every event: runs laid out as in a key's state,
+   * `w` slots used. A run that completed a match and cannot grow has a negative size there: it is
+   * reported but not kept. Copied back into the key's array only when something changed. */
+  private scratch: KeyRuns = [];
+  private w = 0;
+  /** Runs kept in `scratch` (positive size). */
+  private kept = 0;
+  /** Offsets in `scratch` of runs that completed a match with the current event: the first
+   * `nCompleted` entries (a count, not `length = 0`, which would free the array's storage). */
+  private completed: number[] = [];
+  private nCompleted = 0;
 
-  /** Appends the current event to `run` (a copy unless `inPlace`) as a capture of `step`. */
-  private capture(run: Run, step: number, count: number, inPlace: boolean): Run {
-    if (this.curId === undefined) {
-      this.curId = this.idOf(this.cur) ?? this.curOrdinal;
-      const remember = this.description.remember;
-      if (remember) this.curFields = remember(this.cur);
-    }
-    // A copy of exactly the new length: smaller than growing the array in place (which would
-    // reserve room for 16 more slots), and the run stays compact in memory.
-    void inPlace;
-    const len = run.length;
-    const r: Run = new Array(len + this.stride);
-    r[0] = step;
-    r[1] = count;
-    r[2] = this.curSeq;
-    for (let i = HEADER; i < len; i++) r[i] = run[i] as Run[number];
-    r[len] = step;
-    r[len + 1] = this.curSeq;
-    r[len + 2] = this.curT;
-    r[len + 3] = this.curId;
-    if (this.stride === 5) r[len + 4] = this.curFields as Record<string, unknown>;
+  private identifyCurrent(): void {
+    this.curId = this.idOf(this.cur) ?? this.curOrdinal;
+    const remember = this.description.remember;
+    if (remember) this.curFields = remember(this.cur);
+  }
+
+  /** Writes the run `src[o, o + size)` extended by the current event as a capture of `step` into
+   * the scratch; returns its offset there. */
+  private capture(src: KeyRuns, o: number, size: number, step: number, count: number): number {
+    if (this.curId === undefined) this.identifyCurrent();
+    const S = this.scratch;
+    const r = this.w;
+    const stride = this.stride;
+    S[r] = size + stride;
+    S[r + 1] = step;
+    S[r + 2] = count;
+    for (let i = R_CAPS; i < size; i++) S[r + i] = src[o + i] as KeyRuns[number];
+    const c = r + size;
+    S[c] = step;
+    S[c + 1] = this.curSeq;
+    S[c + 2] = this.curT;
+    S[c + 3] = this.curId as string | number;
+    if (stride === 5) S[c + 4] = this.curFields as Record<string, unknown>;
+    this.w = c + stride;
     return r;
   }
 
-  /** A new run whose first capture is the current event (one literal: no growth, no copy). */
-  private startRun(q: number): Run {
-    if (this.curId === undefined) {
-      this.curId = this.idOf(this.cur) ?? this.curOrdinal;
-      const remember = this.description.remember;
-      if (remember) this.curFields = remember(this.cur);
-    }
-    const seq = this.curSeq;
-    return this.stride === 5
-      ? [q, 1, seq, q, seq, this.curT, this.curId, this.curFields as Record<string, unknown>]
-      : [q, 1, seq, q, seq, this.curT, this.curId];
+  /** Writes a new run whose first capture is the current event into the scratch. */
+  private startRun(q: number): number {
+    if (this.curId === undefined) this.identifyCurrent();
+    const S = this.scratch;
+    const r = this.w;
+    S[r] = R_CAPS + this.stride;
+    S[r + 1] = q;
+    S[r + 2] = 1;
+    S[r + 3] = q;
+    S[r + 4] = this.curSeq;
+    S[r + 5] = this.curT;
+    S[r + 6] = this.curId as string | number;
+    if (this.stride === 5) S[r + 7] = this.curFields as Record<string, unknown>;
+    this.w = r + R_CAPS + this.stride;
+    return r;
   }
 
-  /** Places a run that just took an event into `s` with `count`: a complete match is collected;
-   * the run is kept while it can still grow (loop further, or go on to an optional step). */
-  private land(r: Run, s: CompiledStep, count: number): void {
+  /** Settles a run just written to the scratch at `r` that took an event into `s` with `count`:
+   * a complete match is collected; the run is kept while it can still grow (loop further, or go
+   * on to an optional step). */
+  private land(r: number, s: CompiledStep, count: number): void {
     if (count >= s.min && s.accepting) {
-      (this.curCompleted ??= []).push(r);
-      if (count >= s.max && s.proceed.length === 0) return;
+      this.completed[this.nCompleted++] = r;
+      if (count >= s.max && s.proceed.length === 0) {
+        this.scratch[r] = -(this.scratch[r] as number);
+        return;
+      }
     }
-    this.scratch[this.curN++] = r;
+    this.kept++;
+  }
+
+  /** Copies an untouched run into the scratch. */
+  private keep(src: KeyRuns, o: number, size: number): void {
+    const S = this.scratch;
+    const w = this.w;
+    for (let i = 0; i < size; i++) S[w + i] = src[o + i] as KeyRuns[number];
+    this.w = w + size;
+    this.kept++;
   }
 
   /** One event of one key, in event-time order. */
-  private process(state: PatternState, event: E, t: number, ordinal: number, out: WatermarkOutput): void {
+  private keyString(event: E): string {
     const k = this.keyOf(event);
-    const key = typeof k === 'string' ? k : String(k);
+    return typeof k === 'string' ? k : String(k);
+  }
+
+  private process(state: PatternState, event: E, key: string, t: number, ordinal: number, out: WatermarkOutput): void {
     let ks = this.lastIndex.get(key);
     const steps = this.steps;
+    const base = state.base as number;
     if (ks === undefined) {
       // Fast path for a key without open runs: only a start can create state.
       let any = false;
       const starts = this.starts;
       for (let i = 0; i < starts.length; i++) if ((steps[starts[i] as number] as CompiledStep).test(event, this.emptyView)) { any = true; break; }
       if (!any) return;
-      ks = this.addKey(state, key, t);
+      ks = [key, state.keys.length, 0, 0, K_RUNS];
+      state.keys.push(ks);
+      this.lastIndex.set(key, ks);
     }
-    const seq = ++ks.s;
-    ks.t = t - (state.base as number);
+    const seq = (ks[K_SEQ] as number) + 1;
+    ks[K_SEQ] = seq;
+    ks[K_TIME] = t - base;
     this.cur = event;
     this.curSeq = seq;
-    const base = state.base as number;
     this.curT = t - base;
-    this.view.base = base;
     this.curOrdinal = ordinal;
     this.curId = undefined;
     this.curFields = undefined;
-    this.curCompleted = null;
-    const runs = ks.r;
-    const next = this.scratch;
-    this.curN = 0;
+    this.w = 0;
+    this.kept = 0;
+    this.nCompleted = 0;
     const view = this.view;
+    view.base = base;
+    view.arr = ks;
+    const stride = this.stride;
+    let changed = false;
+    let before = 0;
+    const len = ks[K_END] as number;
 
-    for (let i = 0; i < runs.length; i++) {
-      const run = runs[i] as Run;
-      const p = run[0] as number;
-      const c = run[1] as number;
+    for (let o = K_RUNS; o < len;) {
+      const size = ks[o] as number;
+      const end = o + size;
+      before++;
+      const p = ks[o + 1] as number;
+      const c = ks[o + 2] as number;
       const step = steps[p] as CompiledStep;
-      const adjacent = seq === (run[2] as number) + 1;
-      view.run = run;
+      const adjacent = seq === (ks[end - stride + 1] as number) + 1;
+      view.start = o;
+      view.end = end;
       if (c >= step.max) {
         if (step.absence !== null) {
-          if (!step.absence(event, view)) next[this.curN++] = run;
+          if (!step.absence(event, view)) this.keep(ks, o, size);
+          else changed = true;
+          o = end;
           continue;
         }
-        if (step.notNext !== null && adjacent && step.notNext(event, view)) continue;
-        if (step.notFollowedBy !== null && step.notFollowedBy(event, view)) continue;
+        if ((step.notNext !== null && adjacent && step.notNext(event, view)) || (step.notFollowedBy !== null && step.notFollowedBy(event, view))) {
+          changed = true;
+          o = end;
+          continue;
+        }
       }
       let consumed = false;
       let future = false;
       let loopTook = false;
-      // Takes are gathered first: the last one reuses the run in place when the run does not survive.
+      // Takes are gathered first, so the run's own copy (when it survives) comes before them.
       let t1 = -1, c1 = 0, t2 = -1;
       let extra: number[] | null = null;
       if (c < step.max) {
@@ -602,119 +774,172 @@ export class PatternRuntime<E> {
           }
         }
       }
-      const survives = !consumed && future;
-      if (survives) next[this.curN++] = run;
+      if (!consumed && future) this.keep(ks, o, size);
+      else changed = true;
       if (t1 >= 0) {
-        this.land(this.capture(run, t1, c1, t2 < 0 && !survives), steps[t1] as CompiledStep, c1);
+        changed = true;
+        this.land(this.capture(ks, o, size, t1, c1), steps[t1] as CompiledStep, c1);
         if (t2 >= 0) {
-          this.land(this.capture(run, t2, 1, extra === null && !survives), steps[t2] as CompiledStep, 1);
-          if (extra !== null) for (let k = 0; k < extra.length; k++) this.land(this.capture(run, extra[k] as number, 1, k === extra.length - 1 && !survives), steps[extra[k] as number] as CompiledStep, 1);
+          this.land(this.capture(ks, o, size, t2, 1), steps[t2] as CompiledStep, 1);
+          if (extra !== null) for (let k = 0; k < extra.length; k++) this.land(this.capture(ks, o, size, extra[k] as number, 1), steps[extra[k] as number] as CompiledStep, 1);
         }
       }
+      o = end;
     }
 
     // A new partial match may start at every event.
     let started = false;
-    const limits = this.description.limits;
     for (let si = 0; si < this.starts.length; si++) {
       const q = this.starts[si] as number;
       const s = steps[q] as CompiledStep;
       if (!s.test(event, this.emptyView)) continue;
-      if (state.open + this.curN - runs.length >= limits.maxPartialMatches) {
+      if (state.open + this.kept - before >= this.maxOpen) {
         state.counts.refusedRuleCap++;
         continue;
       }
       this.land(this.startRun(q), s, 1);
       started = true;
     }
-    if (started && this.within !== Infinity) state.tq.push(t - base + this.within, key);
-
-    let n = this.curN;
-    if (this.curCompleted !== null) n = this.emit(state, key, this.curCompleted, next, n, out);
-    this.cur = undefined as E;
-
-    const cap = limits.maxPartialMatchesPerKey;
-    let from = 0;
-    if (n > cap) {
-      from = n - cap;
-      state.counts.droppedPerKeyCap += from;
+    if (started) {
+      changed = true;
+      if (this.within !== Infinity) state.tq.push(t - base + this.within, key);
     }
-    state.open += n - from - runs.length;
-    if (n - from === 0) {
-      runs.length = 0;
+    this.cur = undefined as E;
+    if (!changed) {
+      if (before === 0) this.removeKey(state, ks); // a new key whose start the rule-wide cap refused
+      return;
+    }
+
+    const S = this.scratch;
+    const w = this.w;
+    if (this.nCompleted > 0) this.emit(state, key, out);
+    let kept = this.kept;
+    if (kept > this.maxPerKey) {
+      // Drop the oldest runs: the first ones kept in the scratch.
+      let drop = kept - this.maxPerKey;
+      state.counts.droppedPerKeyCap += drop;
+      for (let r = 0; r < w && drop > 0; r += Math.abs(S[r] as number)) {
+        if ((S[r] as number) > 0) { S[r] = -(S[r] as number); drop--; kept--; }
+      }
+    }
+    state.open += kept - before;
+    if (kept === 0) {
       this.removeKey(state, ks);
       return;
     }
-    if (n - from > runs.length) {
-      ks.r = next.slice(from, n); // exact size: growing in place would reserve 16 spare slots
-    } else {
-      for (let i = from; i < n; i++) runs[i - from] = next[i] as Run;
-      runs.length = n - from;
+    let size = K_RUNS;
+    for (let r = 0; r < w;) {
+      const s = S[r] as number;
+      if (s > 0) { size += s; r += s; } else r -= s;
     }
+    // The key's array is rewritten in place when the runs fit; a longer one is a fresh array of
+    // exactly that length (growing in place would reserve 16 spare slots and more).
+    let dst = ks;
+    if (size > ks.length) {
+      dst = new Array(size + SLACK);
+      dst[K_KEY] = key;
+      dst[K_INDEX] = ks[K_INDEX] as number;
+      dst[K_SEQ] = seq;
+      dst[K_TIME] = ks[K_TIME] as number;
+      for (let i = size; i < dst.length; i++) dst[i] = 0;
+      state.keys[ks[K_INDEX] as number] = dst;
+      this.lastIndex.set(key, dst);
+    }
+    let d = K_RUNS;
+    for (let r = 0; r < w;) {
+      const s = S[r] as number;
+      if (s > 0) {
+        for (let i = 0; i < s; i++) dst[d + i] = S[r + i] as KeyRuns[number];
+        d += s;
+        r += s;
+      } else r -= s;
+    }
+    if (dst !== ks) dst[K_END] = size;
+    else setEnd(ks, size, len);
   }
 
-  /** Emits the matches completed by one event in a fixed order, applying the skip strategy. */
-  private emit(state: PatternState, key: string, completed: Run[], next: Run[], n: number, out: WatermarkOutput): number {
-    if (completed.length > 1) completed.sort(this.compareRuns);
+  /** Emits the matches completed by one event in a fixed order, applying the skip strategy to the
+   * runs in the scratch. */
+  private emit(state: PatternState, key: string, out: WatermarkOutput): void {
+    const completed = this.completed;
+    const n = this.nCompleted;
+    const S = this.scratch;
+    // Insertion sort: a handful of runs at most complete together, and Array.prototype.sort
+    // would allocate on every call.
+    for (let i = 1; i < n; i++) {
+      const r = completed[i] as number;
+      let j = i - 1;
+      for (; j >= 0 && this.compareRuns(completed[j] as number, r) > 0; j--) completed[j + 1] = completed[j] as number;
+      completed[j + 1] = r;
+    }
     if (out.matches === EMPTY) out.matches = [];
     let bound = -Infinity;
-    for (const run of completed) {
-      if ((run[HEADER + 1] as number) < bound) continue;
-      out.matches.push(this.toMatch(key, run, undefined));
+    for (let i = 0; i < n; i++) {
+      const r = completed[i] as number;
+      const end = r + Math.abs(S[r] as number);
+      if ((S[r + R_CAPS + 1] as number) < bound) continue;
+      out.matches.push(this.toMatch(key, S, r, end, undefined));
       state.counts.matched++;
-      const b = this.pruneBound(run);
+      const b = this.pruneBound(S, r, end);
       if (b > bound) bound = b;
     }
-    if (bound === -Infinity) return n;
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      const run = next[i] as Run;
-      if ((run[HEADER + 1] as number) >= bound) next[k++] = run;
+    if (bound === -Infinity) return;
+    for (let r = 0; r < this.w;) {
+      const s = S[r] as number;
+      if (s > 0 && (S[r + R_CAPS + 1] as number) < bound) {
+        S[r] = -s;
+        this.kept--;
+      }
+      r += Math.abs(s);
     }
-    return k;
   }
 
-  /** Orders runs by their captures, (seq, step) pairs compared lexicographically: the order in
-   * which matches completed by the same event are emitted and skip strategies applied. */
-  private readonly compareRuns = (a: Run, b: Run): number => {
-    const n = Math.min(a.length, b.length);
-    for (let i = HEADER; i < n; i += this.stride) {
-      const d = (a[i + 1] as number) - (b[i + 1] as number) || (a[i] as number) - (b[i] as number);
+  /** Orders runs in the scratch by their captures, (seq, step) pairs compared lexicographically:
+   * the order in which matches completed by the same event are emitted and skip strategies applied. */
+  private compareRuns(a: number, b: number): number {
+    const S = this.scratch;
+    const la = Math.abs(S[a] as number);
+    const lb = Math.abs(S[b] as number);
+    const n = Math.min(la, lb);
+    for (let i = R_CAPS; i < n; i += this.stride) {
+      const d = (S[a + i + 1] as number) - (S[b + i + 1] as number) || (S[a + i] as number) - (S[b + i] as number);
       if (d !== 0) return d;
     }
-    return a.length - b.length;
-  };
+    return la - lb;
+  }
 
-  private stepsOf(run: Run): Record<string, CapturedEvent[]> {
+  private stepsOf(arr: KeyRuns, start: number, end: number): Record<string, CapturedEvent[]> {
     const steps: Record<string, CapturedEvent[]> = {};
     const view = this.view;
-    const saved = view.run;
-    view.run = run;
-    for (let i = HEADER; i < run.length; i += this.stride) {
-      const name = this.names[run[i] as number] as string;
-      (steps[name] ??= []).push(view.captured(i));
+    const saved = view.arr;
+    view.arr = arr;
+    for (let i = start + R_CAPS; i < end; i += this.stride) {
+      const name = this.names[arr[i] as number] as string;
+      // A literal of one, grown only for a repeating step: push onto [] would reserve 16 slots.
+      const list = steps[name];
+      if (list === undefined) steps[name] = [view.captured(i)];
+      else list.push(view.captured(i));
     }
-    view.run = saved;
+    view.arr = saved;
     return steps;
   }
 
-  private toMatch(key: string, run: Run, provenAt: number | undefined): PatternMatch {
+  private toMatch(key: string, arr: KeyRuns, start: number, end: number, provenAt: number | undefined): PatternMatch {
     const m: PatternMatch = {
       kind: 'match',
       rule: this.description.name,
       key,
-      steps: this.stepsOf(run),
-      start: (run[HEADER + 2] as number) + this.view.base,
-      end: (run[run.length - this.stride + 2] as number) + this.view.base,
+      steps: this.stepsOf(arr, start, end),
+      start: (arr[start + R_CAPS + 2] as number) + this.view.base,
+      end: (arr[end - this.stride + 2] as number) + this.view.base,
     };
     return provenAt === undefined ? m : { ...m, provenAt };
   }
 
-  private toTimeout(key: string, run: Run, deadline: number): TimedOutMatch {
-    const step = this.steps[run[0] as number] as CompiledStep;
-    const c = run[1] as number;
+  private toTimeout(key: string, arr: KeyRuns, start: number, end: number, deadline: number): TimedOutMatch {
+    const step = this.steps[arr[start + 1] as number] as CompiledStep;
+    const c = arr[start + 2] as number;
     const waitingFor = c < step.min || step.proceed.length === 0 ? step.name : (this.steps[step.proceed[0] as number] as CompiledStep).name;
-    return { kind: 'timeout', rule: this.description.name, key, steps: this.stepsOf(run), start: (run[HEADER + 2] as number) + this.view.base, deadline, waitingFor };
+    return { kind: 'timeout', rule: this.description.name, key, steps: this.stepsOf(arr, start, end), start: (arr[start + R_CAPS + 2] as number) + this.view.base, deadline, waitingFor };
   }
 }
-

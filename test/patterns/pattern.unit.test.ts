@@ -215,3 +215,31 @@ describe('specify (given/when/then)', () => {
     expect(() => specify(rule).when(...stream('a')).thenNothingMatched()).to.throw(RuleSpecificationError, /expected matches \[\]\n\s+but got \[\{"a":\["a"\]\}\]/);
   });
 });
+
+describe('pattern: batches', () => {
+  const keyed = pattern<Ev>('k').eventTime((e) => e.t).keyBy((e) => {
+    if (e.key === 'bad') throw new TypeError('no key');
+    return e.key ?? '';
+  }).begin('a', is('a')).followedBy('b', is('b'));
+
+  it('a key function that throws mid-batch raises its error after the events before it took effect', () => {
+    const state = keyed.initialState();
+    const events = [{ id: 'a1', k: 'a', t: 0, key: 'x' }, { id: 'b1', k: 'b', t: 1, key: 'x' }, { id: 'a2', k: 'a', t: 2, key: 'bad' }, { id: 'a3', k: 'a', t: 3, key: 'y' }];
+    expect(() => keyed.advanceBatch(state, events)).to.throw(TypeError, 'no key');
+    expect(state.counts.matched).to.equal(1);
+    expect(state.n).to.equal(3);
+    expect(state.open).to.equal(0);
+  });
+});
+
+describe('pattern: saved states', () => {
+  it('a state saved before keys became flat arrays (version 1) loads and carries on', () => {
+    const rule = pattern<Ev>('k').eventTime((e) => e.t).keyBy((e) => e.key ?? '').begin('a', is('a')).followedBy('b', is('b')).within(100);
+    // Written by the version-1 runtime after a1 (t 0) and a2 (t 5) on key x.
+    const saved = JSON.parse('{"v":1,"wm":5,"maxT":5,"base":0,"n":2,"keys":[{"k":"x","x":0,"s":2,"t":5,"r":[[0,1,1,0,1,0,"a1"],[0,1,2,0,2,5,"a2"]]}],"tq":[100,"x",105,"x"],"th":0,"buf":[],"open":2,"sweep":-8640000000000000,"counts":{"late":0,"droppedPerKeyCap":0,"refusedRuleCap":0,"evictedKeys":0,"evictedPartialMatches":0,"timedOut":0,"matched":0}}');
+    const out = rule.advance(saved, { id: 'b1', k: 'b', t: 7, key: 'x' });
+    expect(out.matches.map((m) => [m.steps['a']?.[0]?.id, m.steps['b']?.[0]?.id])).to.deep.equal([['a1', 'b1'], ['a2', 'b1']]);
+    expect(out.state.open).to.equal(0);
+    expect(out.state.v).to.equal(2);
+  });
+});

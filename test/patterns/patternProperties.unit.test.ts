@@ -65,10 +65,12 @@ function testOf(c: GenCondition): (e: { k: string; v: number }, firstV: number |
   return (e, firstV) => c.letters.includes(e.k) && (!c.aboveFirst || firstV === undefined || e.v >= firstV);
 }
 
-function buildRule(g: GenRule): PatternBuilder<Ev> {
-  let b = pattern<Ev>('generated').keyBy((e) => e.key).eventTime((e) => e.t).eventId((e) => e.id).remember((e) => ({ v: e.v }));
+function buildRule(g: GenRule, opts: { remember: boolean } = { remember: true }): PatternBuilder<Ev> {
+  let b = pattern<Ev>('generated').keyBy((e) => e.key).eventTime((e) => e.t).eventId((e) => e.id);
+  if (opts.remember) b = b.remember((e) => ({ v: e.v }));
   g.steps.forEach((s, i) => {
-    const t = testOf(s.cond);
+    // Without remember, captures carry no fields: conditions on earlier events are left out.
+    const t = testOf(opts.remember ? s.cond : { ...s.cond, aboveFirst: false });
     const cond = (e: Ev, m: MatchSoFar): boolean => t(e, m.first('s0')?.['v'] as number | undefined);
     const name = `s${i}`;
     b = i === 0 ? b.begin(name, cond) : s.enter === 'strict' ? b.next(name, cond) : s.enter === 'relaxed' ? b.followedBy(name, cond) : b.followedByAny(name, cond);
@@ -176,5 +178,42 @@ describe('sequence rules against a brute-force reference (property-based)', () =
       const reordered = runEngine(late, shuffled, true);
       expect(byKey(reordered)).to.deep.equal(byKey(inOrder));
     }), { numRuns: 500 });
+  });
+});
+
+describe('advanceBatch (property-based)', () => {
+  // A batch looks keys up ahead in chunks (see PatternRuntime.gather); long streams over a few keys
+  // cross chunk boundaries with deadlines firing inside them, and with caps that drop and refuse.
+  const longStream = fc.array(fc.record({ key: fc.constantFrom('k1', 'k2', 'k3', 'k4'), k: fc.constantFrom('a', 'b', 'c'), v: fc.nat(3), gap: fc.constantFrom(0, 0, 1, 1, 2) }), { maxLength: 300 })
+    .map((raw) => {
+      let t = 0;
+      return raw.map((r, id) => ({ id, key: r.key, k: r.k, v: r.v, t: (t += r.gap) }));
+    });
+  const cuts = fc.array(fc.integer({ min: 1, max: 150 }), { minLength: 1, maxLength: 8 });
+
+  it('gives the outputs and the state that feeding the same events one by one gives', () => {
+    fc.assert(fc.property(genRule({ absence: true, skips: true }), longStream, cuts, fc.boolean(), fc.constantFrom(1000, 3), fc.constantFrom(1_000_000, 6),
+      (g, events, sizes, remember, perKey, overall) => {
+        const rule = buildRule(g, { remember }).limits({ maxPartialMatchesPerKey: perKey, maxPartialMatches: overall });
+        const one = rule.initialState();
+        const single = { matches: [] as unknown[], timeouts: [] as unknown[] };
+        for (const e of events) {
+          const out = rule.advance(one, e);
+          single.matches.push(...out.matches);
+          single.timeouts.push(...out.timeouts);
+        }
+        const many = rule.initialState();
+        const batched = { matches: [] as unknown[], timeouts: [] as unknown[] };
+        for (let i = 0, c = 0; i < events.length; c++) {
+          const n = sizes[c % sizes.length] as number;
+          const out = rule.advanceBatch(many, events.slice(i, i + n));
+          batched.matches.push(...out.matches);
+          batched.timeouts.push(...out.timeouts);
+          i += n;
+        }
+        expect(batched).to.deep.equal(single);
+        expect(JSON.parse(JSON.stringify(many))).to.deep.equal(JSON.parse(JSON.stringify(one)));
+        expect(rule.onWatermark(many, 1e9)).to.deep.equal(rule.onWatermark(one, 1e9));
+      }), { numRuns: 400 });
   });
 });
