@@ -462,6 +462,9 @@ export function prelude(global, config) {
   let cacheLimit = config.partitionCacheSize;
   let handledSinceFlush = 0;
   let emittedSinceFlush = 0;
+  // Partitions that got their first state since the last flush (no state anywhere before): the
+  // host writes them to the partition catalogue with that flush.
+  let created = [];
   let maxT = MIN_TIME;
   let wm = MIN_TIME;
   let started = false;
@@ -502,14 +505,19 @@ export function prelude(global, config) {
         if (evicted.has(key)) {
           keys.push(key);
           evicted.delete(key);
-        } else cache.set(key, newEntry(init(), true));
+        } else {
+          cache.set(key, newEntry(init(), true));
+          created.push(key);
+        }
       }
       if (keys.length === 0) return;
     }
     const answer = parse(hostLoad.applySyncPromise(undefined, [stringify(keys), batch === null ? 0 : batch.seq]));
     for (const key of keys) {
       const found = answer[key];
-      cache.set(key, found === null || found === undefined ? newEntry(init(), true) : newEntry(found.s, false));
+      const isNew = found === null || found === undefined;
+      cache.set(key, isNew ? newEntry(init(), true) : newEntry(found.s, false));
+      if (isNew) created.push(key);
       if (found && found.r !== undefined) cache.get(key).r = found.r;
     }
   }
@@ -666,7 +674,12 @@ export function prelude(global, config) {
     dirty.clear();
     handledSinceFlush = 0;
     emittedSinceFlush = 0;
-    return { root: rootOut, shared: def.isBiState ? sharedState() : undefined, parts, timers, wm, maxT };
+    const out = { root: rootOut, shared: def.isBiState ? sharedState() : undefined, parts, timers, wm, maxT };
+    if (created.length > 0) {
+      out.created = created;
+      created = [];
+    }
+    return out;
   }
 
   function evict() {

@@ -14,6 +14,8 @@ import { ProjectionRunner, type ProjectionFault, type ProjectionMode, type Proje
 import {
   checkpointStream,
   definitionStream,
+  PARTITION_TYPE,
+  partitionsStream,
   PROJECTION_CREATED_TYPE,
   PROJECTION_DELETED_TYPE,
   PROJECTION_UPDATED_TYPE,
@@ -341,6 +343,24 @@ export class ProjectionManager {
   /** The result (transformBy/filterBy applied to the state), or the state when there are none. */
   async result(name: string, partition = ''): Promise<unknown> {
     return (await this.#get(name).runner.state(partition))?.result;
+  }
+
+  /**
+   * The partitions of a partitioned projection (`partitionBy`, `foreachStream`) in the order they
+   * got their first state, from its catalogue stream `$projections-{name}-partitions` as Event
+   * Store writes it; only those since its last reset.
+   */
+  async partitions(name: string): Promise<string[]> {
+    const epoch = this.#get(name).persisted.Epoch;
+    const out: string[] = [];
+    try {
+      for await (const e of this.#store.readStream(partitionsStream(name))) {
+        if (e.type === PARTITION_TYPE && e.metadata.$e === epoch) out.push(Buffer.from(e.dataBytes).toString());
+      }
+    } catch (err) {
+      if (!(err instanceof StreamNotFoundError)) throw err;
+    }
+    return out;
   }
 
   /** The query text of a projection. */

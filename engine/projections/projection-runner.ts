@@ -17,7 +17,9 @@ import {
   checkpointTag,
   EmittedEventIds,
   PARTITION_CHECKPOINT_TYPE,
+  PARTITION_TYPE,
   partitionCheckpointStream,
+  partitionsStream,
   partitionResultStream,
   PROJECTION_PREFIX,
   readPointOf,
@@ -473,6 +475,10 @@ export class ProjectionRunner {
         }
       }
       if (produces && flush.root !== undefined && flush.root.length === 2 && !partitioned) add(main, resultEvent(flush.root[1]));
+      // Event Store's partition catalogue, written with the first state of each partition.
+      if (partitioned && flush.created !== undefined) {
+        for (const key of flush.created) add(partitionsStream(c.name), { type: PARTITION_TYPE, data: Buffer.from(key), metadata: { ...tag, $e: c.epoch } });
+      }
       // Checkpoint streams keep their last two events, as Event Store's do ($maxCount 2): the
       // metadata goes with the commit that creates the stream, so scavenging reclaims the rest.
       if (partitionStreams.length > 0) {

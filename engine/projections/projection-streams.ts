@@ -12,12 +12,15 @@ export const partitionCheckpointStream = (name: string, partition: string): stri
 export const resultStream = (name: string): string => `$projections-${name}-result`;
 /** Telltale: partition states of checkpoints that changed many partitions, a page per event. */
 export const statePagesStream = (name: string): string => `$projections-${name}-states`;
+/** The partition catalogue: a `$partition` event (data: the key) for each partition when it gets its first state. */
+export const partitionsStream = (name: string): string => `$projections-${name}-partitions`;
 export const partitionResultStream = (name: string, partition: string, pattern: string | null): string =>
   pattern === null ? `$projections-${name}-${partition}-result` : pattern.replace(/\{0\}/g, partition);
 
 export const CHECKPOINT_TYPE = '$ProjectionCheckpoint';
 export const PARTITION_CHECKPOINT_TYPE = '$Checkpoint';
 export const STATE_PAGE_TYPE = '$ProjectionStatePage';
+export const PARTITION_TYPE = '$partition';
 export const PROJECTION_UPDATED_TYPE = '$ProjectionUpdated';
 export const PROJECTION_CREATED_TYPE = '$ProjectionCreated';
 export const PROJECTION_DELETED_TYPE = '$ProjectionDeleted';

@@ -65,6 +65,8 @@ export interface FlushOutput {
   readonly timers: readonly [number, string][];
   readonly wm: number;
   readonly maxT: number;
+  /** Partitions given their first state since the last flush, for the partition catalogue. */
+  readonly created?: readonly string[];
 }
 
 /** What a checkpoint gives back to a fresh isolate. */

@@ -37,6 +37,8 @@ async function writeInput(store: Store, scenario: ExactlyOnceScenario): Promise<
 interface Outcome {
   readonly streams: Record<string, { id: string; type: string; data: unknown }[]>;
   readonly states: Record<string, unknown>;
+  /** The partition catalogue: each partition once, in the order it first got a state. */
+  readonly partitions: string[];
 }
 
 async function outcome(store: Store, manager: ProjectionManager, cards: number): Promise<Outcome> {
@@ -46,7 +48,7 @@ async function outcome(store: Store, manager: ProjectionManager, cards: number):
   }
   const states: Record<string, unknown> = {};
   for (let i = 0; i < cards; i++) states[`card-${i}`] = await manager.state('cards', `card-${i}`);
-  return { streams, states };
+  return { streams, states, partitions: await manager.partitions('cards') };
 }
 
 
@@ -103,6 +105,9 @@ describe('exactly-once projection effects', function () {
 
       expect(recovered.states).to.deep.equal(clean.states);
       expect(recovered.streams).to.deep.equal(clean.streams);
+      expect(recovered.partitions).to.deep.equal(clean.partitions);
+      const withState = Object.keys(clean.states).filter((key) => clean.states[key] !== undefined);
+      expect([...clean.partitions].sort()).to.deep.equal(withState.sort());
     });
   }
 });

@@ -1,6 +1,8 @@
 // Checkpoint streams keep only their last two events, as Event Store's do (`$maxCount` 2 on
 // `$projections-{name}-checkpoint` and `$projections-{name}-{partition}-checkpoint`), so a
 // long-running projection's checkpoints do not grow without bound; restarts still resume from them.
+// The partition catalogue `$projections-{name}-partitions` names each partition once, when it gets
+// its first state, restarts and evictions included.
 import { ProjectionManager } from '../../engine/index.js';
 import { expect } from '../support/chai.js';
 import { project, type GivenEvent } from './projection-fixture.js';
@@ -38,6 +40,28 @@ describe('checkpoint streams', () => {
     expect(await again.state('p', 'c0')).to.deep.equal({ n: 16 });
     expect(await again.state('p', 'c1')).to.deep.equal({ n: 15 });
     expect(again.status('p').eventsProcessed).to.be.greaterThan(30);
+    await again.close();
+    await run.store.close();
+  });
+
+  it('name each partition once in the catalogue, in the order partitions first got a state', async () => {
+    const given: GivenEvent[] = [...charges(20, 4), ['payments', 'Charge', { card: 'late' }]];
+    // A tiny state cache: partitions are evicted and loaded back, which must not list them again.
+    const run = await project(given, PER_CARD, { manager: { systemProjections: false, maxBatch: 3, limits: { checkpointHandledThreshold: 3, partitionCacheSize: 2 } } });
+    await run.settle();
+    expect(await run.manager.partitions('p')).to.deep.equal(['c0', 'c1', 'c2', 'c3', 'late']);
+    const catalogue = await run.read('$projections-p-partitions');
+    expect(catalogue.map((e) => e.type)).to.deep.equal(Array(5).fill('$partition'));
+    await run.manager.close();
+    const again = new ProjectionManager(run.store, { systemProjections: false, limits: { partitionCacheSize: 2 } });
+    await again.start();
+    await run.store.appendToStream('payments', [{ type: 'Charge', data: { card: 'c2' } }, { type: 'Charge', data: { card: 'newer' } }]);
+    await again.whenProcessed('p');
+    expect(await again.partitions('p')).to.deep.equal(['c0', 'c1', 'c2', 'c3', 'late', 'newer']);
+    await again.reset('p');
+    await again.whenProcessed('p');
+    expect(await again.partitions('p')).to.deep.equal(['c0', 'c1', 'c2', 'c3', 'late', 'newer']);
+    expect(await run.read('$projections-p-partitions')).to.have.length(12);
     await again.close();
     await run.store.close();
   });
