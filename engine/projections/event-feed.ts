@@ -8,7 +8,7 @@ import { LINK_EVENT_TYPE, METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, TOMBSTONE_R
 import type { EventFilter, RecordedEvent, Store, Subscription } from '../../store/types.js';
 import { isDeletionNotice, type BatchItem } from './batch-encoder.js';
 import type { ReadPoint } from './projection-streams.js';
-import { PROJECTION_PREFIX } from './projection-streams.js';
+import { isBookkeepingStream } from './projection-streams.js';
 import { readAllPagesShared } from './shared-page-reader.js';
 import type { ReaderKind } from './source-definition.js';
 
@@ -179,7 +179,7 @@ export class EventFeed {
     const stream = e.link?.streamId ?? e.streamId;
     // The engine's own bookkeeping streams are never fed back to projections (a Telltale rule:
     // otherwise checkpoints of one projection would wake the others for ever).
-    if (stream.startsWith(PROJECTION_PREFIX)) return undefined;
+    if (isBookkeepingStream(stream)) return undefined;
     if (o.deletions) {
       if (e.type === TOMBSTONE_EVENT_TYPE && e.revision === TOMBSTONE_REVISION) return { deleted: 'hard', streamId: e.streamId, position: e.position };
       if (e.type === METADATA_EVENT_TYPE && e.streamId.startsWith('$$') && isSoftDeleteMarker(e.dataBytes)) {

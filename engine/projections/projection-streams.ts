@@ -6,6 +6,11 @@ import { createHash } from 'node:crypto';
 export const REGISTRY_STREAM = '$projections-$all';
 export const PROJECTION_PREFIX = '$projections-';
 
+/** The engine's own streams and their metastreams (`$$$projections-…`, e.g. a checkpoint stream's `$maxCount`). */
+export function isBookkeepingStream(streamId: string): boolean {
+  return streamId.startsWith(PROJECTION_PREFIX) || (streamId.startsWith('$$') && streamId.startsWith(PROJECTION_PREFIX, 2));
+}
+
 export const definitionStream = (name: string): string => `$projections-${name}`;
 export const checkpointStream = (name: string): string => `$projections-${name}-checkpoint`;
 export const partitionCheckpointStream = (name: string, partition: string): string => `$projections-${name}-${partition}-checkpoint`;

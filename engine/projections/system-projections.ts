@@ -11,7 +11,7 @@ import { LINK_EVENT_TYPE, METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, TOMBSTONE_R
 import type { RecordedEvent } from '../../store/types.js';
 import { isDeletionNotice, type BatchItem } from './batch-encoder.js';
 import type { Processor, ProcessorFactory } from './processor.js';
-import { PROJECTION_PREFIX } from './projection-streams.js';
+import { isBookkeepingStream } from './projection-streams.js';
 import type { BatchOutput } from './sandbox.js';
 import type { SourceDefinition } from './source-definition.js';
 
@@ -35,7 +35,7 @@ interface Indexer {
 }
 
 const link = (e: RecordedEvent): string => `${e.revision}@${e.streamId}`;
-const isOwn = (streamId: string): boolean => streamId.startsWith(PROJECTION_PREFIX);
+const isOwn = isBookkeepingStream;
 
 function deletionOf(e: RecordedEvent): string | undefined {
   if (e.type === TOMBSTONE_EVENT_TYPE && e.revision === TOMBSTONE_REVISION) return e.streamId;

@@ -65,4 +65,17 @@ describe('checkpoint streams', () => {
     await again.close();
     await run.store.close();
   });
+
+  it('are not fed to projections, nor are their metastreams', async () => {
+    const run = await project(charges(10, 2), PER_CARD, { manager: { systemProjections: ['$by_event_type'], maxBatch: 3, limits: { checkpointHandledThreshold: 3 } } });
+    await run.settle();
+    await run.manager.create('seen', `fromAll().when({ $init: function () { return { own: [] }; }, $any: function (s, e) { if (e.streamId.indexOf('projections-') >= 0) s.own.push(e.streamId); } })`);
+    await run.store.appendToStream('payments', [{ type: 'Charge', data: { card: 'c0' } }]);
+    await run.settle();
+    await run.manager.whenProcessed('seen');
+    expect((await run.store.getStreamMetadata('$projections-p-checkpoint')).metadata.maxCount).to.equal(2);
+    expect(await run.manager.state('seen')).to.deep.equal({ own: [] });
+    expect(await run.read('$et-$metadata')).to.have.length(0);
+    await run.close();
+  });
 });
