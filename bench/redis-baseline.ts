@@ -307,6 +307,14 @@ export async function memoryPerEvent(admin: Redis, keys: KeyLayout, events: numb
   return { bytesPerEvent: Math.round(Object.values(breakdown).reduce((a, b) => a + b, 0) * 10) / 10, breakdown };
 }
 
+/** CPU seconds the Redis server's main thread has used (all of it on servers before 6.2). */
+export async function serverCpuSeconds(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  const main = field('used_cpu_user_main_thread') + field('used_cpu_sys_main_thread');
+  return Number.isNaN(main) ? field('used_cpu_user') + field('used_cpu_sys') : main;
+}
+
 /** Drops every key of a store (a benchmark's, when it is done). */
 export async function dropStore(url: string, keys: KeyLayout): Promise<void> {
   const admin = new Redis(url.replace(/\?.*$/, ''));

@@ -145,6 +145,8 @@ export interface BenchStore {
   drop(): Promise<void>;
   /** Bytes the backend holds per stored event, where it can tell (Redis). */
   memoryPerEvent?(events: number): Promise<object>;
+  /** CPU seconds the server has used so far, for a backend that runs in another process (Redis). */
+  serverCpuSeconds?(): Promise<number>;
 }
 
 export const backends: Record<BackendName, (dir: string, flags: BenchOptions['flags']) => Promise<BenchStore>> = {
@@ -154,22 +156,20 @@ export const backends: Record<BackendName, (dir: string, flags: BenchOptions['fl
     const url = redisUrl(flags);
     const { openStore } = await import('../store/index.js');
     const { KeyLayout } = await import('../store/redis/key-layout.js');
-    const { dropStore, memoryPerEvent } = await import('./redis-baseline.js');
+    const { dropStore, memoryPerEvent, serverCpuSeconds } = await import('./redis-baseline.js');
     const { Redis } = await import('ioredis');
     const prefix = `bench-${randomUUID().slice(0, 8)}`;
     const keys = new KeyLayout(prefix);
     const store = await openStore(`${url}${url.includes('?') ? '&' : '?'}prefix=${prefix}`);
+    const admin = new Redis(url.replace(/\?.*$/, ''));
     return {
       store,
-      drop: () => dropStore(url, keys),
-      async memoryPerEvent(events) {
-        const admin = new Redis(url.replace(/\?.*$/, ''));
-        try {
-          return await memoryPerEvent(admin, keys, events);
-        } finally {
-          admin.disconnect();
-        }
+      drop: async () => {
+        admin.disconnect();
+        await dropStore(url, keys);
       },
+      serverCpuSeconds: () => serverCpuSeconds(admin),
+      memoryPerEvent: (events) => memoryPerEvent(admin, keys, events),
     };
   },
 };
@@ -411,20 +411,35 @@ async function postgresContender(): Promise<Contender> {
   };
 }
 
-/** Runs a timed case and notes this process's CPU time over it (all threads: the fsync's included). */
-async function measured<T extends Rate>(run: () => Promise<T>): Promise<{ result: T; cpuMicros: number }> {
+/**
+ * Runs a timed case and notes this process's CPU time over it (all threads: the fsync's included),
+ * and the server's when the backend has one to ask (Redis: its main thread, `INFO cpu`).
+ */
+async function measured<T extends Rate>(run: () => Promise<T>, serverCpuSeconds?: () => Promise<number>): Promise<{ result: T; cpuMicros: number; serverCpuMicros?: number }> {
+  const server = serverCpuSeconds ? await serverCpuSeconds() : 0;
   const before = process.cpuUsage();
   const result = await run();
   const cpu = process.cpuUsage(before);
-  return { result, cpuMicros: cpu.user + cpu.system };
+  const serverCpuMicros = serverCpuSeconds ? ((await serverCpuSeconds()) - server) * 1e6 : undefined;
+  return { result, cpuMicros: cpu.user + cpu.system, ...(serverCpuMicros !== undefined ? { serverCpuMicros } : {}) };
 }
 
 /**
  * CPU per event of this process: on a shared machine the rate swings with the neighbours' load,
- * while CPU per event says what the code costs. For PostgreSQL it is the client's share only.
+ * while CPU per event says what the code costs. For PostgreSQL it is the client's share only; for
+ * Redis the server's share is `serverCpuMicrosPerEvent` (the raw peer runs on the same server).
  */
-function withCpu<T extends Rate>({ result, cpuMicros }: { result: T; cpuMicros: number }): T & { cpuMicrosPerEvent: number } {
-  return { ...result, cpuMicrosPerEvent: round(cpuMicros / Math.max(1, result.events), 2) };
+function withCpu<T extends Rate>({ result, cpuMicros, serverCpuMicros }: { result: T; cpuMicros: number; serverCpuMicros?: number }): T & { cpuMicrosPerEvent: number; serverCpuMicrosPerEvent?: number } {
+  const events = Math.max(1, result.events);
+  return {
+    ...result,
+    cpuMicrosPerEvent: round(cpuMicros / events, 2),
+    ...(serverCpuMicros !== undefined ? { serverCpuMicrosPerEvent: round(serverCpuMicros / events, 2) } : {}),
+  };
+}
+
+function serverCpuText(r: { serverCpuMicrosPerEvent?: number }): string {
+  return r.serverCpuMicrosPerEvent !== undefined ? ` + ${r.serverCpuMicrosPerEvent} µs server CPU/event` : '';
 }
 
 function median<T extends { eventsPerSec: number }>(runs: readonly T[]): T & { rounds: number[] } {
@@ -519,14 +534,14 @@ export async function run(options: BenchOptions): Promise<object> {
     const concurrent = new Map<string, LatencyRate[]>();
     for (let r = 0; r < rounds; r++) {
       for (const c of contenders) {
-        const result = withCpu(await measured(() => c.batched(seconds)));
+        const result = withCpu(await measured(() => c.batched(seconds), main.serverCpuSeconds));
         batched.set(c.name, [...(batched.get(c.name) ?? []), result]);
-        log(`  round ${r + 1}: ${c.name} append, 1 writer, batches of 100: ${result.eventsPerSec} events/s, ${result.cpuMicrosPerEvent} µs CPU/event`);
+        log(`  round ${r + 1}: ${c.name} append, 1 writer, batches of 100: ${result.eventsPerSec} events/s, ${result.cpuMicrosPerEvent} µs CPU/event${serverCpuText(result)}`);
       }
       for (const c of contenders) {
-        const result = withCpu(await measured(() => c.concurrent(seconds)));
+        const result = withCpu(await measured(() => c.concurrent(seconds), main.serverCpuSeconds));
         concurrent.set(c.name, [...(concurrent.get(c.name) ?? []), result]);
-        log(`  round ${r + 1}: ${c.name} append, 100 writers of 1 event: ${result.eventsPerSec} events/s, p99 ${result.p99Ms} ms, ${result.cpuMicrosPerEvent} µs CPU/event`);
+        log(`  round ${r + 1}: ${c.name} append, 100 writers of 1 event: ${result.eventsPerSec} events/s, p99 ${result.p99Ms} ms, ${result.cpuMicrosPerEvent} µs CPU/event${serverCpuText(result)}`);
       }
     }
     await contenders[0]!.close();
@@ -537,7 +552,8 @@ export async function run(options: BenchOptions): Promise<object> {
     const big = opened.store;
     const loaded = await populate(big, { events: totalEvents, batch: 1000, streams: 1000, longStream: 10_000 });
     log(`  loaded ${loaded.events} events in commits of 1000: ${loaded.eventsPerSec} events/s`);
-    const readAllRuns = [await readAllRate(big), await readAllRate(big), await readAllRate(big)];
+    const readAllRuns: Rate[] = [];
+    for (let k = 0; k < 3; k++) readAllRuns.push(withCpu(await measured(() => readAllRate(big), opened.serverCpuSeconds)));
     log(`  readAll: ${readAllRuns.map((x) => x.eventsPerSec).join(' / ')} events/s`);
     const readStream = median([await readStreamRate(big, 'bench-long'), await readStreamRate(big, 'bench-long'), await readStreamRate(big, 'bench-long')]);
     log(`  readStream of ${readStream.streamEvents} events: ${readStream.eventsPerSec} events/s`);
