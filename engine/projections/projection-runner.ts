@@ -477,7 +477,9 @@ export class ProjectionRunner {
       if (produces && flush.root !== undefined && flush.root.length === 2 && !partitioned) add(main, resultEvent(flush.root[1]));
       // Event Store's partition catalogue, written with the first state of each partition.
       if (partitioned && flush.created !== undefined) {
-        for (const key of flush.created) add(partitionsStream(c.name), { type: PARTITION_TYPE, data: Buffer.from(key), metadata: { ...tag, $e: c.epoch } });
+        // One metadata text for the commit's entries (a first run over many partitions makes many).
+        const metadata = Buffer.from(JSON.stringify({ ...tag, $e: c.epoch }));
+        for (const key of flush.created) add(partitionsStream(c.name), { type: PARTITION_TYPE, data: Buffer.from(key), metadata });
       }
       // Checkpoint streams keep their last two events, as Event Store's do ($maxCount 2): the
       // metadata goes with the commit that creates the stream, so scavenging reclaims the rest.
