@@ -8,6 +8,7 @@ import { PersistentSubscriptions, TooManySubscribersError } from '../engine/subs
 import { ANONYMOUS, NotAuthenticatedError, StreamAccess, SYSTEM, type Principal } from '../store/acl.js';
 import { errorStatus, isTelltaleError, WrongExpectedRevisionError } from '../store/errors.js';
 import type { Store } from '../store/types.js';
+import { AccessDecisions } from './access-decisions.js';
 import { registerFeedRoutes } from './feed-routes.js';
 import { createGrpcApi, type GrpcOptions } from './grpc/grpc-api.js';
 import { HttpError, badRequest, unsupportedMediaType } from './http-error.js';
@@ -117,6 +118,7 @@ export function createServer(options: ServerOptions): TelltaleServer {
   const ctx: ServerContext = {
     store,
     access,
+    decisions: new AccessDecisions(access),
     users,
     metrics,
     subscriptions,
@@ -131,12 +133,13 @@ export function createServer(options: ServerOptions): TelltaleServer {
   // ---- bodies: JSON only, parsed here so that every mistake gets the same clear 400 ----
   app.removeAllContentTypeParsers();
   const jsonTypes = ['application/json', 'application/vnd.eventstore.events+json', 'application/vnd.kurrent.events+json'];
-  app.addContentTypeParser(jsonTypes, { parseAs: 'string' }, (req, body, done) => {
+  app.addContentTypeParser(jsonTypes, { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
-    if (text.trim() === '') return done(badRequest('The request body is empty; send JSON'), undefined);
     try {
       done(null, JSON.parse(text));
     } catch (e) {
+      // Told apart only on failure, so a good body is not scanned twice.
+      if (text.trim() === '') return done(badRequest('The request body is empty; send JSON'), undefined);
       done(badRequest(`The request body is not valid JSON: ${(e as Error).message}`), undefined);
     }
   });
@@ -149,19 +152,36 @@ export function createServer(options: ServerOptions): TelltaleServer {
 
   // ---- authentication: every request gets a principal before routing decisions ----
   app.decorateRequest('principal', null as unknown as Principal);
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+  // Callback hooks rather than async ones: a client that keeps sending the same credentials is
+  // answered from the authentication cache without a promise per request.
+  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     if (closing.signal.aborted) reply.header('connection', 'close');
-    req.principal = ANONYMOUS;
     if (insecure) {
       req.principal = SYSTEM;
-      return;
+      return done();
     }
     const header = req.headers.authorization;
-    if (header === undefined) return;
-    req.principal = await users.authenticate(header);
+    if (header === undefined) {
+      req.principal = ANONYMOUS;
+      return done();
+    }
+    const known = users.authenticated(header);
+    if (known !== undefined) {
+      req.principal = known;
+      return done();
+    }
+    req.principal = ANONYMOUS;
+    users.authenticate(header).then(
+      (principal) => {
+        req.principal = principal;
+        done();
+      },
+      (e: unknown) => done(e as Error),
+    );
   });
-  app.addHook('onResponse', async (_req, reply) => {
+  app.addHook('onResponse', (_req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     metrics.response(reply.statusCode);
+    done();
   });
 
   app.setErrorHandler((error: FastifyError | Error, req, reply) => {

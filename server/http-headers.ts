@@ -6,15 +6,34 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidArgumentError } from '../store/errors.js';
 import type { ExpectedRevision } from '../store/types.js';
 
-export function header(headers: IncomingHttpHeaders, name: string): { value: string; name: string } | undefined {
-  for (const prefix of ['kurrent-', 'es-']) {
-    const full = `${prefix}${name}`;
-    const raw = headers[full.toLowerCase()];
-    if (raw === undefined) continue;
-    const value = Array.isArray(raw) ? raw.join(',') : raw;
-    return { value, name: `${prefix === 'es-' ? 'ES' : 'Kurrent'}-${name}` };
+interface HeaderNames {
+  readonly kurrent: string;
+  readonly es: string;
+  readonly kurrentShown: string;
+  readonly esShown: string;
+}
+const NAMES = new Map<string, HeaderNames>();
+
+/** Both spellings of `name`, lower-cased once per name rather than per request. */
+function namesOf(name: string): HeaderNames {
+  let names = NAMES.get(name);
+  if (names === undefined) {
+    names = { kurrent: `kurrent-${name}`.toLowerCase(), es: `es-${name}`.toLowerCase(), kurrentShown: `Kurrent-${name}`, esShown: `ES-${name}` };
+    NAMES.set(name, names);
   }
-  return undefined;
+  return names;
+}
+
+export function header(headers: IncomingHttpHeaders, name: string): { value: string; name: string } | undefined {
+  const names = namesOf(name);
+  let raw = headers[names.kurrent];
+  let shown = names.kurrentShown;
+  if (raw === undefined) {
+    raw = headers[names.es];
+    if (raw === undefined) return undefined;
+    shown = names.esShown;
+  }
+  return { value: Array.isArray(raw) ? raw.join(',') : raw, name: shown };
 }
 
 function wrongFormat(name: string, value: string, expected: string): InvalidArgumentError {

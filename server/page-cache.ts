@@ -7,39 +7,56 @@ export interface CachedPage {
   readonly body: Buffer;
   readonly etag: string;
   readonly cacheControl: string;
+  /** The Content-Type it was rendered for (the media type is part of the key). */
+  readonly contentType: string;
   readonly events: number;
+  /** The oldest event number on the page: with $maxCount, the page holds while that is still visible. */
+  readonly oldest: bigint;
+}
+
+interface Slot {
+  readonly page: CachedPage;
+  /** The insertion count when this page was last moved to the young end. */
+  touched: number;
 }
 
 export class PageCache {
-  readonly #pages = new Map<string, CachedPage>();
+  readonly #pages = new Map<string, Slot>();
   readonly #maxBytes: number;
   #bytes = 0;
+  #inserts = 0;
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
   }
 
   get(key: string): CachedPage | undefined {
-    const page = this.#pages.get(key);
-    if (page === undefined) return undefined;
-    this.#pages.delete(key);
-    this.#pages.set(key, page);
-    return page;
+    const slot = this.#pages.get(key);
+    if (slot === undefined) return undefined;
+    // Map order is the recency order. Moving a page on every hit costs a delete and an insert per
+    // read; moving it only once it is in the older half keeps hot pages from being evicted just
+    // as well, and a page read over and over is moved rarely.
+    if (this.#inserts - slot.touched > this.#pages.size / 2) {
+      this.#pages.delete(key);
+      slot.touched = ++this.#inserts;
+      this.#pages.set(key, slot);
+    }
+    return slot.page;
   }
 
   set(key: string, page: CachedPage): void {
     if (this.#maxBytes <= 0 || page.body.length > this.#maxBytes / 4) return;
     const old = this.#pages.get(key);
     if (old !== undefined) {
-      this.#bytes -= old.body.length;
+      this.#bytes -= old.page.body.length;
       this.#pages.delete(key);
     }
-    this.#pages.set(key, page);
+    this.#pages.set(key, { page, touched: ++this.#inserts });
     this.#bytes += page.body.length;
     for (const [k, p] of this.#pages) {
       if (this.#bytes <= this.#maxBytes) break;
       this.#pages.delete(k);
-      this.#bytes -= p.body.length;
+      this.#bytes -= p.page.body.length;
     }
   }
 }

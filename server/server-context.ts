@@ -3,6 +3,7 @@
 // into calls on these; they hold no business logic of their own.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PersistentSubscriptions } from '../engine/subscriptions/index.js';
+import type { AccessDecisions } from './access-decisions.js';
 import type { Principal, StreamAccess, StreamAction } from '../store/acl.js';
 import { isAdmin, isOps, AccessDeniedError, NotAuthenticatedError } from '../store/acl.js';
 import { InvalidArgumentError } from '../store/errors.js';
@@ -21,6 +22,8 @@ declare module 'fastify' {
 export interface ServerContext {
   readonly store: Store;
   readonly access: StreamAccess;
+  /** `access` with grants kept per principal and stream; what the HTTP routes check through. */
+  readonly decisions: AccessDecisions;
   readonly users: Users;
   readonly metrics: ServerMetrics;
   readonly subscriptions: PersistentSubscriptions;
@@ -34,10 +37,21 @@ export interface ServerContext {
 
 const HOST = /^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
+/** Host header → base URL, for the few hosts clients use; bounded so odd Host headers cannot grow it. */
+const BASES = new Map<string, string>();
+const MAX_BASES = 256;
+
 /** The base of absolute links: the Host the client used (when it is a plain host[:port]). */
 export function baseUrl(ctx: ServerContext, req: FastifyRequest): string {
   const host = req.headers.host;
-  return host !== undefined && HOST.test(host) ? `http://${host}` : ctx.boundUrl();
+  if (host === undefined) return ctx.boundUrl();
+  const known = BASES.get(host);
+  if (known !== undefined) return known;
+  if (!HOST.test(host)) return ctx.boundUrl();
+  const base = `http://${host}`;
+  if (BASES.size >= MAX_BASES) BASES.clear();
+  BASES.set(host, base);
+  return base;
 }
 
 /** A stream name from a URL: a valid stream name that is also safe to put back into URLs. */
@@ -64,6 +78,22 @@ export function negotiateAtom(req: FastifyRequest): AtomType {
   }
   const accept = req.headers.accept;
   if (accept === undefined || accept === '') return 'application/vnd.eventstore.atom+json';
+  // Clients send the same few Accept headers over and over: decide each once.
+  let type = NEGOTIATED.get(accept);
+  if (type === undefined) {
+    type = negotiate(accept);
+    if (NEGOTIATED.size >= MAX_NEGOTIATED) NEGOTIATED.clear();
+    NEGOTIATED.set(accept, type);
+  }
+  if (type === null) throw notAcceptable(`Cannot answer with ${accept}: Telltale serves application/vnd.eventstore.atom+json, application/vnd.kurrent.atom+json and application/json`);
+  return type;
+}
+
+const NEGOTIATED = new Map<string, AtomType | null>();
+const MAX_NEGOTIATED = 256;
+
+/** The type to answer an Accept header with; null when none of ours is acceptable. */
+function negotiate(accept: string): AtomType | null {
   const types = accept.split(',').map((part) => part.split(';')[0]!.trim().toLowerCase());
   for (const t of types) {
     if (t === 'application/vnd.kurrent.atom+json') return t;
@@ -73,11 +103,12 @@ export function negotiateAtom(req: FastifyRequest): AtomType {
   if (types.some((t) => t === '*/*' || t === 'application/*' || t === 'text/html' || t === 'text/plain' || t.endsWith('+json'))) {
     return 'application/vnd.eventstore.atom+json';
   }
-  throw notAcceptable(`Cannot answer with ${accept}: Telltale serves application/vnd.eventstore.atom+json, application/vnd.kurrent.atom+json and application/json`);
+  return null;
 }
 
-export async function authorize(ctx: ServerContext, req: FastifyRequest, streamId: string, action: StreamAction): Promise<void> {
-  await ctx.access.check(req.principal, streamId, action);
+/** Undefined (no promise to wait for) when a kept grant answers; else settles as `StreamAccess.check`. */
+export function authorize(ctx: ServerContext, req: FastifyRequest, streamId: string, action: StreamAction): Promise<void> | undefined {
+  return ctx.decisions.check(req.principal, streamId, action);
 }
 
 function requireAuthenticated(req: FastifyRequest): void {

@@ -21,8 +21,19 @@ const MAX_COUNT = 4096;
 
 type Params = Record<string, string | undefined>;
 
+/** Content-Type header → its media type, for the few headers clients send; bounded. */
+const MEDIA_TYPES = new Map<string, string>();
+
 function mediaType(req: FastifyRequest): string {
-  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const header = req.headers['content-type'];
+  if (header === undefined) return '';
+  let type = MEDIA_TYPES.get(header);
+  if (type === undefined) {
+    type = header.split(';')[0]!.trim().toLowerCase();
+    if (MEDIA_TYPES.size >= 256) MEDIA_TYPES.clear();
+    MEDIA_TYPES.set(header, type);
+  }
+  return type;
 }
 
 function parseCount(text: string | undefined): number {
@@ -124,6 +135,18 @@ function notModified(req: FastifyRequest, etag: string): boolean {
   return header.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`);
 }
 
+const ATOM_TYPES: readonly AtomType[] = ['application/vnd.eventstore.atom+json', 'application/vnd.kurrent.atom+json', 'application/json'];
+const EMBEDS: readonly Embed[] = ['none', 'content', 'rich', 'body', 'prettybody', 'tryharder'];
+
+/** The ETag suffix of each representation (media type, embed level, link resolution of a stream page), computed once. */
+const REPRESENTATIONS = new Map<AtomType, Map<Embed, readonly [string, string]>>(
+  ATOM_TYPES.map((type) => [type, new Map(EMBEDS.map((embed) => [embed, [representationHash(`${type}|${embed}|false`), representationHash(`${type}|${embed}|true`)] as const]))]),
+);
+
+function representationOf(type: AtomType, embed: Embed, resolve: boolean): string {
+  return REPRESENTATIONS.get(type)!.get(embed)![resolve ? 1 : 0];
+}
+
 function sendFeed(reply: FastifyReply, type: AtomType, feed: Feed, cache: string): FastifyReply {
   return reply.code(200).header('cache-control', cache).header('etag', feed.eTag).header('vary', 'Accept').type(`${type}; charset=utf-8`).send(JSON.stringify(feed));
 }
@@ -132,31 +155,36 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
   const { store, metrics } = ctx;
   const pages = new PageCache(options.pageCacheBytes);
 
-  async function append(req: FastifyRequest, reply: FastifyReply, streamId: string, idFromPath?: string): Promise<FastifyReply> {
-    const started = process.hrtime.bigint();
+  // Hot paths send and resolve to nothing: resolving to the reply (a thenable) costs fastify
+  // extra turns of the microtask queue per request.
+  async function append(req: FastifyRequest, reply: FastifyReply, streamId: string, idFromPath?: string): Promise<void> {
+    const started = performance.now();
     try {
       const expected = expectedVersion(req.headers);
       const events = requestEvents(req, idFromPath);
       if ('redirect' in events) {
         const location = `${streamUrl(baseUrl(ctx, req), streamId)}/incoming/${randomUUID()}`;
-        return await reply.code(307).header('location', location).type('text/plain; charset=utf-8').send('Forwarding to idempotent URI');
+        reply.code(307).header('location', location).type('text/plain; charset=utf-8').send('Forwarding to idempotent URI');
+        return;
       }
-      await authorize(ctx, req, streamId, 'write');
+      const pending = authorize(ctx, req, streamId, 'write');
+      if (pending !== undefined) await pending;
       const result = await store.appendToStream(streamId, events, { expectedRevision: expected });
       if (streamId === SETTINGS_STREAM) ctx.access.settingsChanged();
+      if (streamId === SETTINGS_STREAM || isMetastream(streamId)) ctx.decisions.invalidate();
       const first = result.nextExpectedRevision - BigInt(events.length) + 1n;
       metrics.appendRequests++;
       metrics.appendedEvents += events.length;
-      metrics.appendLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.appendLatency.observe((performance.now() - started) / 1e3);
       reply.raw.statusMessage = 'Created';
-      return await reply.code(201).header('location', `${streamUrl(baseUrl(ctx, req), streamId)}/${first}`).send();
+      reply.code(201).header('location', `${streamUrl(baseUrl(ctx, req), streamId)}/${first}`).send();
     } catch (e) {
       metrics.appendFailures++;
       throw e;
     }
   }
 
-  app.post('/streams/:stream', async (req, reply) => append(req, reply, streamParam((req.params as Params).stream)));
+  app.post('/streams/:stream', (req, reply) => append(req, reply, streamParam((req.params as Params).stream)));
 
   app.post('/streams/:stream/incoming/:guid', async (req, reply) => {
     const { stream, guid } = req.params as Params;
@@ -181,6 +209,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     await authorize(ctx, req, streamId, 'delete');
     if (hard) await store.tombstoneStream(streamId, { expectedRevision: expected });
     else await store.deleteStream(streamId, { expectedRevision: expected });
+    ctx.decisions.invalidate();
     metrics.deletes++;
     reply.raw.statusMessage = 'Stream deleted';
     return reply.code(204).send();
@@ -188,15 +217,16 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
 
   // ---- reads ----
 
-  async function readPage(req: FastifyRequest, reply: FastifyReply, streamId: string, from: bigint | 'head', direction: 'backwards' | 'forwards', count: number, isHead: boolean): Promise<FastifyReply> {
+  async function readPage(req: FastifyRequest, reply: FastifyReply, streamId: string, from: bigint | 'head', direction: 'backwards' | 'forwards', count: number, isHead: boolean): Promise<FastifyReply | undefined> {
     const type = negotiateAtom(req);
     const query = req.query as Params;
     const embed = parseEmbed(query.embed, 'none');
     if (streamId === ALL_STREAM) return readAllPage(req, reply, type, embed, from, direction, count, isHead);
     const resolve = resolveLinkTos(req.headers, !isMetastream(streamId));
     const longPoll = direction === 'forwards' || isHead ? longPollSeconds(req.headers, ctx.longPollMaxSeconds) : undefined;
-    await authorize(ctx, req, streamId, 'read');
-    const started = process.hrtime.bigint();
+    const pending = authorize(ctx, req, streamId, 'read');
+    if (pending !== undefined) await pending;
+    const started = performance.now();
     let info = await store.getStreamInfo(streamId);
     if (info.tombstoned) throw new StreamDeletedError(streamId);
     if (info.lastRevision < 0n || info.softDeleted) throw new StreamNotFoundError(streamId);
@@ -209,20 +239,22 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     }
     const last = info.lastRevision;
     const base = baseUrl(ctx, req);
-    const url = streamUrl(base, streamId);
-    const representation = representationHash(`${type}|${embed}|${resolve}`);
-    let etag = `"${last};${representation}"`;
+    const representation = representationOf(type, embed, resolve);
     const { metadata, metastreamRevision } = await store.getStreamMetadata(streamId);
     // Pages of a stream with $maxAge change as time passes, so they are never kept.
     const cacheKey = from === 'head' || metadata.maxAge !== undefined ? undefined : `${base}\n${streamId}\n${from}\n${direction}\n${count}\n${representation}\n${metastreamRevision ?? -1n}`;
     const cached = cacheKey === undefined ? undefined : pages.get(cacheKey);
-    if (cached !== undefined) {
+    // With $maxCount, a kept page holds only while the stream's growth has not truncated its oldest event away.
+    if (cached !== undefined && (metadata.maxCount === undefined || cached.oldest > last - BigInt(metadata.maxCount))) {
       if (notModified(req, cached.etag)) return reply.code(304).header('etag', cached.etag).header('cache-control', cached.cacheControl).header('vary', 'Accept').send();
       metrics.readRequests++;
       metrics.readEvents += cached.events;
-      metrics.readLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      return reply.code(200).header('cache-control', cached.cacheControl).header('etag', cached.etag).header('vary', 'Accept').type(`${type}; charset=utf-8`).send(cached.body);
+      metrics.readLatency.observe((performance.now() - started) / 1e3);
+      reply.code(200).header('cache-control', cached.cacheControl).header('etag', cached.etag).header('vary', 'Accept').type(cached.contentType).send(cached.body);
+      return undefined;
     }
+    const url = streamUrl(base, streamId);
+    let etag = `"${last};${representation}"`;
     const start = from === 'head' ? last : from;
     const events = await collect(store.readStream(streamId, { fromRevision: start, direction, maxCount: count, resolveLinks: resolve }));
     if (direction === 'forwards') events.reverse();
@@ -258,11 +290,12 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
       links,
       entries: events.map((e) => entry(base, e, embed)),
     };
-    metrics.readLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    if (immutable && cacheKey !== undefined) {
+    metrics.readLatency.observe((performance.now() - started) / 1e3);
+    if (immutable && cacheKey !== undefined && oldest !== undefined) {
       const body = Buffer.from(JSON.stringify(feed));
-      pages.set(cacheKey, { body, etag, cacheControl: cache, events: events.length });
-      return reply.code(200).header('cache-control', cache).header('etag', etag).header('vary', 'Accept').type(`${type}; charset=utf-8`).send(body);
+      const contentType = `${type}; charset=utf-8`;
+      pages.set(cacheKey, { body, etag, cacheControl: cache, contentType, events: events.length, oldest });
+      return reply.code(200).header('cache-control', cache).header('etag', etag).header('vary', 'Accept').type(contentType).send(body);
     }
     return sendFeed(reply, type, feed, cache);
   }
@@ -375,7 +408,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     return parseAllPosition(text ?? '');
   }
 
-  app.get('/streams/:stream', async (req, reply) => {
+  app.get('/streams/:stream', (req, reply) => {
     const streamId = streamParam((req.params as Params).stream, true);
     return readPage(req, reply, streamId, 'head', 'backwards', FEED_PAGE_SIZE, true);
   });
@@ -390,7 +423,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     return readEvent(req, reply, streamId, parseEventNumber(event));
   });
 
-  app.get('/streams/:stream/:event/:count', async (req, reply) => {
+  app.get('/streams/:stream/:event/:count', (req, reply) => {
     const { stream, event, count } = req.params as Params;
     const streamId = streamParam(stream, true);
     const from = streamId === ALL_STREAM ? allFrom(event) : parseEventNumber(event);
@@ -398,7 +431,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
   });
 
   for (const dir of ['backward', 'forward'] as const) {
-    app.get(`/streams/:stream/:event/${dir}/:count`, async (req, reply) => {
+    app.get(`/streams/:stream/:event/${dir}/:count`, (req, reply) => {
       const { stream, event, count } = req.params as Params;
       const streamId = streamParam(stream, true);
       const from = streamId === ALL_STREAM ? allFrom(event) : parseEventNumber(event);
@@ -478,6 +511,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     if (event.data === null || typeof event.data !== 'object' || Array.isArray(event.data)) throw badRequest('Stream metadata must be a JSON object');
     await authorize(ctx, req, metastreamOf(streamId), 'write');
     const result = await store.appendToStream(metastreamOf(streamId), [event], { expectedRevision: expected });
+    ctx.decisions.invalidate();
     metrics.appendRequests++;
     metrics.appendedEvents++;
     reply.raw.statusMessage = 'Created';

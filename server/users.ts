@@ -96,7 +96,8 @@ const decoder = new TextDecoder();
 
 export class Users {
   readonly #store: Store;
-  readonly #cache = new Map<string, { principal: Promise<Principal>; expires: number }>();
+  /** `resolved` is set once the check has passed, so that a hit needs no promise. */
+  readonly #cache = new Map<string, { principal: Promise<Principal>; resolved: Principal | undefined; expires: number }>();
 
   constructor(store: Store) {
     this.#store = store;
@@ -135,9 +136,26 @@ export class Users {
     if (hit !== undefined && hit.expires > now) return hit.principal;
     const principal = this.#authenticate(header);
     if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
-    this.#cache.set(key, { principal, expires: now + CACHE_TTL_MS });
-    principal.catch(() => this.#cache.delete(key));
+    const entry: { principal: Promise<Principal>; resolved: Principal | undefined; expires: number } = { principal, resolved: undefined, expires: now + CACHE_TTL_MS };
+    this.#cache.set(key, entry);
+    principal.then(
+      (p) => {
+        entry.resolved = p;
+      },
+      () => {
+        if (this.#cache.get(key) === entry) this.#cache.delete(key);
+      },
+    );
     return principal;
+  }
+
+  /**
+   * The principal for a header whose check has already passed and is still fresh, without a
+   * promise: the per-request path of a client that keeps sending the same credentials.
+   */
+  authenticated(header: string): Principal | undefined {
+    const hit = this.#cache.get(header);
+    return hit !== undefined && hit.resolved !== undefined && hit.expires > Date.now() ? hit.resolved : undefined;
   }
 
   async #authenticate(header: string): Promise<Principal> {

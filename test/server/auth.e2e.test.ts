@@ -72,6 +72,31 @@ describe('HTTP authentication and ACLs', () => {
     expect((await appendBatch(s.url, 'guarded', batch('C'), {}, bob)).status).to.equal(201);
   });
 
+  it('applies an $acl change to the very next request of a client it had allowed', async () => {
+    await appendBatch(s.url, 'revoked', batch('A'));
+    expect((await call(s.url, '/streams/revoked', { auth: bob })).status).to.equal(200);
+    expect((await appendBatch(s.url, 'revoked', batch('B'), {}, bob)).status).to.equal(201);
+    const closed = { $acl: { $r: 'sales', $w: 'sales' } };
+    expect((await call(s.url, '/streams/revoked/metadata', { headers: { 'content-type': 'application/json' }, body: closed })).status).to.equal(201);
+    expect((await call(s.url, '/streams/revoked', { auth: bob })).status).to.equal(403);
+    expect((await appendBatch(s.url, 'revoked', batch('C'), {}, bob)).status).to.equal(403);
+    // Written as an event of the metastream itself, the change counts at once too.
+    const open = [{ eventId: crypto.randomUUID(), eventType: '$metadata', data: { $acl: { $r: '$all', $w: '$all' } } }];
+    expect((await appendBatch(s.url, '$$revoked', open)).status).to.equal(201);
+    expect((await call(s.url, '/streams/revoked', { auth: bob })).status).to.equal(200);
+    expect((await appendBatch(s.url, 'revoked', batch('D'), {}, bob)).status).to.equal(201);
+  });
+
+  it("applies a change of a user's groups to the user's next request", async () => {
+    await appendBatch(s.url, 'sales-only', batch('A'));
+    await call(s.url, '/streams/sales-only/metadata', { headers: { 'content-type': 'application/json' }, body: { $acl: { $w: 'sales' } } });
+    expect((await appendBatch(s.url, 'sales-only', batch('B'), {}, bob)).status).to.equal(403);
+    expect((await call(s.url, '/users/bob', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: { fullName: 'bob', groups: ['sales'] } })).status).to.equal(200);
+    expect((await appendBatch(s.url, 'sales-only', batch('C'), {}, bob)).status).to.equal(201);
+    expect((await call(s.url, '/users/bob', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: { fullName: 'bob', groups: [] } })).status).to.equal(200);
+    expect((await appendBatch(s.url, 'sales-only', batch('D'), {}, bob)).status).to.equal(403);
+  });
+
   it('manages users: only admins create, list, disable; users read themselves and change their password', async () => {
     expect((await call(s.url, '/users', { auth: alice })).status).to.equal(403);
     const me = await call(s.url, '/users/$current', { auth: alice });

@@ -273,6 +273,17 @@ describe('HTTP stream API', () => {
       expect(old.headers.get('cache-control')).to.equal('max-age=31536000, private');
     });
 
+    it('does not serve a kept page once $maxCount has truncated its events away', async () => {
+      await appendBatch(s.url, 'capped', batch(...Array.from({ length: 30 }, (_, i) => `E${i}`)));
+      await call(s.url, '/streams/capped/metadata', { headers: { 'content-type': 'application/json' }, body: { $maxCount: 25 } });
+      const titles = async () => ((await feed(s.url, '/streams/capped/0/forward/20')).body as { entries: Array<{ title: string }> }).entries.map((e) => e.title);
+      const before = await titles();
+      expect([before[0], before.at(-1)]).to.deep.equal(['24@capped', '5@capped']);
+      await appendBatch(s.url, 'capped', batch(...Array.from({ length: 10 }, (_, i) => `F${i}`)));
+      const after = await titles();
+      expect([after[0], after.at(-1)]).to.deep.equal(['34@capped', '15@capped']);
+    });
+
     it('caches the head page for $cacheControl seconds when the metadata says so', async () => {
       await appendBatch(s.url, 'cache-control', batch('A'));
       await call(s.url, '/streams/cache-control/metadata', { headers: { 'content-type': 'application/json' }, body: { $cacheControl: 15 } });
