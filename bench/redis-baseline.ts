@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import type { PreparedEvent } from '../store/backend.js';
 import { openStore, type EventData, type EventStore, type Store } from '../store/index.js';
 import { KeyLayout } from '../store/redis/key-layout.js';
-import { encodeWrite, MAX_ENTRY_EVENTS, parseEntryId } from '../store/redis/record-codec.js';
+import { encodeWrite, MAX_ENTRY_EVENTS, runLength } from '../store/redis/record-codec.js';
 
 export interface RedisBenchOptions {
   /** @defaultValue `redis://127.0.0.1:6379` */
@@ -35,7 +35,7 @@ export interface RedisBenchOptions {
 const RAW_APPEND = `local h = tonumber(redis.call('GET', KEYS[1]) or '0')
 for i = 1, #ARGV, 2 do
   local n = tonumber(ARGV[i])
-  redis.call('XADD', KEYS[2], string.format('%d-%d', h + n, h + 1), 'r', '0', 'b', ARGV[i + 1])
+  redis.call('XADD', KEYS[2], string.format('0-%d', h + n), 'r', '0', 'b', ARGV[i + 1])
   h = h + n
 end
 redis.call('SET', KEYS[1], h)
@@ -139,10 +139,7 @@ async function rawReadPages(client: Redis, keys: KeyLayout): Promise<number> {
   for (;;) {
     const page = (await client.xrangeBuffer(keys.all, from, '+', 'COUNT', 512)) as unknown as [Buffer, Buffer[]][];
     if (page.length === 0) break;
-    for (const [id] of page) {
-      const { last, first } = parseEntryId(id);
-      count += last - first + 1;
-    }
+    for (const [, fields] of page) count += runLength(fields[3]!);
     from = `(${page[page.length - 1]![0].toString('latin1')}`;
   }
   return count;

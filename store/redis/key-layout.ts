@@ -6,7 +6,7 @@
 //
 //   {p}:head        string  the last position handed out (positions start at 1: a stream entry id must exceed 0-0)
 //   {p}:layout      string  the layout of the store's keys and bodies, 2 (set by the first commit)
-//   {p}:all         stream  the `$all` log: one entry per run of a write's events, id `<last position>-<first position>`,
+//   {p}:all         stream  the `$all` log: one entry per run of a write's events, id `0-<last position of the run>`,
 //                           fields r (first revision) and b (the body, store/redis/record-codec.ts)
 //   {p}:s:<stream>  list    the stream's positions, index = revision (the tombstone is not listed)
 //   {p}:i:<stream>  hash    event id (16 raw bytes) → revision, for idempotent appends with `any`; and the

@@ -5,9 +5,11 @@
 // few large replies that decode by offset instead of five RESP values per event. (Kafka stores
 // record batches for the same reason; an offset still names one record.)
 //
-// Entry id `<last position>-<first position>`: ids sort by last position, so `XRANGE all <p>-0 +`
-// starts at the entry holding position p, and the run's length is in the id. Fields: `r`, the first
-// revision (decimal; a tombstone's run is its single event at Int64.MaxValue), and `b`, the body:
+// Entry id `0-<last position of the run>`: `XRANGE all 0-<p> + COUNT 1` is the entry holding
+// position p, whose first position is its last minus its event count plus one. (Ids with the first
+// position in the other half, `<last>-<first>`, cost 15 bytes more per single-event entry: the
+// stream's radix tree keys stop sharing a prefix.) Fields: `r`, the first revision (decimal; a
+// tombstone's run is its single event at Int64.MaxValue), and `b`, the body:
 //
 //   offset      size  field
 //   0           1     layout (2)
@@ -151,21 +153,27 @@ function writeUuid(out: Buffer, id: string, at: number): void {
   out[at + 15] = hexPair(id, 34);
 }
 
+/** An entry of `$all` as XRANGE returns it: `[id, ['r', first revision, 'b', body]]`. */
+export type Entry = [Buffer, Buffer[]];
+
 /** One `$all` entry, parsed: what every record of its run shares. */
-class Run {
+export class Run {
   readonly streamId: string;
   readonly created: number;
   readonly count: number;
+  readonly firstPosition: number;
+  readonly lastPosition: number;
+  /** The first revision, or -1 for a tombstone. */
+  readonly firstRevision: number;
   /** Where the ids start. */
   readonly idsAt: number;
   /** Where the first record starts. */
   readonly recordsAt: number;
 
   constructor(
+    id: Buffer | string,
+    revision: Buffer | string,
     readonly body: Buffer,
-    readonly firstPosition: number,
-    /** The first revision, or -1 for a tombstone. */
-    readonly firstRevision: number,
   ) {
     if (body[0] !== LAYOUT) throw new Error(`A Redis store entry has layout ${body[0]}, expected ${LAYOUT}`);
     this.created = body.readDoubleBE(1);
@@ -174,7 +182,20 @@ class Run {
     this.count = body.readUInt32BE(11 + s);
     this.idsAt = 15 + s;
     this.recordsAt = this.idsAt + 16 * this.count;
+    this.lastPosition = lastPositionOf(id);
+    this.firstPosition = this.lastPosition - this.count + 1;
+    const r = typeof revision === 'string' ? revision : revision.toString('latin1');
+    this.firstRevision = r === TOMBSTONE_TEXT ? -1 : Number(r);
   }
+
+  static of(entry: Entry): Run {
+    return new Run(entry[0], entry[1][1]!, entry[1][3]!);
+  }
+}
+
+/** The event count of a body. */
+export function runLength(body: Buffer): number {
+  return body.readUInt32BE(11 + body.readUInt16BE(9));
 }
 
 /** A stored event read lazily from its run's body: a page pays only for the fields its reader uses. */
@@ -226,24 +247,16 @@ class RunRecord implements StoredRecord {
   }
 }
 
-/** An entry id's two numbers, `<last>-<first>`. */
-export function parseEntryId(id: Buffer | string): { last: number; first: number } {
-  const text = typeof id === 'string' ? id : id.toString('latin1');
-  const dash = text.indexOf('-');
-  return { last: Number(text.slice(0, dash)), first: Number(text.slice(dash + 1)) };
-}
-
-function revisionOf(r: Buffer | string): number {
-  const text = typeof r === 'string' ? r : r.toString('latin1');
-  return text === TOMBSTONE_TEXT ? -1 : Number(text);
+/** The position in an entry id, `0-<last position of the run>`. */
+export function lastPositionOf(id: Buffer | string): number {
+  return Number((typeof id === 'string' ? id : id.toString('latin1')).slice(2));
 }
 
 /**
- * Decodes records `from`..`to` (inclusive; `to < from` walks backwards) of an entry, given its id,
- * first revision and body, onto `out`. Stops early once `out` holds `limit` records.
+ * Decodes records `from`..`to` (inclusive indexes into the run; `to < from` walks backwards) onto
+ * `out`. Stops early once `out` holds `limit` records.
  */
-export function decodeRun(id: Buffer | string, revision: Buffer | string, body: Buffer, from: number, to: number, out: StoredRecord[], limit = Infinity): void {
-  const run = new Run(body, parseEntryId(id).first, revisionOf(revision));
+export function decodeRun(run: Run, from: number, to: number, out: StoredRecord[], limit = Infinity): void {
   const offsets = recordOffsets(run, Math.max(from, to));
   if (to >= from) for (let k = from; k <= to && out.length < limit; k++) out.push(new RunRecord(run, k, offsets[k]!));
   else for (let k = from; k >= to && out.length < limit; k--) out.push(new RunRecord(run, k, offsets[k]!));
@@ -260,23 +273,19 @@ function recordOffsets(run: Run, upTo: number): number[] {
   return offsets;
 }
 
-/**
- * Decodes a forwards XRANGE reply of `$all` entries (`[id, ['r', revision, 'b', body]]`) from
- * position `from` on, at most `limit` records; returns how many whole entries were used.
- */
-export function decodeEntries(entries: readonly [Buffer, Buffer[]][], from: number, limit: number, out: StoredRecord[]): void {
+/** Decodes a forwards XRANGE reply of `$all` entries from position `from` on, until `out` holds `limit` records. */
+export function decodeEntries(entries: readonly Entry[], from: number, limit: number, out: StoredRecord[]): void {
   for (let i = 0; i < entries.length && out.length < limit; i++) {
-    const [id, fields] = entries[i]!;
-    const { last, first } = parseEntryId(id);
-    decodeRun(id, fields[1]!, fields[3]!, Math.max(0, from - first), last - first, out, limit);
+    const run = Run.of(entries[i]!);
+    decodeRun(run, Math.max(0, from - run.firstPosition), run.count - 1, out, limit);
   }
 }
 
-/** The whole run of an entry, for the scavenger. */
-export function decodeWholeRun(id: Buffer, revision: Buffer, body: Buffer): StoredRecord[] {
+/** Every record of an entry, for the scavenger. */
+export function decodeWholeRun(entry: Entry): StoredRecord[] {
   const out: StoredRecord[] = [];
-  const { last, first } = parseEntryId(id);
-  decodeRun(id, revision, body, 0, last - first, out);
+  const run = Run.of(entry);
+  decodeRun(run, 0, run.count - 1, out);
   return out;
 }
 

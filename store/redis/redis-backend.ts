@@ -31,15 +31,13 @@ import { BackendUnavailableError, UnsupportedError } from '../errors.js';
 import { metastreamOf, TOMBSTONE_REVISION } from '../stream-name.js';
 import { commitArguments } from './commit-arguments.js';
 import { KeyLayout } from './key-layout.js';
-import { decodeEntries, decodeRun, decodeWholeRun, LAYOUT, parseEntryId, sliceBody } from './record-codec.js';
+import { decodeEntries, decodeRun, decodeWholeRun, LAYOUT, lastPositionOf, Run, sliceBody, type Entry } from './record-codec.js';
 import { translateRedisError } from './redis-errors.js';
 import type { RedisLocation } from './redis-url.js';
 import { COMMIT_SCRIPT, READ_STREAM_SCRIPT, SCAVENGE_COPY_SCRIPT, STREAM_STATE_SCRIPT } from './scripts.js';
 
 type Client = Redis | Cluster;
 type Arg = string | Buffer;
-/** An XRANGE reply, read as buffers: `[id, ['r', first revision, 'b', body]]` per entry. */
-type Entries = [Buffer, Buffer[]][];
 
 /** The scripts, as ioredis defines them on a client (`numkeys` first). */
 interface ScriptCommands {
@@ -283,7 +281,7 @@ export class RedisBackend implements StorageBackend {
     );
     const out: StoredRecord[] = [];
     for (let i = 0; i < reply.length; i += 5) {
-      decodeRun(reply[i]!, reply[i + 1]!, reply[i + 2]!, reply[i + 3] as unknown as number, reply[i + 4] as unknown as number, out);
+      decodeRun(new Run(reply[i]!, reply[i + 1]!, reply[i + 2]!), reply[i + 3] as unknown as number, reply[i + 4] as unknown as number, out);
     }
     return out;
   }
@@ -308,14 +306,14 @@ export class RedisBackend implements StorageBackend {
       let end = cursor + BigInt(limit - out.length) - 1n;
       if (end > MAX_U64) end = MAX_U64;
       const [window, after] = await Promise.all([
-        this.#client.xrangeBuffer(this.#keys.all, `${cursor}-0`, `${end}-${MAX_U64}`) as unknown as Promise<Entries>,
-        end < MAX_U64 ? (this.#client.xrangeBuffer(this.#keys.all, `${end + 1n}-0`, '+', 'COUNT', 1) as unknown as Promise<Entries>) : Promise.resolve([] as Entries),
+        this.#client.xrangeBuffer(this.#keys.all, `0-${cursor}`, `0-${end}`) as unknown as Promise<Entry[]>,
+        end < MAX_U64 ? (this.#client.xrangeBuffer(this.#keys.all, `0-${end + 1n}`, '+', 'COUNT', 1) as unknown as Promise<Entry[]>) : Promise.resolve([] as Entry[]),
       ]);
       // Positions are below 2^53 (the scripts count them in Lua numbers), so `cursor` is exact here.
       decodeEntries(window, Number(cursor), limit, out);
       if (after.length === 0) break;
       decodeEntries(after, Number(cursor), limit, out);
-      cursor = BigInt(parseEntryId(after[0]![0]).last) + 1n;
+      cursor = BigInt(lastPositionOf(after[0]![0])) + 1n;
     }
     return out;
   }
@@ -328,28 +326,28 @@ export class RedisBackend implements StorageBackend {
       let low = cursor - BigInt(limit - out.length) + 1n;
       if (low < 1n) low = 1n;
       const [holder, window] = await Promise.all([
-        cursor < MAX_U64 ? (this.#client.xrangeBuffer(this.#keys.all, `${cursor + 1n}-0`, '+', 'COUNT', 1) as unknown as Promise<Entries>) : Promise.resolve([] as Entries),
-        this.#client.xrevrangeBuffer(this.#keys.all, `${cursor}-${MAX_U64}`, `${low}-0`) as unknown as Promise<Entries>,
+        cursor < MAX_U64 ? (this.#client.xrangeBuffer(this.#keys.all, `0-${cursor + 1n}`, '+', 'COUNT', 1) as unknown as Promise<Entry[]>) : Promise.resolve([] as Entry[]),
+        this.#client.xrevrangeBuffer(this.#keys.all, `0-${cursor}`, `0-${low}`) as unknown as Promise<Entry[]>,
       ]);
       const top = Number(cursor);
       const h = holder[0];
       if (h !== undefined) {
-        const { first } = parseEntryId(h[0]);
-        if (first <= top) decodeRun(h[0], h[1][1]!, h[1][3]!, top - first, 0, out, limit);
+        const run = Run.of(h);
+        if (run.firstPosition <= top) decodeRun(run, top - run.firstPosition, 0, out, limit);
       }
       let lowest = Number(low);
-      for (const [id, fields] of window) {
+      for (const entry of window) {
         if (out.length >= limit) break;
-        const { last, first } = parseEntryId(id);
-        decodeRun(id, fields[1]!, fields[3]!, last - first, 0, out, limit);
-        lowest = Math.min(lowest, first);
+        const run = Run.of(entry);
+        decodeRun(run, run.count - 1, 0, out, limit);
+        lowest = Math.min(lowest, run.firstPosition);
       }
       if (out.length >= limit || lowest <= 1) break;
       if (window.length === 0) {
         // A gap left by a scavenge: jump to the next entry below it.
-        const [below] = (await this.#client.xrevrangeBuffer(this.#keys.all, `(${low}-0`, '-', 'COUNT', 1)) as unknown as Entries;
+        const [below] = (await this.#client.xrevrangeBuffer(this.#keys.all, `(0-${low}`, '-', 'COUNT', 1)) as unknown as Entry[];
         if (below === undefined) break;
-        cursor = BigInt(parseEntryId(below[0]).last);
+        cursor = BigInt(lastPositionOf(below[0]));
       } else {
         cursor = BigInt(lowest) - 1n;
       }
@@ -386,11 +384,12 @@ export class RedisBackend implements StorageBackend {
       await this.#run('scavenging', () => this.#client.del(keys.rebuild));
       let start = '-';
       for (;;) {
-        const page = (await this.#run('scavenging', () => this.#client.xrangeBuffer(keys.all, start, '+', 'COUNT', SCAVENGE_PAGE))) as unknown as Entries;
+        const page = (await this.#run('scavenging', () => this.#client.xrangeBuffer(keys.all, start, '+', 'COUNT', SCAVENGE_PAGE))) as unknown as Entry[];
         if (page.length === 0) break;
         const replacements: Arg[] = [];
-        for (const [id, fields] of page) {
-          const records = decodeWholeRun(id, fields[1]!, fields[3]!);
+        for (const entry of page) {
+          const [id, fields] = entry;
+          const records = decodeWholeRun(entry);
           const keep = records.map((r) => plan.keep(r));
           if (keep.every(Boolean)) continue;
           const runs: Arg[] = [];
@@ -403,7 +402,7 @@ export class RedisBackend implements StorageBackend {
             let to = k;
             while (to + 1 < records.length && keep[to + 1]) to++;
             const first = records[k]!;
-            runs.push(`${records[to]!.position}-${first.position}`, first.revision === TOMBSTONE_REVISION ? fields[1]! : String(first.revision), sliceBody(fields[3]!, k, to));
+            runs.push(`0-${records[to]!.position}`, first.revision === TOMBSTONE_REVISION ? fields[1]! : String(first.revision), sliceBody(fields[3]!, k, to));
             k = to;
           }
           replacements.push(id, String(runs.length / 3), ...runs);

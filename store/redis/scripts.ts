@@ -50,14 +50,16 @@ local function dataOf(body, k)
 end
 
 -- The entry holding position pos: its id, first and last position, first revision and body; nil
--- when the position was scavenged. Entry ids are <last>-<first>, so it is the first id >= pos-0.
+-- when the position was scavenged. An entry's id is 0-<its last position>, so it is the first id
+-- at or after 0-pos, and its first position is the last minus its event count plus one.
 local function entryAt(all, pos)
-  local e = redis.call('XRANGE', all, int(pos) .. '-0', '+', 'COUNT', 1)[1]
+  local e = redis.call('XRANGE', all, '0-' .. int(pos), '+', 'COUNT', 1)[1]
   if not e then return nil end
-  local last, first = string.match(e[1], '^(%d+)-(%d+)$')
-  first = tonumber(first)
+  local body = e[2][4]
+  local last = tonumber(string.sub(e[1], 3))
+  local first = last - bodyCount(body) + 1
   if first > pos then return nil end
-  return e[1], first, tonumber(last), e[2][2], e[2][4]
+  return e[1], first, last, e[2][2], body
 end
 `;
 
@@ -180,7 +182,7 @@ local function write(w, created)
   if w.tombstone then
     head = head + 1
     local pos = int(head)
-    redis.call('XADD', all, pos .. '-' .. pos, 'r', TOMBSTONE, 'b', w.bodies[1])
+    redis.call('XADD', all, '0-' .. pos, 'r', TOMBSTONE, 'b', w.bodies[1])
     redis.call('HSET', w.i, 't', pos, 'n', int(w.last + 1) .. '*')
     w.pos = head
     w.rev = w.last
@@ -197,7 +199,7 @@ local function write(w, created)
       local firstText, revText = int(first), int(rev + 1)
       local lastText = firstText
       if n > 1 then lastText = int(head) end
-      redis.call('XADD', all, lastText .. '-' .. firstText, 'r', revText, 'b', body)
+      redis.call('XADD', all, '0-' .. lastText, 'r', revText, 'b', body)
       positions[#positions + 1] = firstText
       ids[#ids + 1] = string.sub(body, 16 + s, 31 + s)
       ids[#ids + 1] = revText
@@ -241,7 +243,7 @@ local function write(w, created)
     local pos = int(head)
     local spare = spareId(head)
     local body = buildBody(spare, created, meta, '$metadata', recreated(current, int(w.last + 1)))
-    redis.call('XADD', all, pos .. '-' .. pos, 'r', int(metaCount), 'b', body)
+    redis.call('XADD', all, '0-' .. pos, 'r', int(metaCount), 'b', body)
     redis.call('RPUSH', sm, pos)
     redis.call('HSET', im, spare, int(metaCount), 'n', int(metaCount + 1))
     redis.call('HDEL', w.i, 'd')
