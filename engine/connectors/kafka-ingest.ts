@@ -5,8 +5,11 @@
 // A record Kafka redelivers after a crash is skipped by its offset (the checkpoint is in the
 // store), and would be recognised by its id if it were not: it is never stored twice.
 import type { EventData, Store, StreamWrite } from '../../store/types.js';
+import { canCrossThreads, fetchThreadSource } from './fetch-thread-source.js';
 import { requireText, type KafkaConnection } from './kafka-client.js';
+import { mapMessages, type IngestRecord } from './mapped-batch.js';
 import { startPartitionConsumer, type CommitProgress } from './partition-consumer.js';
+import { inThreadSource } from './record-source.js';
 import { compileMapping, type KafkaIngestMapping, type RejectionReason } from './record-mapping.js';
 
 export interface KafkaIngestOptions extends KafkaConnection {
@@ -26,6 +29,12 @@ export interface KafkaIngestOptions extends KafkaConnection {
   /** @defaultValue 30000 */
   readonly sessionTimeoutMs?: number;
   readonly heartbeatIntervalMs?: number;
+  /**
+   * Fetch and map records on a worker thread of their own, beside the thread that runs the store
+   * (settings a thread cannot be given — a SASL token provider function — keep them on this one).
+   * @defaultValue true
+   */
+  readonly fetchThread?: boolean;
   readonly onCommit?: (progress: CommitProgress) => void;
 }
 
@@ -63,11 +72,16 @@ export async function startKafkaIngest(options: KafkaIngestOptions): Promise<Kaf
   const rejectedBy: Partial<Record<RejectionReason, number>> = {};
   const pending = new Map<number, { events: number; rejected: RejectionReason[] }>();
 
-  const consumer = await startPartitionConsumer<null>({
+  const consumer = await startPartitionConsumer<null, IngestRecord>({
     ...options,
     topic,
     groupId,
     checkpointStream: (partition) => ingestCheckpointStream(groupId, topic, partition),
+    // Records are mapped where they are fetched: on the fetch thread, or here.
+    source: (settings) =>
+      options.fetchThread !== false && canCrossThreads(settings)
+        ? fetchThreadSource(settings, options.mapping)
+        : inThreadSource(settings, (t, partition, messages) => mapMessages(mapper, t, partition, messages)),
     fold: {
       initialState: () => null,
       fold: (state, batch, partition) => {
@@ -76,11 +90,10 @@ export async function startKafkaIngest(options: KafkaIngestOptions): Promise<Kaf
         const byStream = new Map<string, EventData[]>();
         const rejected: RejectionReason[] = [];
         for (const record of batch) {
-          const mapped = mapper.map(record);
-          const events = byStream.get(mapped.streamId);
-          if (events) events.push(mapped.event);
-          else byStream.set(mapped.streamId, [mapped.event]);
-          if (mapped.kind === 'rejected') rejected.push(mapped.reason);
+          const events = byStream.get(record.streamId);
+          if (events) events.push(record);
+          else byStream.set(record.streamId, [record]);
+          if (record.rejected !== undefined) rejected.push(record.rejected);
         }
         pending.set(partition, { events: batch.length - rejected.length, rejected });
         const writes: StreamWrite[] = [];

@@ -126,6 +126,11 @@ const metadataPrefixes = new Map<string, string>();
  * metadata.
  */
 export function kafkaMetadataBytes(record: KafkaRecord): Buffer {
+  return Buffer.from(kafkaMetadataText(record), 'utf8');
+}
+
+/** The text of `kafkaMetadataBytes`. */
+export function kafkaMetadataText(record: KafkaRecord): string {
   const { topic, partition, timestamp } = record;
   const prefixKey = `${topic}\u0000${partition}`;
   let prefix = metadataPrefixes.get(prefixKey);
@@ -142,7 +147,7 @@ export function kafkaMetadataBytes(record: KafkaRecord): Buffer {
     const text = keyTextOf(record);
     key = text === null ? `"${record.key.toString('base64')}","keyEncoding":"base64"` : JSON.stringify(text);
   }
-  return Buffer.from(`${prefix}${record.offset}","timestamp":${time},"key":${key}}}`, 'utf8');
+  return `${prefix}${record.offset}","timestamp":${time},"key":${key}}}`;
 }
 
 /** The record's key as text, or null when it has none or it is not UTF-8. */

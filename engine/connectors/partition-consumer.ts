@@ -12,17 +12,20 @@
 //   what the winner wrote. So the effect of each record is written exactly once however often
 //   Kafka delivers it, and a partition that moves resumes exactly where its checkpoint says.
 //
-// Throughput: fetching and committing overlap. kafkajs's batches go into a bounded queue and their
-// fetch position moves on at once; one loop takes what is queued — all partitions together, up to
-// `maxRecordsPerCommit` — folds each partition and writes the whole take (each partition with its
-// own checkpoint and expected revision) as one `appendToStreams`, so one fsync covers every
-// partition of a fetch, while the next fetch is already on its way. A batch is committed only if
-// it starts at or before its partition's checkpoint; otherwise the partition is fetched again.
-import type { Consumer, EachBatchPayload } from 'kafkajs';
+// Throughput: fetching and committing overlap. The record source (record-source.ts: kafkajs on
+// this thread or on a fetch thread) hands batches over as they arrive and moves its fetch position
+// on at once; they wait in a bounded queue, and one loop takes what is queued — all partitions
+// together, up to `maxRecordsPerCommit` — folds each partition and writes the whole take (each
+// partition with its own checkpoint and expected revision) as one `appendToStreams`, so one fsync
+// covers every partition of a fetch, while the next fetch is already on its way. A batch is
+// committed only if it starts at or before its partition's checkpoint; otherwise the partition is
+// fetched again.
 import { InvalidArgumentError, WrongExpectedRevisionError } from '../../store/errors.js';
 import type { EventData, ExpectedRevision, Store, StreamWrite } from '../../store/types.js';
-import { createKafka, requireText, silentLogger, translateKafkaError, type KafkaConnection } from './kafka-client.js';
+import { requireText, silentLogger, type KafkaConnection } from './kafka-client.js';
+import type { KafkaMessage } from 'kafkajs';
 import { toKafkaRecord, type KafkaRecord } from './kafka-record.js';
+import { inThreadSource, type BatchRecords, type ConsumerSettings, type RecordSource, type RecordSourceStarter } from './record-source.js';
 
 export const CHECKPOINT_EVENT_TYPE = '$kafka-checkpoint';
 
@@ -32,7 +35,12 @@ export interface FoldResult<S> {
   readonly writes: readonly StreamWrite[];
 }
 
-export interface PartitionFold<S> {
+/** What a consumer's records must have: their Kafka offset. */
+export interface OffsetRecord {
+  readonly offset: bigint;
+}
+
+export interface PartitionFold<S, R extends OffsetRecord = KafkaRecord> {
   /** The state of a partition that has no checkpoint yet. */
   initialState(partition: number): S;
   /**
@@ -40,16 +48,21 @@ export interface PartitionFold<S> {
    * state must be JSON; the fold may update it in place (a failed commit reloads it). To be
    * exactly-once, output events need ids that depend on the input only (see `kafkaEventId`).
    */
-  fold(state: S, records: readonly KafkaRecord[], partition: number): FoldResult<S> | Promise<FoldResult<S>>;
+  fold(state: S, records: readonly R[], partition: number): FoldResult<S> | Promise<FoldResult<S>>;
 }
 
-export interface PartitionConsumerOptions<S> extends KafkaConnection {
+export interface PartitionConsumerOptions<S, R extends OffsetRecord = KafkaRecord> extends KafkaConnection {
   readonly store: Store;
   readonly topic: string;
   readonly groupId: string;
   /** The stream holding a partition's checkpoint. */
   readonly checkpointStream: (partition: number) => string;
-  readonly fold: PartitionFold<S>;
+  readonly fold: PartitionFold<S, R>;
+  /**
+   * Where records come from and what they are. @defaultValue kafkajs on this thread, each message
+   * as a `KafkaRecord` (so `R` must be `KafkaRecord` when this is not given)
+   */
+  readonly source?: (settings: ConsumerSettings) => RecordSourceStarter<R>;
   /** Where a partition with neither a checkpoint nor a committed offset starts. @defaultValue true */
   readonly fromBeginning?: boolean;
   /** Most records per atomic commit (all partitions together); a larger Kafka batch is committed in slices. @defaultValue 20000 */
@@ -60,8 +73,14 @@ export interface PartitionConsumerOptions<S> extends KafkaConnection {
   readonly maxQueuedRecords?: number;
   /** Longest a fetch waits on the broker when there is nothing new. @defaultValue 500 */
   readonly maxWaitTimeMs?: number;
-  /** @defaultValue 8 MiB */
+  /**
+   * Fetch sizes. kafkajs decodes a whole fetch response before handing any batch over, so a
+   * fetch of tens of MiB stalls the first commit and keeps all its records alive at once; a few
+   * MiB keep decoding and committing overlapped. @defaultValue 1 MiB
+   */
   readonly maxBytesPerPartition?: number;
+  /** @defaultValue 4 MiB */
+  readonly maxBytesPerFetch?: number;
   /** How soon the group notices a dead member and moves its partitions. @defaultValue 30000 */
   readonly sessionTimeoutMs?: number;
   /** @defaultValue 3000 */
@@ -110,22 +129,24 @@ export async function readPartitionCheckpoint<S>(store: Store, streamId: string,
 }
 
 /** A fetched batch waiting for the committing loop. */
-interface Queued {
+interface Queued<R> {
   readonly partition: number;
-  readonly records: KafkaRecord[];
+  /** Read when the batch is taken (a dropped batch is never read), so what waits holds few objects. */
+  records: R[] | (() => R[]);
+  readonly count: number;
   /** The offset kafkajs asked the broker for: no record before it is missing from this batch. */
   readonly fetchedOffset: bigint;
   /** The partition's epoch when the batch arrived; a seek or a failed commit starts a new one. */
   readonly epoch: number;
 }
 
-interface PartitionWork {
+interface PartitionWork<R> {
   readonly partition: number;
-  records: KafkaRecord[];
+  records: R[];
   fetchedOffset: bigint;
 }
 
-export async function startPartitionConsumer<S>(options: PartitionConsumerOptions<S>): Promise<PartitionConsumer> {
+export async function startPartitionConsumer<S, R extends OffsetRecord = KafkaRecord>(options: PartitionConsumerOptions<S, R>): Promise<PartitionConsumer> {
   const topic = requireText(options.topic, 'topic');
   const groupId = requireText(options.groupId, 'groupId');
   const { store, fold } = options;
@@ -147,99 +168,114 @@ export async function startPartitionConsumer<S>(options: PartitionConsumerOption
     return loaded;
   };
 
-  // ---- the queue between kafkajs's fetch loop and the one committing loop
+  // ---- the queue between the record source and the one committing loop
   // kafkajs fetches again only once every batch of the previous response was handled, and its
-  // fetch position is the last *resolved* offset. So `eachBatch` resolves a batch's offsets at
-  // once and only queues it: the next fetch runs while the loop below folds and commits. The
+  // fetch position is the last *resolved* offset. So the source resolves a batch's offsets at once
+  // and only hands it over: the next fetch runs while the loop below folds and commits. The
   // group's offsets are still committed to Kafka only after the store commit (autoCommit off,
   // explicit commits below), and the store checkpoint, not the fetch position, decides what is
   // written: a batch that does not start at or before the checkpoint is never committed.
-  const queue: Queued[] = [];
-  let queued = 0;
+  const queue: Queued<R>[] = [];
   const epochs = new Map<number, number>();
   let wakeLoop: (() => void) | undefined;
-  const roomWaiters: (() => void)[] = [];
   let stopping = false;
+  // Set once the source has started. Batches may come a little earlier: seeks asked for meanwhile
+  // wait here, and offsets to commit stay in `toCommit`.
+  let source: RecordSource | undefined;
+  const earlySeeks = new Map<number, bigint>();
+  /** Records that left the queue since the source was last told. */
+  let released = 0;
 
   const wake = (): void => {
     const w = wakeLoop;
     wakeLoop = undefined;
     w?.();
   };
-  const freeRoom = (): void => {
-    if (queued < queueLimit || stopping) for (const w of roomWaiters.splice(0)) w();
+  const release = (count: number): void => {
+    released += count;
+  };
+  const tellReleased = (): void => {
+    if (released === 0 || source === undefined) return;
+    const count = released;
+    released = 0;
+    source.release(count);
   };
 
   /** Starts a new epoch for a partition: what is queued for it is dropped, and it is fetched again from `offset`. */
   const restart = (partition: number, offset: bigint | undefined): void => {
     epochs.set(partition, (epochs.get(partition) ?? 0) + 1);
     checkpoints.delete(partition);
-    if (offset !== undefined && offset >= 0n && assignedSet.has(partition)) consumer.seek({ topic, partition, offset: offset.toString() });
+    if (offset === undefined || offset < 0n || !assignedSet.has(partition)) return;
+    if (source) source.seek(partition, offset);
+    else earlySeeks.set(partition, offset);
   };
 
-  const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
-    const messages = batch.messages;
-    if (messages.length === 0 || stopping) return;
-    const partition = batch.partition;
-    const records = new Array<KafkaRecord>(messages.length);
-    for (let i = 0; i < messages.length; i++) records[i] = toKafkaRecord(batch.topic, partition, messages[i]!);
-    const fetchedOffset = BigInt((batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? messages[0]!.offset);
-    queue.push({ partition, records, fetchedOffset, epoch: epochs.get(partition) ?? 0 });
-    queued += records.length;
-    // The fetch position moves on now; Kafka's committed offset only after the store commit.
-    resolveOffset(messages[messages.length - 1]!.offset);
-    wake();
-    // Back-pressure: hold kafkajs (and so the next fetch) while the queue is full.
-    while (queued >= queueLimit && !stopping && isRunning() && !isStale()) {
-      await new Promise<void>((resolve) => {
-        roomWaiters.push(resolve);
-        setTimeout(resolve, 1000);
-      });
-      await heartbeat().catch(() => undefined);
+  const onBatch = (partition: number, records: BatchRecords<R>, fetchedOffset: bigint): void => {
+    const count = Array.isArray(records) ? records.length : records.count;
+    if (count === 0) return;
+    if (stopping) {
+      release(count);
+      tellReleased();
+      return;
     }
+    queue.push({ partition, records: Array.isArray(records) ? records : records.read, count, fetchedOffset, epoch: epochs.get(partition) ?? 0 });
+    wake();
+  };
+
+  const onAssigned = (partitions: readonly number[]): void => {
+    const before = assignedSet;
+    assigned = [...partitions];
+    assignedSet = new Set(assigned);
+    // A partition that is new here may have been advanced by another member: reload its checkpoint
+    // (the expected-revision check would catch it, but reloading is cheaper than a failed commit).
+    // One kept through the rebalance keeps its cached checkpoint and state (a processor's isolates
+    // stay warm); if this member had in fact been out of the group meanwhile, the expected revision
+    // fences the stale commit and the checkpoint is reloaded then. What is queued stays: it is
+    // checked against the checkpoint like any batch.
+    for (const p of [...checkpoints.keys()]) if (!before.has(p) || !assignedSet.has(p)) checkpoints.delete(p);
+    options.onAssign?.(assigned);
   };
 
   /** Takes up to `slice` records from the queue, grouped per partition in arrival order. */
-  const take = (): PartitionWork[] => {
-    const work = new Map<number, PartitionWork>();
+  const take = (): PartitionWork<R>[] => {
+    const work = new Map<number, PartitionWork<R>>();
     let taken = 0;
     while (queue.length > 0 && taken < slice) {
       const item = queue[0]!;
       if (item.epoch !== (epochs.get(item.partition) ?? 0) || !assignedSet.has(item.partition)) {
         queue.shift();
-        queued -= item.records.length;
+        release(item.count);
         continue;
       }
+      if (typeof item.records === 'function') item.records = item.records();
       const existing = work.get(item.partition);
-      let records = item.records;
+      const all = item.records;
+      let records = all;
       if (existing) {
         // Batches of one epoch follow each other; after a rebalance kafkajs may fetch again from
         // the group's committed offset, so what was already taken is left out.
         const last = existing.records[existing.records.length - 1]!.offset;
         if (item.fetchedOffset > last + 1n) break;
         if (records[0]!.offset <= last) {
-          queue.shift();
-          queued -= records.length;
-          queue.unshift({ ...item, records: records.filter((r) => r.offset > last), fetchedOffset: last + 1n });
-          queued += queue[0]!.records.length;
-          if (queue[0]!.records.length === 0) {
-            queue.shift();
-          }
+          const rest = records.filter((r) => r.offset > last);
+          release(records.length - rest.length);
+          if (rest.length === 0) queue.shift();
+          else queue[0] = { ...item, records: rest, count: rest.length, fetchedOffset: last + 1n };
           continue;
         }
       }
       if (taken + records.length > slice) {
         const cut = slice - taken;
-        records = item.records.slice(0, cut);
-        queue[0] = { ...item, records: item.records.slice(cut), fetchedOffset: item.records[cut]!.offset };
+        records = all.slice(0, cut);
+        queue[0] = { ...item, records: all.slice(cut), count: all.length - cut, fetchedOffset: all[cut]!.offset };
       } else queue.shift();
-      queued -= records.length;
+      release(records.length);
       taken += records.length;
       if (existing) {
         for (const r of records) existing.records.push(r);
-      } else work.set(item.partition, { partition: item.partition, records: records === item.records ? [...records] : records, fetchedOffset: item.fetchedOffset });
+      } else work.set(item.partition, { partition: item.partition, records: records === all ? [...records] : records, fetchedOffset: item.fetchedOffset });
     }
-    freeRoom();
+    tellReleased();
     return [...work.values()];
   };
 
@@ -247,11 +283,11 @@ export async function startPartitionConsumer<S>(options: PartitionConsumerOption
   const toCommit = new Map<number, bigint>();
   let committingOffsets: Promise<void> | undefined;
   const commitOffsets = (): Promise<void> => {
-    if (committingOffsets !== undefined || toCommit.size === 0) return committingOffsets ?? Promise.resolve();
-    const offsets = [...toCommit].filter(([p]) => assignedSet.has(p)).map(([partition, offset]) => ({ topic, partition, offset: offset.toString() }));
+    if (committingOffsets !== undefined || toCommit.size === 0 || source === undefined) return committingOffsets ?? Promise.resolve();
+    const offsets = [...toCommit].filter(([p]) => assignedSet.has(p)).map(([partition, offset]) => ({ partition, offset }));
     toCommit.clear();
     if (offsets.length === 0) return Promise.resolve();
-    committingOffsets = consumer
+    committingOffsets = source
       .commitOffsets(offsets)
       .catch((e: unknown) => logger.warn('committing offsets to Kafka failed (the store checkpoint still holds them)', { topic, error: (e as Error).message }))
       .finally(() => {
@@ -262,9 +298,9 @@ export async function startPartitionConsumer<S>(options: PartitionConsumerOption
   };
 
   /** Folds and commits one take: every partition's output and checkpoint in one atomic append. */
-  const commit = async (work: PartitionWork[]): Promise<void> => {
+  const commit = async (work: PartitionWork<R>[]): Promise<void> => {
     for (;;) {
-      const parts: { partition: number; checkpoint: PartitionCheckpoint<S>; fresh: KafkaRecord[] }[] = [];
+      const parts: { partition: number; checkpoint: PartitionCheckpoint<S>; fresh: R[] }[] = [];
       for (const w of work) {
         if (!assignedSet.has(w.partition)) continue;
         const checkpoint = await checkpointOf(w.partition);
@@ -344,53 +380,41 @@ export async function startPartitionConsumer<S>(options: PartitionConsumerOption
     }
   };
 
-  const kafka = createKafka({ ...options, clientId: options.clientId ?? `telltale-${groupId}` });
-  const consumer: Consumer = kafka.consumer({
+  const settings: ConsumerSettings = {
+    brokers: options.brokers,
+    ssl: options.ssl,
+    sasl: options.sasl,
+    topic,
     groupId,
-    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-    heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
-    maxBytesPerPartition: options.maxBytesPerPartition ?? 8 * 1024 * 1024,
-    maxBytes: 64 * 1024 * 1024,
-    minBytes: 1,
-    maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
-  });
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-    const before = assignedSet;
-    assigned = [...(payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
-    assignedSet = new Set(assigned);
-    // A partition that is new here may have been advanced by another member: reload its checkpoint
-    // (the expected-revision check would catch it, but reloading is cheaper than a failed commit).
-    // One kept through the rebalance keeps its cached checkpoint and state (a processor's isolates
-    // stay warm); if this member had in fact been out of the group meanwhile, the expected revision
-    // fences the stale commit and the checkpoint is reloaded then. What is queued stays: it is
-    // checked against the checkpoint like any batch.
-    for (const p of [...checkpoints.keys()]) if (!before.has(p) || !assignedSet.has(p)) checkpoints.delete(p);
-    logger.info('joined the consumer group', { groupId, topic, partitions: assigned });
-    options.onAssign?.(assigned);
-  });
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    logger.error('the consumer crashed', { groupId, topic, error: payload.error.message, restart: payload.restart });
-  });
+    clientId: options.clientId ?? `telltale-${groupId}`,
+    fromBeginning: options.fromBeginning ?? true,
+    sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 3_000,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+    maxBytes: options.maxBytesPerFetch ?? 4 * 1024 * 1024,
+    maxWaitTimeMs: options.maxWaitTimeMs ?? 500,
+    partitionsConcurrently: options.partitionsConcurrently ?? 16,
+    maxOutstanding: queueLimit,
+    logger,
+  };
+  const startSource = options.source?.(settings) ?? (inThreadSource(settings, toKafkaRecords) as unknown as RecordSourceStarter<R>);
   const loopDone = loop().catch((e: unknown) => {
     // Not expected (commit failures are retried inside): say so rather than die unobserved.
     logger.error('the committing loop stopped', { topic, error: (e as Error).message });
   });
   try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
-    await consumer.run({
-      eachBatchAutoResolve: false,
-      autoCommit: false,
-      partitionsConsumedConcurrently: options.partitionsConcurrently ?? 16,
-      eachBatch,
-    });
+    source = await startSource({ batch: onBatch, assigned: onAssigned });
   } catch (e) {
     stopping = true;
     wake();
     await loopDone;
-    await consumer.disconnect().catch(() => undefined);
-    throw translateKafkaError(`consuming ${topic} as group ${groupId}`, e);
+    throw e;
   }
+  const started = source;
+  for (const [partition, offset] of earlySeeks) if (assignedSet.has(partition)) started.seek(partition, offset);
+  earlySeeks.clear();
+  tellReleased();
+  void commitOffsets();
 
   let stopped: Promise<void> | undefined;
   return {
@@ -402,27 +426,35 @@ export async function startPartitionConsumer<S>(options: PartitionConsumerOption
         // fetched again by whoever owns the partition next.
         stopping = true;
         wake();
-        freeRoom();
         await loopDone;
         await commitOffsets();
-        await consumer.disconnect().catch((e: unknown) => {
-          throw translateKafkaError('disconnecting the consumer', e);
-        });
+        await started.stop();
       })()),
   };
 }
 
+function toKafkaRecords(topic: string, partition: number, messages: readonly KafkaMessage[]): KafkaRecord[] {
+  const records = new Array<KafkaRecord>(messages.length);
+  for (let i = 0; i < messages.length; i++) records[i] = toKafkaRecord(topic, partition, messages[i]!);
+  return records;
+}
+
 /** One write per stream, in first-appearance order, events kept in order: a commit names each stream once. */
 export function mergeWrites(writes: readonly StreamWrite[]): StreamWrite[] {
-  const byStream = new Map<string, { streamId: string; events: EventData[]; expectedRevision?: ExpectedRevision }>();
+  // A write is copied only when a second one for its stream comes (most streams have one).
+  const byStream = new Map<string, { streamId: string; events: readonly EventData[]; expectedRevision?: ExpectedRevision; copied: boolean }>();
   for (const w of writes) {
     const existing = byStream.get(w.streamId);
     if (!existing) {
-      byStream.set(w.streamId, { streamId: w.streamId, events: [...w.events], expectedRevision: w.expectedRevision });
+      byStream.set(w.streamId, { streamId: w.streamId, events: w.events, expectedRevision: w.expectedRevision, copied: false });
       continue;
     }
     if ((w.expectedRevision ?? 'any') !== 'any') throw new InvalidArgumentError(`Stream '${w.streamId}' is written twice in one commit with an expected revision`);
-    existing.events.push(...w.events);
+    if (!existing.copied) {
+      existing.events = [...existing.events];
+      existing.copied = true;
+    }
+    for (const e of w.events) (existing.events as EventData[]).push(e);
   }
   return [...byStream.values()].filter((w) => w.events.length > 0 || (w.expectedRevision ?? 'any') !== 'any');
 }

@@ -53,6 +53,8 @@ export interface CompileMappingOptions {
    * Otherwise data and metadata are values. @defaultValue false
    */
   readonly asBytes?: boolean;
+  /** Whether events carry the `$kafka` coordinates as metadata (a caller may write them itself). @defaultValue true */
+  readonly coordinates?: boolean;
 }
 
 /** Stream names a mapper has checked lately; most topics map to a bounded set of streams. */
@@ -70,6 +72,7 @@ export function compileMapping(mapping: KafkaIngestMapping, options: CompileMapp
   if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new InvalidArgumentError('mapping.maxRecordBytes must be a positive integer');
   const deadLetter = compileTemplate(mapping.deadLetterStream ?? '$kafka-deadletter-{topic}', DEAD_LETTER_ROOTS);
   const asBytes = options.asBytes === true;
+  const coordinates = options.coordinates !== false;
   const wholeValue = dataPath.length === 1;
   // The value is parsed only when a template reads a field of it or the data is a part of it.
   const needsValue = !wholeValue || stream.roots.has('data') || type.roots.has('data');
@@ -122,8 +125,8 @@ export function compileMapping(mapping: KafkaIngestMapping, options: CompileMapp
         kind: 'event',
         streamId,
         event: asBytes
-          ? { id, type: eventType, data, isJson: true, metadata: kafkaMetadataBytes(record) }
-          : { id, type: eventType, data, metadata: { $kafka: coordinatesOf(record) } },
+          ? { id, type: eventType, data, isJson: true, metadata: coordinates ? kafkaMetadataBytes(record) : undefined }
+          : { id, type: eventType, data, metadata: coordinates ? { $kafka: coordinatesOf(record) } : undefined },
       };
     },
   };

@@ -160,6 +160,33 @@ describe('startKafkaIngest (int)', function () {
     expect(dead.every((e) => e.type === 'KafkaRecordRejected')).to.equal(true);
   });
 
+  it('stores the same events when records are fetched and mapped on this thread as on the fetch thread', async () => {
+    const topic = await topics.topic('ingest-threads', 2);
+    await topics.produce(topic, [
+      ...Array.from({ length: 60 }, (_, i) => ({ key: `k${i % 6}`, value: JSON.stringify({ i, name: 'Zoë' }), headers: { type: 'T' } })),
+      { key: 'k1', value: 'not json', headers: { type: 'T' } },
+      { key: 'k2', value: JSON.stringify({ i: 'x' }) },
+      { key: null, value: JSON.stringify({ i: 'no key' }), headers: { type: 'T' } },
+    ]);
+    const mapping = { stream: 'threads-{key}', type: '{headers.type}' };
+    const read = async (fetchThread: boolean) => {
+      const own = await openStore('memory:');
+      const running = await startKafkaIngest({ store: own, brokers: kafkaBrokers, topic, groupId: topics.group('ingest'), mapping, fetchThread });
+      try {
+        await eventually('all 63 records are handled', () => running.stats().records === 63);
+        expect(running.stats()).to.deep.include({ events: 60, rejected: 3 });
+        const events = await collect(own.readAll({ filter: { streamNameRegex: '^(threads-|\\$kafka-deadletter-)' } }));
+        return events.map((e) => ({ stream: e.streamId, id: e.id, type: e.type, isJson: e.isJson, data: e.data, metadata: e.metadata })).sort((a, b) => a.id.localeCompare(b.id));
+      } finally {
+        await running.stop();
+        await own.close();
+      }
+    };
+    const onThisThread = await read(false);
+    expect(onThisThread).to.have.length(63);
+    expect(await read(true)).to.deep.equal(onThisThread);
+  });
+
   it('sends dead letters to the stream the mapping names', async () => {
     const topic = await topics.topic('ingest-dlq', 1);
     await topics.produce(topic, [{ key: 'x', value: 'nope' }]);
