@@ -226,8 +226,7 @@ class RunRecord implements StoredRecord {
   }
   get type(): string {
     const b = this.#run.body;
-    const t = b.readUInt16BE(this.#at + 5);
-    return b.toString('utf8', this.#at + 7, this.#at + 7 + t);
+    return typeAt(b, this.#at + 7, b.readUInt16BE(this.#at + 5));
   }
   get isJson(): boolean {
     return (this.#run.body[this.#at + 4]! & FLAG_JSON) !== 0;
@@ -247,6 +246,32 @@ class RunRecord implements StoredRecord {
   }
 }
 
+// Event types repeat, and a filter reads every record's type: a small direct-mapped cache of
+// decoded types saves a native call and a string per record (the bytes are compared in place).
+const TYPE_SLOTS = 64;
+const typeBytesCache: (Uint8Array | undefined)[] = new Array(TYPE_SLOTS);
+const typeTextCache: string[] = new Array(TYPE_SLOTS);
+
+function typeAt(b: Buffer, at: number, length: number): string {
+  if (length === 0 || length > 64) return b.toString('utf8', at, at + length);
+  const slot = (length * 31 + b[at]! * 7 + b[at + length - 1]! * 3 + b[at + (length >> 1)]!) & (TYPE_SLOTS - 1);
+  const cached = typeBytesCache[slot];
+  if (cached !== undefined && cached.length === length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (cached[i] !== b[at + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return typeTextCache[slot]!;
+  }
+  const text = b.toString('utf8', at, at + length);
+  typeBytesCache[slot] = Uint8Array.prototype.slice.call(b, at, at + length);
+  typeTextCache[slot] = text;
+  return text;
+}
+
 /** The position in an entry id, `0-<last position of the run>`. */
 export function lastPositionOf(id: Buffer | string): number {
   return Number((typeof id === 'string' ? id : id.toString('latin1')).slice(2));
@@ -257,9 +282,18 @@ export function lastPositionOf(id: Buffer | string): number {
  * `out`. Stops early once `out` holds `limit` records.
  */
 export function decodeRun(run: Run, from: number, to: number, out: StoredRecord[], limit = Infinity): void {
-  const offsets = recordOffsets(run, Math.max(from, to));
-  if (to >= from) for (let k = from; k <= to && out.length < limit; k++) out.push(new RunRecord(run, k, offsets[k]!));
-  else for (let k = from; k >= to && out.length < limit; k--) out.push(new RunRecord(run, k, offsets[k]!));
+  const body = run.body;
+  if (to >= from) {
+    let at = run.recordsAt;
+    for (let k = 0; k < from; k++) at += 4 + body.readUInt32BE(at);
+    for (let k = from; k <= to && out.length < limit; k++) {
+      out.push(new RunRecord(run, k, at));
+      at += 4 + body.readUInt32BE(at);
+    }
+    return;
+  }
+  const offsets = recordOffsets(run, from);
+  for (let k = from; k >= to && out.length < limit; k--) out.push(new RunRecord(run, k, offsets[k]!));
 }
 
 /** Offsets of records 0..upTo of a run. */
