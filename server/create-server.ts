@@ -109,8 +109,7 @@ export function createServer(options: ServerOptions): TelltaleServer {
     logger: false,
     bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
     // Stream names may be up to 1024 UTF-8 bytes, percent-encoded in the path.
-    // compile: find-my-way turns the route tree into one function per method at start.
-    routerOptions: { maxParamLength: 4096, compile: true },
+    routerOptions: { maxParamLength: 4096 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     keepAliveTimeout: 30_000,
