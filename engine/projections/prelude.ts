@@ -341,7 +341,11 @@ export function prelude(global, config) {
   // is parsed whole (re-serialised by the host if it does not parse as it is).
   function fetchBodies(b) {
     const text = hostBodies.applySyncPromise(undefined, [b.seq, false]);
-    if (text === '') return false;
+    if (text === '') {
+      // Only an event kept from an old batch may outlive the host's copy of its bodies.
+      if (b === batch) throw new Error('internal: the host no longer has the bodies of batch ' + b.seq);
+      return false;
+    }
     b.ascii = text[0] === 'A';
     b.bodies = text.slice(1);
     if (!b.ascii) {

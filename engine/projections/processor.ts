@@ -21,6 +21,8 @@ export interface Processor {
 export interface ProcessorContext {
   readonly name: string;
   readonly loader: PartitionLoader;
+  /** How many batches the runner may hand over before the first of them is done. @defaultValue 16 */
+  readonly batchesInFlight?: number;
 }
 
 export type ProcessorFactory = (context: ProcessorContext) => Promise<{ processor: Processor; definition: SourceDefinition }>;
@@ -31,17 +33,22 @@ export class IsolateProcessor implements Processor {
   readonly #sandbox: ProjectionSandbox;
   readonly #encoder = new BatchEncoder();
 
-  constructor(sandbox: ProjectionSandbox) {
+  constructor(sandbox: ProjectionSandbox, batchesInFlight = 16) {
     this.#sandbox = sandbox;
+    // The batch the isolate works on, and every batch the runner may have handed after it.
+    this.#keep = batchesInFlight + 2;
   }
 
+  /** Batches kept for the isolate's later asks for their ids or bodies. */
+  readonly #keep: number;
+
   static factory(query: string, limits: Partial<SandboxLimits> = {}): ProcessorFactory {
-    return async ({ name, loader }) => {
+    return async ({ name, loader, batchesInFlight = 16 }) => {
       let processor: IsolateProcessor | undefined;
       const ids = (seq: number): string => (processor === undefined ? 'null' : processor.#idsOf(seq));
       const bodies = (seq: number, safe: boolean): string => (processor === undefined ? '' : processor.#bodiesOf(seq, safe));
       const { sandbox, definition } = await ProjectionSandbox.create(name, query, { ...defaultSandboxLimits, ...limits }, loader, ids, bodies);
-      processor = new IsolateProcessor(sandbox);
+      processor = new IsolateProcessor(sandbox, batchesInFlight);
       return { processor, definition };
     };
   }
@@ -83,7 +90,7 @@ export class IsolateProcessor implements Processor {
     const seq = ++this.#seq;
     const withIds = this.#withIds;
     this.#recent.set(seq, items);
-    if (this.#recent.size > RECENT_BATCHES) this.#recent.delete(seq - RECENT_BATCHES);
+    if (this.#recent.size > this.#keep) this.#recent.delete(seq - this.#keep);
     let out = await this.#sandbox.process(this.#encoder.encode(items, false, withIds, this.#withBodies), flush, seq, withIds);
     if (out.reencode === true) out = await this.#sandbox.process(this.#encoder.encode(items, true, withIds), flush, seq, withIds);
     if (items.length > 0) {
@@ -101,9 +108,6 @@ export class IsolateProcessor implements Processor {
     this.#sandbox.dispose();
   }
 }
-
-/** Batches kept for the isolate's later asks for ids or bodies: the one in flight and those handed behind it. */
-const RECENT_BATCHES = 8;
 
 /** Checks a script without running it against events: its definition, or the error. */
 export async function compileProjection(name: string, query: string, limits: Partial<SandboxLimits> = {}): Promise<SourceDefinition> {

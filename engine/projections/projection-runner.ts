@@ -253,7 +253,7 @@ export class ProjectionRunner {
     this.#handed = 0;
     this.#staged = 0;
     this.#pendingEmits = new Map();
-    const { processor, definition } = await this.#factory({ name: c.name, loader: (keys, batch) => this.#loadFor(keys, batch) });
+    const { processor, definition } = await this.#factory({ name: c.name, loader: (keys, batch) => this.#loadFor(keys, batch), batchesInFlight: PIPELINE_DEPTH });
     this.#processor = processor;
     this.#definition = definition;
     const problem = definitionProblem(definition);
@@ -700,9 +700,12 @@ export class ProjectionRunner {
  * Batches whose commit may still be pending when the next batch is taken: the isolate works on
  * later batches while earlier flushes commit (in order, one at a time), so a checkpoint's fsync
  * does not stall reading and user code. Loads of partitions evicted meanwhile see the staged
- * states of flushes not yet committed (`#pendingStates`).
+ * states of flushes not yet committed (`#pendingStates`). Deep enough to hold more than one
+ * checkpoint's worth of batches (4000 events in batches of a few hundred), so the isolate keeps
+ * working through a whole fsync. The processor is told, so it keeps this many batches (and two
+ * more) for the isolate's later asks for ids and bodies.
  */
-const PIPELINE_DEPTH = 4;
+const PIPELINE_DEPTH = 16;
 
 /** `#where` for a state written to the partition's own checkpoint stream. */
 const STREAM = -1;
