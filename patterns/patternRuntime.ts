@@ -19,14 +19,21 @@ const K_SEQ = 2;
 const K_TIME = 3;
 const K_END = 4;
 const K_RUNS = 5;
-/** Spare slots a key's array gets when it must grow (two captures' worth), so that most events
- * that lengthen a run or start one write in place: a new array per growth was a third of all
- * events, and young arrays that live on are what makes scavenges expensive. */
-const SLACK = 8;
+/** Spare slots a key's array gets when it must grow (about two captures' worth: its capacity is
+ * rounded up to a multiple of 8 from 4 more than needed), so that most events that lengthen a run
+ * or start one write in place. */
+const SLACK = 4;
+/** Capacity of a key's array that must hold `size` slots. */
+const capacityFor = (size: number): number => (size + SLACK + 7) & ~7;
+/** Key arrays a runtime keeps for reuse, per capacity (see `PatternRuntime.release`). */
+const POOL_MAX = 1024;
 /** Events whose keys `advanceBatch` looks up ahead of processing them (see `gather`). */
 const CHUNK = 64;
 /** Slots of a run's header (`size, step, count`); its first capture follows. */
 const R_CAPS = 3;
+/** Written over the index of a key's array that was replaced or removed, so a reference to it
+ * kept by `gather` is known to be stale. */
+const DEAD = -1;
 
 /** Counters a rule keeps about what it refused or dropped; the engine reports them. */
 export interface PatternCounters {
@@ -200,8 +207,8 @@ class RunView implements MatchSoFar {
  * no stale references and stay small in JSON; an array left more than half spare is trimmed. */
 function setEnd(ks: KeyRuns, end: number, oldEnd: number): void {
   ks[K_END] = end;
-  if (end + SLACK < ks.length && 2 * end < ks.length) {
-    ks.length = end + SLACK;
+  if (2 * end < ks.length && capacityFor(end) < ks.length) {
+    ks.length = capacityFor(end);
     oldEnd = Math.min(oldEnd, ks.length);
   }
   for (let i = end; i < oldEnd; i++) ks[i] = 0;
@@ -350,12 +357,46 @@ export class PatternRuntime<E> {
       last[K_INDEX] = x;
     }
     this.lastIndex.delete(ks[K_KEY] as string);
+    this.release(ks);
+  }
+
+  /**
+   * Key arrays that were replaced or removed, by capacity / 8 (at most POOL_MAX each), for the next
+   * keys that need one.
+   * Allocating a key's array was most of what the rule allocated, and each one lives on, so each
+   * cost a copy in a scavenge and another into the old generation; a reused one is already there.
+   * A runtime cache, not state: nothing in `PatternState` refers to these arrays.
+   */
+  private readonly pool: KeyRuns[][] = [];
+
+  private release(ks: KeyRuns): void {
+    ks[K_INDEX] = DEAD;
+    const cap = ks.length;
+    if ((cap & 7) !== 0) return;
+    const free = (this.pool[cap >> 3] ??= []);
+    if (free.length < POOL_MAX) free.push(ks);
+  }
+
+  /** An array of length `capacityFor(size)`: reused when one that long, or 8 longer, is free (its
+   * slots are all overwritten), else new. Its length never depends on what the pool held, so the
+   * state's JSON depends only on the events. */
+  private allocate(size: number): KeyRuns {
+    const b = capacityFor(size) >> 3;
+    const free = this.pool[b];
+    if (free !== undefined && free.length > 0) return free.pop() as KeyRuns;
+    const longer = this.pool[b + 1];
+    if (longer !== undefined && longer.length > 0) {
+      const ks = longer.pop() as KeyRuns;
+      ks.length = b << 3;
+      return ks;
+    }
+    return new Array(b << 3);
   }
 
   advance(state: PatternState, event: E, eventTime?: number): PatternOutput<E> {
     this.hydrate(state);
     const out: PatternOutput<E> = { state, matches: EMPTY, timeouts: EMPTY, late: EMPTY };
-    this.advanceInto(state, event, eventTime, out, undefined);
+    this.advanceInto(state, event, eventTime, out, undefined, null);
     return out;
   }
 
@@ -365,19 +406,20 @@ export class PatternRuntime<E> {
     const out: PatternOutput<E> = { state, matches: EMPTY, timeouts: EMPTY, late: EMPTY };
     const n = events.length;
     if (this.description.allowedLateness !== 0 || state.buf.length !== 0) {
-      for (let i = 0; i < n; i++) this.advanceInto(state, events[i] as E, eventTimes?.[i], out, undefined);
+      for (let i = 0; i < n; i++) this.advanceInto(state, events[i] as E, eventTimes?.[i], out, undefined, null);
       return out;
     }
     const keys = this.chunkKeys;
     const times = this.chunkTimes;
+    const found = this.chunkStates;
     for (let i = 0; i < n;) {
       const end = Math.min(n, i + CHUNK);
       const ready = this.gather(state, events, eventTimes, i, end);
-      for (let j = 0; j < ready; j++) this.advanceInto(state, events[i + j] as E, times[j], out, keys[j]);
+      for (let j = 0; j < ready; j++) this.advanceInto(state, events[i + j] as E, times[j], out, keys[j], found[j]);
       i += ready;
       if (i < end) {
         // The event gather() stopped at is fed on its own: its error surfaces here, in order.
-        this.advanceInto(state, events[i] as E, eventTimes?.[i], out, undefined);
+        this.advanceInto(state, events[i] as E, eventTimes?.[i], out, undefined, null);
         i++;
       }
     }
@@ -387,6 +429,7 @@ export class PatternRuntime<E> {
   /** Times and keys of `events[from, to)`, computed ahead into `chunkTimes` / `chunkKeys`. */
   private readonly chunkKeys: string[] = [];
   private readonly chunkTimes: number[] = [];
+  private readonly chunkStates: Array<KeyRuns | undefined> = [];
   /** Where gather() leaves what it read, so the reads are not optimised away. */
   private sink = 0;
 
@@ -402,6 +445,7 @@ export class PatternRuntime<E> {
   private gather(state: PatternState, events: readonly E[], eventTimes: readonly number[] | undefined, from: number, to: number): number {
     const keys = this.chunkKeys;
     const times = this.chunkTimes;
+    const found = this.chunkStates;
     const index = this.lastIndex;
     let sink = 0;
     let maxT = -Infinity;
@@ -416,6 +460,7 @@ export class PatternRuntime<E> {
         keys[i - from] = key;
         if (t > maxT) maxT = t;
         const ks = index.get(key);
+        found[i - from] = ks;
         if (ks !== undefined) sink += ks[K_SEQ] as number;
       }
     } catch {
@@ -433,8 +478,8 @@ export class PatternRuntime<E> {
     return i - from;
   }
 
-  /** Feeds one event; `key` is its key when already computed. */
-  private advanceInto(state: PatternState, event: E, eventTime: number | undefined, out: PatternOutput<E>, key: string | undefined): void {
+  /** Feeds one event; `key` is its key when already computed, `found` its state (see `process`). */
+  private advanceInto(state: PatternState, event: E, eventTime: number | undefined, out: PatternOutput<E>, key: string | undefined, found: KeyRuns | undefined | null): void {
     const t = eventTime ?? this.timeOf(event);
     if (typeof t !== 'number' || Number.isNaN(t)) throw new TypeError(`pattern "${this.description.name}": event time is not a number (${String(t)})`);
     if (t < state.wm) {
@@ -454,7 +499,7 @@ export class PatternRuntime<E> {
         if (state.th < state.tq.length && (state.tq[state.th] as number) <= t - state.base) this.fireTimers(state, t, out);
         if (this.description.limits.idleKeyTimeout !== null) this.sweepIdle(state);
       }
-      this.process(state, event, key ?? this.keyString(event), t, ordinal, out);
+      this.process(state, event, key ?? this.keyString(event), t, ordinal, out, found);
       return;
     }
     insertByTime(state.buf, [t, ordinal, event]);
@@ -477,7 +522,7 @@ export class PatternRuntime<E> {
     while (i < buf.length && (buf[i] as [number, number, unknown])[0] <= wm) {
       const [t, ordinal, event] = buf[i] as [number, number, E];
       this.fireTimers(state, t, out);
-      this.process(state, event, this.keyString(event), t, ordinal, out);
+      this.process(state, event, this.keyString(event), t, ordinal, out, null);
       i++;
     }
     if (i > 0) buf.splice(0, i);
@@ -612,6 +657,9 @@ export class PatternRuntime<E> {
   private w = 0;
   /** Runs kept in `scratch` (positive size). */
   private kept = 0;
+  /** End of the key's runs left in place (see `process`), and whether any run changed yet. */
+  private prefix = K_RUNS;
+  private changed = false;
   /** Offsets in `scratch` of runs that completed a match with the current event: the first
    * `nCompleted` entries (a count, not `length = 0`, which would free the array's storage). */
   private completed: number[] = [];
@@ -675,8 +723,13 @@ export class PatternRuntime<E> {
     this.kept++;
   }
 
-  /** Copies an untouched run into the scratch. */
+  /** Keeps an untouched run: in place while nothing before it changed, else copied to the scratch. */
   private keep(src: KeyRuns, o: number, size: number): void {
+    if (!this.changed) {
+      this.prefix = o + size;
+      this.kept++;
+      return;
+    }
     const S = this.scratch;
     const w = this.w;
     for (let i = 0; i < size; i++) S[w + i] = src[o + i] as KeyRuns[number];
@@ -684,29 +737,39 @@ export class PatternRuntime<E> {
     this.kept++;
   }
 
-  /** One event of one key, in event-time order. */
   private keyString(event: E): string {
     const k = this.keyOf(event);
     return typeof k === 'string' ? k : String(k);
   }
 
-  private process(state: PatternState, event: E, key: string, t: number, ordinal: number, out: WatermarkOutput): void {
-    let ks = this.lastIndex.get(key);
+  /**
+   * One event of one key, in event-time order. `found` is the key's state as `gather` saw it
+   * (undefined: none then; null: not looked up); it is used unless it has been replaced since.
+   *
+   * The key's runs are rewritten into the scratch, except for the untouched ones before the first
+   * change (`prefix`): those stay where they are in the key's array, and an event that changes
+   * nothing copies nothing.
+   */
+  private process(state: PatternState, event: E, key: string, t: number, ordinal: number, out: WatermarkOutput, found: KeyRuns | undefined | null): void {
+    let ks = found;
+    // A reference gather() kept is current unless the array was let go since (and maybe reused).
+    if (ks === null || ks === undefined || ks[K_INDEX] === DEAD || ks[K_KEY] !== key) ks = this.lastIndex.get(key);
     const steps = this.steps;
     const base = state.base as number;
+    let seq = 1;
+    let len = K_RUNS;
     if (ks === undefined) {
       // Fast path for a key without open runs: only a start can create state.
       let any = false;
       const starts = this.starts;
       for (let i = 0; i < starts.length; i++) if ((steps[starts[i] as number] as CompiledStep).test(event, this.emptyView)) { any = true; break; }
       if (!any) return;
-      ks = [key, state.keys.length, 0, 0, K_RUNS];
-      state.keys.push(ks);
-      this.lastIndex.set(key, ks);
+    } else {
+      seq = (ks[K_SEQ] as number) + 1;
+      ks[K_SEQ] = seq;
+      ks[K_TIME] = t - base;
+      len = ks[K_END] as number;
     }
-    const seq = (ks[K_SEQ] as number) + 1;
-    ks[K_SEQ] = seq;
-    ks[K_TIME] = t - base;
     this.cur = event;
     this.curSeq = seq;
     this.curT = t - base;
@@ -716,75 +779,77 @@ export class PatternRuntime<E> {
     this.w = 0;
     this.kept = 0;
     this.nCompleted = 0;
+    this.prefix = K_RUNS;
+    this.changed = false;
     const view = this.view;
     view.base = base;
-    view.arr = ks;
     const stride = this.stride;
-    let changed = false;
     let before = 0;
-    const len = ks[K_END] as number;
 
-    for (let o = K_RUNS; o < len;) {
-      const size = ks[o] as number;
-      const end = o + size;
-      before++;
-      const p = ks[o + 1] as number;
-      const c = ks[o + 2] as number;
-      const step = steps[p] as CompiledStep;
-      const adjacent = seq === (ks[end - stride + 1] as number) + 1;
-      view.start = o;
-      view.end = end;
-      if (c >= step.max) {
-        if (step.absence !== null) {
-          if (!step.absence(event, view)) this.keep(ks, o, size);
-          else changed = true;
-          o = end;
-          continue;
+    if (ks !== undefined) {
+      view.arr = ks;
+      for (let o = K_RUNS; o < len;) {
+        const size = ks[o] as number;
+        const end = o + size;
+        before++;
+        const p = ks[o + 1] as number;
+        const c = ks[o + 2] as number;
+        const step = steps[p] as CompiledStep;
+        const adjacent = seq === (ks[end - stride + 1] as number) + 1;
+        view.start = o;
+        view.end = end;
+        if (c >= step.max) {
+          if (step.absence !== null) {
+            if (!step.absence(event, view)) this.keep(ks, o, size);
+            else this.changed = true;
+            o = end;
+            continue;
+          }
+          if ((step.notNext !== null && adjacent && step.notNext(event, view)) || (step.notFollowedBy !== null && step.notFollowedBy(event, view))) {
+            this.changed = true;
+            o = end;
+            continue;
+          }
         }
-        if ((step.notNext !== null && adjacent && step.notNext(event, view)) || (step.notFollowedBy !== null && step.notFollowedBy(event, view))) {
-          changed = true;
-          o = end;
-          continue;
-        }
-      }
-      let consumed = false;
-      let future = false;
-      let loopTook = false;
-      // Takes are gathered first, so the run's own copy (when it survives) comes before them.
-      let t1 = -1, c1 = 0, t2 = -1;
-      let extra: number[] | null = null;
-      if (c < step.max) {
-        const mode = step.loop;
-        if (mode !== STRICT) future = true;
-        if ((mode !== STRICT || adjacent) && step.test(event, view)) {
-          t1 = p; c1 = c + 1; loopTook = true;
-          if (mode !== ANY) consumed = true;
-        }
-      }
-      if (c >= step.min && !(step.greedy && loopTook)) {
-        const proceed = step.proceed;
-        for (let k = 0; k < proceed.length; k++) {
-          const q = proceed[k] as number;
-          const target = steps[q] as CompiledStep;
-          const mode = target.enter;
+        let consumed = false;
+        let future = false;
+        let loopTook = false;
+        // Takes are gathered first, so the run's own copy (when it survives) comes before them.
+        let t1 = -1, c1 = 0, t2 = -1;
+        let extra: number[] | null = null;
+        if (c < step.max) {
+          const mode = step.loop;
           if (mode !== STRICT) future = true;
-          if ((mode !== STRICT || adjacent) && target.test(event, view)) {
-            if (t1 < 0) { t1 = q; c1 = 1; } else if (t2 < 0) t2 = q; else (extra ??= []).push(q);
+          if ((mode !== STRICT || adjacent) && step.test(event, view)) {
+            t1 = p; c1 = c + 1; loopTook = true;
             if (mode !== ANY) consumed = true;
           }
         }
-      }
-      if (!consumed && future) this.keep(ks, o, size);
-      else changed = true;
-      if (t1 >= 0) {
-        changed = true;
-        this.land(this.capture(ks, o, size, t1, c1), steps[t1] as CompiledStep, c1);
-        if (t2 >= 0) {
-          this.land(this.capture(ks, o, size, t2, 1), steps[t2] as CompiledStep, 1);
-          if (extra !== null) for (let k = 0; k < extra.length; k++) this.land(this.capture(ks, o, size, extra[k] as number, 1), steps[extra[k] as number] as CompiledStep, 1);
+        if (c >= step.min && !(step.greedy && loopTook)) {
+          const proceed = step.proceed;
+          for (let k = 0; k < proceed.length; k++) {
+            const q = proceed[k] as number;
+            const target = steps[q] as CompiledStep;
+            const mode = target.enter;
+            if (mode !== STRICT) future = true;
+            if ((mode !== STRICT || adjacent) && target.test(event, view)) {
+              if (t1 < 0) { t1 = q; c1 = 1; } else if (t2 < 0) t2 = q; else (extra ??= []).push(q);
+              if (mode !== ANY) consumed = true;
+            }
+          }
         }
+        if (!consumed && future) this.keep(ks, o, size);
+        else this.changed = true;
+        if (t1 >= 0) {
+          this.changed = true;
+          this.land(this.capture(ks, o, size, t1, c1), steps[t1] as CompiledStep, c1);
+          if (t2 >= 0) {
+            this.land(this.capture(ks, o, size, t2, 1), steps[t2] as CompiledStep, 1);
+            if (extra !== null) for (let k = 0; k < extra.length; k++) this.land(this.capture(ks, o, size, extra[k] as number, 1), steps[extra[k] as number] as CompiledStep, 1);
+          }
+        }
+        o = end;
       }
-      o = end;
     }
 
     // A new partial match may start at every event.
@@ -797,55 +862,66 @@ export class PatternRuntime<E> {
         state.counts.refusedRuleCap++;
         continue;
       }
+      this.changed = true;
       this.land(this.startRun(q), s, 1);
       started = true;
     }
-    if (started) {
-      changed = true;
-      if (this.within !== Infinity) state.tq.push(t - base + this.within, key);
-    }
+    if (started && this.within !== Infinity) state.tq.push(t - base + this.within, key);
     this.cur = undefined as E;
-    if (!changed) {
-      if (before === 0) this.removeKey(state, ks); // a new key whose start the rule-wide cap refused
-      return;
-    }
+    if (!this.changed) return;
 
-    const S = this.scratch;
-    const w = this.w;
-    if (this.nCompleted > 0) this.emit(state, key, out);
-    let kept = this.kept;
-    if (kept > this.maxPerKey) {
-      // Drop the oldest runs: the first ones kept in the scratch.
-      let drop = kept - this.maxPerKey;
+    if (this.nCompleted > 0) this.emit(state, key, ks, out);
+    if (this.kept > this.maxPerKey) {
+      // Drop the oldest runs: the first ones kept.
+      this.materialize(ks);
+      const S = this.scratch;
+      let drop = this.kept - this.maxPerKey;
       state.counts.droppedPerKeyCap += drop;
-      for (let r = 0; r < w && drop > 0; r += Math.abs(S[r] as number)) {
-        if ((S[r] as number) > 0) { S[r] = -(S[r] as number); drop--; kept--; }
+      for (let r = 0; r < this.w && drop > 0; r += Math.abs(S[r] as number)) {
+        if ((S[r] as number) > 0) { S[r] = -(S[r] as number); drop--; this.kept--; }
       }
     }
-    state.open += kept - before;
-    if (kept === 0) {
-      this.removeKey(state, ks);
+    state.open += this.kept - before;
+    if (this.kept === 0) {
+      if (ks !== undefined) this.removeKey(state, ks);
       return;
     }
-    let size = K_RUNS;
+    this.writeBack(state, key, ks, seq, t - base, len);
+  }
+
+  /** Stores the key's new runs: its untouched prefix, then the scratch's kept runs. In place when
+   * they fit; otherwise in a new array with `SLACK` spare slots, which replaces the old one. */
+  private writeBack(state: PatternState, key: string, ks: KeyRuns | undefined, seq: number, time: number, len: number): void {
+    const S = this.scratch;
+    const w = this.w;
+    const prefix = this.prefix;
+    let size = prefix;
     for (let r = 0; r < w;) {
       const s = S[r] as number;
       if (s > 0) { size += s; r += s; } else r -= s;
     }
-    // The key's array is rewritten in place when the runs fit; a longer one is a fresh array of
-    // exactly that length (growing in place would reserve 16 spare slots and more).
-    let dst = ks;
-    if (size > ks.length) {
-      dst = new Array(size + SLACK);
+    let dst: KeyRuns;
+    if (ks !== undefined && size <= ks.length) dst = ks;
+    else {
+      dst = this.allocate(size);
       dst[K_KEY] = key;
-      dst[K_INDEX] = ks[K_INDEX] as number;
       dst[K_SEQ] = seq;
-      dst[K_TIME] = ks[K_TIME] as number;
+      dst[K_TIME] = time;
+      dst[K_END] = size;
       for (let i = size; i < dst.length; i++) dst[i] = 0;
-      state.keys[ks[K_INDEX] as number] = dst;
+      if (ks === undefined) {
+        dst[K_INDEX] = state.keys.length;
+        state.keys.push(dst);
+      } else {
+        for (let i = K_RUNS; i < prefix; i++) dst[i] = ks[i] as KeyRuns[number];
+        const x = ks[K_INDEX] as number;
+        dst[K_INDEX] = x;
+        state.keys[x] = dst;
+        this.release(ks);
+      }
       this.lastIndex.set(key, dst);
     }
-    let d = K_RUNS;
+    let d = prefix;
     for (let r = 0; r < w;) {
       const s = S[r] as number;
       if (s > 0) {
@@ -854,13 +930,25 @@ export class PatternRuntime<E> {
         r += s;
       } else r -= s;
     }
-    if (dst !== ks) dst[K_END] = size;
-    else setEnd(ks, size, len);
+    if (dst === ks) setEnd(ks, size, len);
+  }
+
+  /** Moves the untouched prefix into the scratch ahead of what is there, for the rare steps that
+   * must see every kept run there (a skip strategy's pruning, the per-key cap). */
+  private materialize(ks: KeyRuns | undefined): void {
+    const n = this.prefix - K_RUNS;
+    if (n === 0 || ks === undefined) return;
+    const S = this.scratch;
+    for (let i = this.w - 1; i >= 0; i--) S[i + n] = S[i] as KeyRuns[number];
+    for (let i = 0; i < n; i++) S[i] = ks[K_RUNS + i] as KeyRuns[number];
+    this.w += n;
+    for (let i = 0; i < this.nCompleted; i++) this.completed[i] = (this.completed[i] as number) + n;
+    this.prefix = K_RUNS;
   }
 
   /** Emits the matches completed by one event in a fixed order, applying the skip strategy to the
-   * runs in the scratch. */
-  private emit(state: PatternState, key: string, out: WatermarkOutput): void {
+   * runs kept. */
+  private emit(state: PatternState, key: string, ks: KeyRuns | undefined, out: WatermarkOutput): void {
     const completed = this.completed;
     const n = this.nCompleted;
     const S = this.scratch;
@@ -884,6 +972,7 @@ export class PatternRuntime<E> {
       if (b > bound) bound = b;
     }
     if (bound === -Infinity) return;
+    this.materialize(ks);
     for (let r = 0; r < this.w;) {
       const s = S[r] as number;
       if (s > 0 && (S[r + R_CAPS + 1] as number) < bound) {
