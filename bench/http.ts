@@ -1,10 +1,11 @@
-// `npm run bench -- http [--json] [--duration S] [--connections N] [--store memory:|file:DIR] [--only ping,single,batch,read,longpoll,store] [--profile DIR]`
+// `npm run bench -- http [--json] [--duration S] [--connections N] [--store memory:|file:DIR] [--only ping,single,batch,read,head,longpoll,store] [--profile DIR]`
 //
 // The HTTP API under load, measured with autocannon over keep-alive connections against a server
 // running in a child process (so the load generator does not share its event loop):
 //   - single-event appends (a fresh event id per request, spread over 64 streams),
 //   - batched appends (20 events per request),
 //   - cached page reads (a full page behind the head: immutable, cacheable for a year),
+//   - head page reads (the newest 20 events, read and rendered for every request),
 //   - long-poll subscribers waiting at the head of a stream while a writer appends,
 // and, in the same run, an empty route (the HTTP stack's ceiling on this machine) and the store's own append rate for the same events through the Node API,
 // so the figures come with the ratio of HTTP to in-process.
@@ -282,6 +283,15 @@ export async function run(options: BenchOptions): Promise<object> {
       figures.cachedPageReads = reads;
       if (ping !== undefined) ratios.pageReadsToPing = ratio(reads.requestsPerSec, ping.requestsPerSec);
       targets.pageReadsPerSec = { target: 30_000, met: reads.requestsPerSec >= 30_000 };
+    }
+    if (runs('head')) {
+      // The head page of a stream is never immutable, so each read is a store read and a render.
+      if (!runs('read')) for (let s = 0; s < STREAMS; s++) for (let k = 0; k < 2; k++) await post(url, `/streams/read-${s}`, eventBody(20));
+      options.log('head page reads (rendered per request)…');
+      const paths = Array.from({ length: STREAMS }, (_, s) => `/streams/read-${s}`);
+      const head = await costed(child, () => cannon(url, { connections, duration: Math.min(duration, 5), headers: { accept: 'application/vnd.eventstore.atom+json' }, paths, eventsPerRequest: 20 }));
+      options.log(`  ${head.requestsPerSec}/s p99 ${head.latencyMs.p99} ms; CPU per request: server ${head.serverCpuUsPerRequest} µs (kernel ${head.serverSystemCpuUsPerRequest}), autocannon ${head.clientCpuUsPerRequest} µs`);
+      figures.headPageReads = head;
     }
     if (runs('longpoll')) {
       options.log('long-poll subscribers…');

@@ -99,6 +99,73 @@ export function entry(base: string, e: RecordedEvent, embed: Embed): Record<stri
   return out;
 }
 
+// ---- the same JSON, written as text ----
+//
+// A page is rendered once per request when it cannot be kept (the head page, `$all`, a page not
+// yet full). Building entry objects and handing them to JSON.stringify was most of that request's
+// CPU, so the text is written directly here. Every function below yields exactly the bytes
+// JSON.stringify gives for its object counterpart (same keys, same order, same omissions); the unit
+// test holds them to that for every embed level.
+
+/** A JSON string literal. Links are built from percent-encoded names and a checked Host, so they need no escaping. */
+const str = JSON.stringify as (value: string) => string;
+
+/** `,"key":value` for a defined value, nothing for undefined (as JSON.stringify omits it). */
+function prop(key: string, value: unknown): string {
+  return value === undefined ? '' : `,"${key}":${JSON.stringify(value)}`;
+}
+
+function bigintJson(n: bigint): string {
+  const v = num(n);
+  return typeof v === 'number' ? String(v) : `"${v}"`;
+}
+
+/** `JSON.stringify(entry(base, e, embed))`, without the object. */
+export function entryJson(base: string, e: RecordedEvent, embed: Embed): string {
+  const url = `${streamUrl(base, e.streamId)}/${e.revision}`;
+  const revision = bigintJson(e.revision);
+  let out = `{"title":${str(`${e.revision}@${e.streamId}`)},"id":"${url}","updated":"${e.created.toISOString()}","author":{"name":"EventStore"},"summary":${str(e.type)}`;
+  const level = LEVEL[embed];
+  if (level === LEVEL.content || level >= LEVEL.tryharder) {
+    out += `,"content":{"eventStreamId":${str(e.streamId)},"eventNumber":${revision},"eventType":${str(e.type)},"eventId":${str(e.id)}${prop('data', contentData(e))}${prop('metadata', e.metadataBytes.length > 0 ? json(e.metadataBytes) : '')}}`;
+  }
+  if (level >= LEVEL.rich) {
+    const position = e.link ?? e;
+    out += `,"eventId":${str(e.id)},"eventType":${str(e.type)},"eventNumber":${revision}`;
+    if (level >= LEVEL.body) {
+      if (level >= LEVEL.prettybody) out += prop('data', contentData(e));
+      else out += `,"data":${str(e.isJson ? decoder.decode(e.dataBytes) : Buffer.from(e.dataBytes).toString('base64'))}`;
+      if (e.metadataBytes.length > 0) out += prop('metaData', level >= LEVEL.prettybody ? json(e.metadataBytes) : decoder.decode(e.metadataBytes));
+      if (e.link !== undefined && e.link.metadataBytes.length > 0) out += `,"linkMetaData":${str(decoder.decode(e.link.metadataBytes))}`;
+    }
+    const linkMeta = e.link !== undefined && e.link.metadataBytes.length > 0;
+    out += `,"streamId":${str(e.streamId)},"isJson":${e.isJson},"isMetaData":${e.metadataBytes.length > 0},"isLinkMetaData":${linkMeta},"positionEventNumber":${bigintJson(position.revision)},"positionStreamId":${str(position.streamId)},"position":"${formatPosition(position.position)}"`;
+  }
+  return `${out},"links":[{"uri":"${url}","relation":"edit"},{"uri":"${url}","relation":"alternate"}]}`;
+}
+
+/** A feed's fields before its entries, in the order Event Store (and `Feed`) has them. */
+export interface FeedHead {
+  readonly title: string;
+  readonly id: string;
+  readonly updated: string;
+  readonly streamId?: string;
+  readonly headOfStream: boolean;
+  readonly selfUrl: string;
+  readonly eTag: string;
+  readonly links: readonly FeedLink[];
+}
+
+/** `JSON.stringify(feed)` for a feed with these fields and entries already written by `entryJson`. */
+export function feedJson(head: FeedHead, entries: readonly string[]): string {
+  let links = '';
+  for (const link of head.links) links += `${links === '' ? '' : ','}{"uri":${str(link.uri)},"relation":"${link.relation}"}`;
+  return (
+    `{"title":${str(head.title)},"id":${str(head.id)},"updated":"${head.updated}"${head.streamId === undefined ? '' : `,"streamId":${str(head.streamId)}`}` +
+    `,"author":{"name":"EventStore"},"headOfStream":${head.headOfStream},"selfUrl":${str(head.selfUrl)},"eTag":${str(head.eTag)},"links":[${links}],"entries":[${entries.join(',')}]}`
+  );
+}
+
 export interface FeedLink {
   readonly uri: string;
   readonly relation: string;

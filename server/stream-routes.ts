@@ -8,7 +8,7 @@ import { StreamNotFoundError, StreamDeletedError, InvalidArgumentError } from '.
 import { ALL_STREAM, isMetastream, metastreamOf, METADATA_EVENT_TYPE } from '../store/stream-name.js';
 import type { EventData, EventFilter, RecordedEvent } from '../store/types.js';
 import { SETTINGS_STREAM } from '../store/acl.js';
-import { entry, FEED_PAGE_SIZE, formatPosition, parseAllPosition, parseEmbed, representationHash, streamUrl, type Embed, type Feed, type FeedLink } from './atom-feed.js';
+import { entryJson, FEED_PAGE_SIZE, feedJson, formatPosition, parseAllPosition, parseEmbed, representationHash, streamUrl, type Embed, type FeedLink } from './atom-feed.js';
 import { badRequest, unsupportedMediaType } from './http-error.js';
 import { PageCache } from './page-cache.js';
 import { eventIdHeader, eventTypeHeader, expectedVersion, hardDelete, isEventId, longPollSeconds, resolveLinkTos } from './http-headers.js';
@@ -147,8 +147,8 @@ function representationOf(type: AtomType, embed: Embed, resolve: boolean): strin
   return REPRESENTATIONS.get(type)!.get(embed)![resolve ? 1 : 0];
 }
 
-function sendFeed(reply: FastifyReply, type: AtomType, feed: Feed, cache: string): FastifyReply {
-  return reply.code(200).header('cache-control', cache).header('etag', feed.eTag).header('vary', 'Accept').type(`${type}; charset=utf-8`).send(JSON.stringify(feed));
+function sendFeed(reply: FastifyReply, type: AtomType, feed: string, etag: string, cache: string): FastifyReply {
+  return reply.code(200).header('cache-control', cache).header('etag', etag).header('vary', 'Accept').type(`${type}; charset=utf-8`).send(feed);
 }
 
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, options: { pageCacheBytes: number }): void {
@@ -278,33 +278,25 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     if (notModified(req, etag)) return reply.code(304).header('etag', etag).header('cache-control', cache).header('vary', 'Accept').send();
     metrics.readRequests++;
     metrics.readEvents += events.length;
-    const feed: Feed = {
-      title: `Event stream '${streamId}'`,
-      id: url,
-      updated: (events[0]?.created ?? new Date()).toISOString(),
-      streamId,
-      author: { name: 'EventStore' },
-      headOfStream,
-      selfUrl: links[0]!.uri,
-      eTag: etag,
-      links,
-      entries: events.map((e) => entry(base, e, embed)),
-    };
+    const feed = feedJson(
+      { title: `Event stream '${streamId}'`, id: url, updated: (events[0]?.created ?? new Date()).toISOString(), streamId, headOfStream, selfUrl: links[0]!.uri, eTag: etag, links },
+      events.map((e) => entryJson(base, e, embed)),
+    );
     metrics.readLatency.observe((performance.now() - started) / 1e3);
     if (immutable && cacheKey !== undefined && oldest !== undefined) {
-      const body = Buffer.from(JSON.stringify(feed));
+      const body = Buffer.from(feed);
       const contentType = `${type}; charset=utf-8`;
       pages.set(cacheKey, { body, etag, cacheControl: cache, contentType, events: events.length, oldest });
       return reply.code(200).header('cache-control', cache).header('etag', etag).header('vary', 'Accept').type(contentType).send(body);
     }
-    return sendFeed(reply, type, feed, cache);
+    return sendFeed(reply, type, feed, etag, cache);
   }
 
   async function readAllPage(req: FastifyRequest, reply: FastifyReply, type: AtomType, embed: Embed, from: bigint | 'head', direction: 'backwards' | 'forwards', count: number, isHead: boolean, filtered?: { filter: EventFilter; query: string }): Promise<FastifyReply> {
     const resolve = resolveLinkTos(req.headers, false);
     const longPoll = direction === 'forwards' || isHead ? longPollSeconds(req.headers, ctx.longPollMaxSeconds) : undefined;
     await authorize(ctx, req, ALL_STREAM, 'read');
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     let head = await store.headPosition();
     const read = (start: bigint | 'end') => collect(store.readAll({ fromPosition: start, direction, maxCount: count, resolveLinks: resolve, filter: filtered?.filter }));
     const start = from === 'head' ? (direction === 'backwards' ? 'end' : head) : from;
@@ -340,19 +332,12 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     if (notModified(req, etag)) return reply.code(304).header('etag', etag).header('cache-control', cache).header('vary', 'Accept').send();
     metrics.readRequests++;
     metrics.readEvents += events.length;
-    const feed: Feed = {
-      title: 'All events',
-      id: url,
-      updated: (events[0]?.created ?? new Date()).toISOString(),
-      author: { name: 'EventStore' },
-      headOfStream,
-      selfUrl: links[0]!.uri,
-      eTag: etag,
-      links,
-      entries: events.map((e) => entry(base, e, embed)),
-    };
-    metrics.readLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    return sendFeed(reply, type, feed, cache);
+    const feed = feedJson(
+      { title: 'All events', id: url, updated: (events[0]?.created ?? new Date()).toISOString(), headOfStream, selfUrl: links[0]!.uri, eTag: etag, links },
+      events.map((e) => entryJson(base, e, embed)),
+    );
+    metrics.readLatency.observe((performance.now() - started) / 1e3);
+    return sendFeed(reply, type, feed, etag, cache);
   }
 
   /** `context=streamid|eventtype&type=prefix|regex&data=…&exclude-system-events=true`, as Event Store takes them. */
@@ -468,7 +453,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
       if (!event.isJson) return reply.code(200).type('application/octet-stream').send(Buffer.from(event.dataBytes));
       return reply.code(200).type('application/json; charset=utf-8').send(Buffer.from(event.dataBytes));
     }
-    return reply.code(200).type(`${type}; charset=utf-8`).send(JSON.stringify(entry(baseUrl(ctx, req), event, embed)));
+    return reply.code(200).type(`${type}; charset=utf-8`).send(entryJson(baseUrl(ctx, req), event, embed));
   }
 
   // ---- metadata ----
@@ -491,7 +476,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     if (type === 'application/json' || event === undefined) {
       return reply.code(200).type('application/json; charset=utf-8').send(event === undefined ? '{}' : Buffer.from(event.dataBytes));
     }
-    return reply.code(200).type(`${type}; charset=utf-8`).send(JSON.stringify(entry(baseUrl(ctx, req), event, 'tryharder')));
+    return reply.code(200).type(`${type}; charset=utf-8`).send(entryJson(baseUrl(ctx, req), event, 'tryharder'));
   });
 
   app.post('/streams/:stream/metadata', async (req, reply) => {
