@@ -3,13 +3,52 @@
 // code (`@eventstore/db-client/generated`). Loading them at run time keeps field numbers, method
 // paths and (de)serialisers exactly the clients' own; the service implementations are ours.
 //
-// The generated modules are CommonJS that export through `goog.object.extend`, which Node's ESM
-// loader cannot see, so they are loaded with `require`.
+// google-protobuf's generated code hangs every message class on one global namespace
+// (`globalThis.proto.event_store.client…`), and the classes' methods look each other up there
+// when they run. @eventstore/db-client and @kurrent/kurrentdb-client both generate
+// `event_store.client.*`, with different fields, so in one process whichever loads last breaks
+// the other (a KurrentDB client beside an embedded Telltale server could not append). The
+// server's copies are therefore loaded with a namespace of their own: each generated CommonJS
+// file is compiled with its `global` replaced by a private object, and the `*_pb.js` files it
+// requires are loaded the same way.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { compileFunction } from 'node:vm';
 import type { ServiceDefinition } from './grpc-server.js';
 
 const require = createRequire(import.meta.url);
 const GENERATED = '@eventstore/db-client/generated';
+
+const privateGlobal: { proto: Record<string, unknown> } = { proto: {} };
+const loaded = new Map<string, { exports: unknown }>();
+
+/** The `var global = …;` statement a generated file starts with (up to the blank line after it). */
+function withPrivateGlobal(source: string, path: string): string {
+  const start = source.indexOf('var global =');
+  if (start < 0) {
+    if (path.endsWith('_grpc_pb.js')) return source;
+    throw new TypeError(`${path} does not define its global as the generated code this server knows does`);
+  }
+  const end = source.indexOf('\n\n', start);
+  if (end < 0 || !source.slice(start, end).includes('return this')) throw new TypeError(`${path}: unexpected generated code around 'var global ='`);
+  return `${source.slice(0, start)}var global = __privateGlobal;${source.slice(end)}`;
+}
+
+/** Loads a generated file (and the generated files it requires) against the private namespace. */
+function loadGenerated(path: string): unknown {
+  const known = loaded.get(path);
+  if (known !== undefined) return known.exports;
+  const module = { exports: {} as unknown };
+  loaded.set(path, module);
+  const own = createRequire(path);
+  const requireFromFile = (specifier: string) => (specifier.endsWith('_pb.js') ? loadGenerated(own.resolve(specifier)) : own(specifier));
+  const run = compileFunction(withPrivateGlobal(readFileSync(path, 'utf8'), path), ['exports', 'require', 'module', '__filename', '__dirname', '__privateGlobal', 'proto'], { filename: path });
+  run.call(module.exports, module.exports, requireFromFile, module, path, dirname(path), privateGlobal, privateGlobal.proto);
+  return module.exports;
+}
+
+const load = (specifier: string) => loadGenerated(require.resolve(specifier));
 
 export type StreamsPb = typeof import('@eventstore/db-client/generated/streams_pb.js');
 export type SharedPb = typeof import('@eventstore/db-client/generated/shared_pb.js');
@@ -23,20 +62,20 @@ export type StructPb = typeof import('google-protobuf/google/protobuf/struct_pb.
 export type EmptyPb = typeof import('google-protobuf/google/protobuf/empty_pb.js');
 export type AnyPb = typeof import('google-protobuf/google/protobuf/any_pb.js');
 
-export const streamsPb = require(`${GENERATED}/streams_pb.js`) as StreamsPb;
-export const sharedPb = require(`${GENERATED}/shared_pb.js`) as SharedPb;
-export const persistentPb = require(`${GENERATED}/persistent_pb.js`) as PersistentPb;
-export const projectionsPb = require(`${GENERATED}/projections_pb.js`) as ProjectionsPb;
-export const usersPb = require(`${GENERATED}/users_pb.js`) as UsersPb;
-export const gossipPb = require(`${GENERATED}/gossip_pb.js`) as GossipPb;
-export const serverFeaturesPb = require(`${GENERATED}/serverfeatures_pb.js`) as ServerFeaturesPb;
-export const statusPb = require(`${GENERATED}/status_pb.js`) as StatusPb;
-export const structPb = require('google-protobuf/google/protobuf/struct_pb.js') as StructPb;
-export const emptyPb = require('google-protobuf/google/protobuf/empty_pb.js') as EmptyPb;
-export const anyPb = require('google-protobuf/google/protobuf/any_pb.js') as AnyPb;
+export const streamsPb = load(`${GENERATED}/streams_pb.js`) as StreamsPb;
+export const sharedPb = load(`${GENERATED}/shared_pb.js`) as SharedPb;
+export const persistentPb = load(`${GENERATED}/persistent_pb.js`) as PersistentPb;
+export const projectionsPb = load(`${GENERATED}/projections_pb.js`) as ProjectionsPb;
+export const usersPb = load(`${GENERATED}/users_pb.js`) as UsersPb;
+export const gossipPb = load(`${GENERATED}/gossip_pb.js`) as GossipPb;
+export const serverFeaturesPb = load(`${GENERATED}/serverfeatures_pb.js`) as ServerFeaturesPb;
+export const statusPb = load(`${GENERATED}/status_pb.js`) as StatusPb;
+export const structPb = load('google-protobuf/google/protobuf/struct_pb.js') as StructPb;
+export const emptyPb = load('google-protobuf/google/protobuf/empty_pb.js') as EmptyPb;
+export const anyPb = load('google-protobuf/google/protobuf/any_pb.js') as AnyPb;
 
 function service(file: string, name: string): ServiceDefinition {
-  const definition = (require(`${GENERATED}/${file}`) as Record<string, ServiceDefinition | undefined>)[name];
+  const definition = (load(`${GENERATED}/${file}`) as Record<string, ServiceDefinition | undefined>)[name];
   if (definition === undefined) throw new TypeError(`${GENERATED}/${file} has no ${name}`);
   return definition;
 }

@@ -10,7 +10,8 @@ import { openStore, type Store } from '../../store/index.js';
 
 export const ADMIN_PASSWORD = 'grpc-admin-secret';
 const fixtures = fileURLToPath(new URL('../../../test/grpc/fixtures/', import.meta.url));
-export const CA_FILE = `${fixtures}localhost.crt`;
+/** The test CA that signed the server's certificate (test/grpc/fixtures/README.md). */
+export const CA_FILE = `${fixtures}ca.crt`;
 
 export interface GrpcRunning {
   readonly port: number;
@@ -36,7 +37,7 @@ export async function startGrpcServer(): Promise<GrpcRunning> {
     port: 0,
     auth: { adminPassword: ADMIN_PASSWORD },
     log: () => {},
-    grpc: { tls: { key: readFileSync(`${fixtures}localhost.key`), cert: readFileSync(CA_FILE) } },
+    grpc: { tls: { key: readFileSync(`${fixtures}server.key`), cert: readFileSync(`${fixtures}server.crt`) } },
   });
   const address = await server.listen();
   const clients: EventStoreDBClient[] = [];
@@ -61,18 +62,4 @@ export async function startGrpcServer(): Promise<GrpcRunning> {
   };
 }
 
-export async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x))}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of iterable) out.push(x);
-  return out;
-}
+export { collect, until } from './waiting.js';
