@@ -448,7 +448,7 @@ export class ProjectionRunner {
     this.#timers = flush.timers;
     this.#wm = flush.wm;
     this.#maxT = flush.maxT;
-    let pages: [string, unknown][][] = [];
+    let pages: StatePage[] = [];
     if (persisted) {
       const produces = this.#definition?.producesResults === true;
       const main = this.#definition?.resultStreamName ?? resultStream(c.name);
@@ -458,7 +458,7 @@ export class ProjectionRunner {
       // put them over newer states of later batches, already processed while this commit waited.)
       if (flush.parts.length > STATE_PAGE_THRESHOLD) pages = statePages(flush.parts);
       const partitionStreams: string[] = [];
-      for (const page of pages) add(statePagesStream(c.name), { type: STATE_PAGE_TYPE, data: page, metadata: { ...tag, $e: c.epoch } });
+      for (const page of pages) add(statePagesStream(c.name), { type: STATE_PAGE_TYPE, data: Buffer.from(page.json), isJson: true, metadata: { ...tag, $e: c.epoch } });
       for (const part of flush.parts) {
         const [key, state] = part;
         if (pages.length === 0) {
@@ -524,7 +524,7 @@ export class ProjectionRunner {
         const pagesAt = list.findIndex((w) => w.streamId === statePagesStream(c.name));
         const first = Number(results[pagesAt]!.nextExpectedRevision) - pages.length + 1;
         pages.forEach((page, i) => {
-          for (const [key] of page) this.#where.set(key, first + i);
+          for (const key of page.keys) this.#where.set(key, first + i);
         });
       }
       if (persisted) for (const part of flush.parts) if (pages.length === 0) this.#where.set(part[0], STREAM);
@@ -721,23 +721,33 @@ const STATE_PAGE_THRESHOLD = 32;
 /** A page's states are kept well under the store's default event size limit (1 MiB). */
 const STATE_PAGE_BYTES = 512 * 1024;
 
-/** The changed states as pages of `[key, state]` pairs, each page's JSON under `STATE_PAGE_BYTES` (a larger state gets a page of its own). */
-function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]): [string, unknown][][] {
-  const pages: [string, unknown][][] = [];
-  let page: [string, unknown][] = [];
+/** The changed states as pages of `[key, state]` pairs, each page's JSON under `STATE_PAGE_BYTES` (a larger state gets a page of its own), written as JSON bytes. */
+function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]): StatePage[] {
+  const pages: StatePage[] = [];
+  let keys: string[] = [];
+  let texts: string[] = [];
   let bytes = 0;
   for (const [key, state] of parts) {
-    const size = key.length + (JSON.stringify(state) ?? 'null').length + 8;
-    if (page.length > 0 && bytes + size > STATE_PAGE_BYTES) {
-      pages.push(page);
-      page = [];
+    // Each pair is serialised once: its length decides the page, and its text is the page's.
+    const text = `[${JSON.stringify(key)},${JSON.stringify(state) ?? 'null'}]`;
+    if (keys.length > 0 && bytes + text.length > STATE_PAGE_BYTES) {
+      pages.push({ keys, json: `[${texts.join(',')}]` });
+      keys = [];
+      texts = [];
       bytes = 0;
     }
-    page.push([key, state]);
-    bytes += size;
+    keys.push(key);
+    texts.push(text);
+    bytes += text.length + 1;
   }
-  if (page.length > 0) pages.push(page);
+  if (keys.length > 0) pages.push({ keys, json: `[${texts.join(',')}]` });
   return pages;
+}
+
+/** A page of partition states: its keys, and its JSON text `[[key, state], …]` as stored. */
+interface StatePage {
+  readonly keys: readonly string[];
+  readonly json: string;
 }
 
 function positionOf(item: BatchItem): bigint {
