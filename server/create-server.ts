@@ -52,7 +52,10 @@ export interface ServerOptions {
   readonly longPollMaxSeconds?: number;
   /** How long `close()` waits for in-flight requests before cutting connections. @defaultValue 10000 */
   readonly shutdownTimeoutMs?: number;
-  /** Memory for rendered immutable pages (0 turns the cache off). @defaultValue 64 MiB */
+  /**
+   * Memory for rendered immutable pages, plus a quarter of it for rendered entries (0 turns both
+   * caches off). @defaultValue 64 MiB
+   */
   readonly pageCacheBytes?: number;
   /** Close the store in `close()`. @defaultValue false (whoever opened it closes it) */
   readonly closeStore?: boolean;

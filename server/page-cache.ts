@@ -12,6 +12,8 @@ export interface CachedPage {
   readonly events: number;
   /** The oldest event number on the page: with $maxCount, the page holds while that is still visible. */
   readonly oldest: bigint;
+  /** For a page that is not immutable: the stream's last event number it was rendered at. */
+  readonly last?: bigint;
 }
 
 interface Slot {

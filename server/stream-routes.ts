@@ -10,7 +10,9 @@ import type { EventData, EventFilter, RecordedEvent } from '../store/types.js';
 import { SETTINGS_STREAM } from '../store/acl.js';
 import { entryJson, FEED_PAGE_SIZE, feedJson, formatPosition, parseAllPosition, parseEmbed, representationHash, streamUrl, type Embed, type FeedLink } from './atom-feed.js';
 import { badRequest, unsupportedMediaType } from './http-error.js';
-import { PageCache } from './page-cache.js';
+import { EntryCache } from './entry-cache.js';
+import { PageCache, type CachedPage } from './page-cache.js';
+import type { ServerMetrics } from './metrics.js';
 import { eventIdHeader, eventTypeHeader, expectedVersion, hardDelete, isEventId, longPollSeconds, resolveLinkTos } from './http-headers.js';
 import { authorize, baseUrl, negotiateAtom, streamParam, type AtomType, type ServerContext } from './server-context.js';
 
@@ -147,6 +149,17 @@ function representationOf(type: AtomType, embed: Embed, resolve: boolean): strin
   return REPRESENTATIONS.get(type)!.get(embed)![resolve ? 1 : 0];
 }
 
+/** Answers with a kept page: 304 when the client has it, else its bytes. */
+function sendKept(req: FastifyRequest, reply: FastifyReply, page: CachedPage, metricsOf: { metrics: ServerMetrics; started: number }): FastifyReply | undefined {
+  if (notModified(req, page.etag)) return reply.code(304).header('etag', page.etag).header('cache-control', page.cacheControl).header('vary', 'Accept').send();
+  const { metrics } = metricsOf;
+  metrics.readRequests++;
+  metrics.readEvents += page.events;
+  metrics.readLatency.observe((performance.now() - metricsOf.started) / 1e3);
+  reply.code(200).header('cache-control', page.cacheControl).header('etag', page.etag).header('vary', 'Accept').type(page.contentType).send(page.body);
+  return undefined;
+}
+
 function sendFeed(reply: FastifyReply, type: AtomType, feed: string, etag: string, cache: string): FastifyReply {
   return reply.code(200).header('cache-control', cache).header('etag', etag).header('vary', 'Accept').type(`${type}; charset=utf-8`).send(feed);
 }
@@ -154,6 +167,10 @@ function sendFeed(reply: FastifyReply, type: AtomType, feed: string, etag: strin
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, options: { pageCacheBytes: number }): void {
   const { store, metrics } = ctx;
   const pages = new PageCache(options.pageCacheBytes);
+  // The latest render of pages that are not immutable yet, each valid while its stream's last event is the same.
+  const recentPages = new PageCache(options.pageCacheBytes / 4);
+  // Entry texts are a quarter of the budget of whole pages: a page is twenty of them and more.
+  const entries = new EntryCache(options.pageCacheBytes / 4);
 
   // Hot paths send and resolve to nothing: resolving to the reply (a thenable) costs fastify
   // extra turns of the microtask queue per request.
@@ -242,17 +259,15 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     const representation = representationOf(type, embed, resolve);
     const { metadata, metastreamRevision } = await store.getStreamMetadata(streamId);
     // Pages of a stream with $maxAge change as time passes, so they are never kept.
-    const cacheKey = from === 'head' || metadata.maxAge !== undefined ? undefined : `${base}\n${streamId}\n${from}\n${direction}\n${count}\n${representation}\n${metastreamRevision ?? -1n}`;
+    const pageKey = metadata.maxAge !== undefined ? undefined : `${base}\n${streamId}\n${from}\n${direction}\n${count}\n${representation}\n${metastreamRevision ?? -1n}`;
+    const cacheKey = from === 'head' ? undefined : pageKey;
     const cached = cacheKey === undefined ? undefined : pages.get(cacheKey);
     // With $maxCount, a kept page holds only while the stream's growth has not truncated its oldest event away.
-    if (cached !== undefined && (metadata.maxCount === undefined || cached.oldest > last - BigInt(metadata.maxCount))) {
-      if (notModified(req, cached.etag)) return reply.code(304).header('etag', cached.etag).header('cache-control', cached.cacheControl).header('vary', 'Accept').send();
-      metrics.readRequests++;
-      metrics.readEvents += cached.events;
-      metrics.readLatency.observe((performance.now() - started) / 1e3);
-      reply.code(200).header('cache-control', cached.cacheControl).header('etag', cached.etag).header('vary', 'Accept').type(cached.contentType).send(cached.body);
-      return undefined;
-    }
+    if (cached !== undefined && (metadata.maxCount === undefined || cached.oldest > last - BigInt(metadata.maxCount))) return sendKept(req, reply, cached, { metrics, started });
+    // A page that can still change (the head page, mostly) is the same page while the stream has not moved.
+    const recentKey = pageKey === undefined ? undefined : `${pageKey}\n${isHead}`;
+    const recent = recentKey === undefined ? undefined : recentPages.get(recentKey);
+    if (recent !== undefined && recent.last === last) return sendKept(req, reply, recent, { metrics, started });
     const url = streamUrl(base, streamId);
     let etag = `"${last};${representation}"`;
     const start = from === 'head' ? last : from;
@@ -280,13 +295,20 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     metrics.readEvents += events.length;
     const feed = feedJson(
       { title: `Event stream '${streamId}'`, id: url, updated: (events[0]?.created ?? new Date()).toISOString(), streamId, headOfStream, selfUrl: links[0]!.uri, eTag: etag, links },
-      events.map((e) => entryJson(base, e, embed)),
+      events.map((e) => entries.text(base, e, embed)),
     );
     metrics.readLatency.observe((performance.now() - started) / 1e3);
     if (immutable && cacheKey !== undefined && oldest !== undefined) {
       const body = Buffer.from(feed);
       const contentType = `${type}; charset=utf-8`;
       pages.set(cacheKey, { body, etag, cacheControl: cache, contentType, events: events.length, oldest });
+      return reply.code(200).header('cache-control', cache).header('etag', etag).header('vary', 'Accept').type(contentType).send(body);
+    }
+    // Not kept: an empty page (its `updated` is now), and a page of resolved links (their targets can go away).
+    if (recentKey !== undefined && oldest !== undefined && !events.some((e) => e.type === '$>' || e.link !== undefined)) {
+      const body = Buffer.from(feed);
+      const contentType = `${type}; charset=utf-8`;
+      recentPages.set(recentKey, { body, etag, cacheControl: cache, contentType, events: events.length, oldest, last });
       return reply.code(200).header('cache-control', cache).header('etag', etag).header('vary', 'Accept').type(contentType).send(body);
     }
     return sendFeed(reply, type, feed, etag, cache);
@@ -334,7 +356,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
     metrics.readEvents += events.length;
     const feed = feedJson(
       { title: 'All events', id: url, updated: (events[0]?.created ?? new Date()).toISOString(), headOfStream, selfUrl: links[0]!.uri, eTag: etag, links },
-      events.map((e) => entryJson(base, e, embed)),
+      events.map((e) => entries.text(base, e, embed)),
     );
     metrics.readLatency.observe((performance.now() - started) / 1e3);
     return sendFeed(reply, type, feed, etag, cache);

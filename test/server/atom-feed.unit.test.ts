@@ -1,7 +1,8 @@
 // The Atom feed text written by hand must be the very bytes JSON.stringify gives for the feed and
-// entry objects: same keys, same order, same omissions, same escaping.
+// entry objects: same keys, same order, same omissions, same escaping; kept entry texts are those bytes.
 import { expect } from '../support/chai.js';
 import { entry, entryJson, feedJson, type Embed, type Feed } from '../../server/atom-feed.js';
+import { EntryCache } from '../../server/entry-cache.js';
 import { openStore } from '../../store/index.js';
 import type { RecordedEvent, Store } from '../../store/types.js';
 
@@ -50,5 +51,42 @@ describe('Atom feed text', () => {
     expect(feedJson({ title: 'All events', id: BASE, updated: new Date(0).toISOString(), headOfStream: true, selfUrl: BASE, eTag: '"0;1"', links: [] }, [])).to.equal(
       JSON.stringify({ title: 'All events', id: BASE, updated: new Date(0).toISOString(), author: { name: 'EventStore' }, headOfStream: true, selfUrl: BASE, eTag: '"0;1"', links: [], entries: [] }),
     );
+  });
+});
+
+describe('EntryCache', () => {
+  let store: Store;
+  before(async () => {
+    store = await openStore('memory:');
+  });
+  after(async () => {
+    await store.close();
+  });
+
+  async function read(stream: string, resolveLinks = false): Promise<RecordedEvent[]> {
+    const out: RecordedEvent[] = [];
+    for await (const e of store.readStream(stream, { resolveLinks })) out.push(e);
+    return out;
+  }
+
+  it('gives the text entryJson writes, again from a fresh read of the same events, within a small budget', async () => {
+    await store.appendToStream('kept', Array.from({ length: 50 }, (_, i) => ({ type: 'T', data: { i } })));
+    const cache = new EntryCache(40_000);
+    for (let round = 0; round < 2; round++) {
+      for (const embed of EMBEDS) for (const e of await read('kept')) expect(cache.text(BASE, e, embed)).to.equal(entryJson(BASE, e, embed));
+    }
+  });
+
+  it('renders a resolved link afresh, since its target can go away', async () => {
+    await store.appendToStream('target', [{ type: 'T', data: { v: 1 } }]);
+    await store.appendToStream('linker', [{ type: '$>', data: new TextEncoder().encode('0@target'), isJson: false }]);
+    const cache = new EntryCache(1 << 20);
+    const [resolved] = await read('linker', true);
+    expect(cache.text(BASE, resolved!, 'body')).to.contain('"eventType":"T"');
+    await store.deleteStream('target');
+    const [dangling] = await read('linker', true);
+    const text = cache.text(BASE, dangling!, 'body');
+    expect(text).to.equal(entryJson(BASE, dangling!, 'body'));
+    expect(text).to.contain('"eventType":"$>"');
   });
 });

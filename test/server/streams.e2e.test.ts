@@ -284,6 +284,17 @@ describe('HTTP stream API', () => {
       expect([after[0], after.at(-1)]).to.deep.equal(['34@capped', '15@capped']);
     });
 
+    it('answers a head page read again with the new event once the stream has moved, and after a metadata change', async () => {
+      await appendBatch(s.url, 'polled', batch('A', 'B'));
+      const titles = async (path: string) => ((await feed(s.url, path)).body as { entries: Array<{ title: string }> }).entries.map((e) => e.title);
+      expect(await titles('/streams/polled')).to.deep.equal(['1@polled', '0@polled']);
+      expect(await titles('/streams/polled')).to.deep.equal(['1@polled', '0@polled']);
+      await appendBatch(s.url, 'polled', batch('C'));
+      expect(await titles('/streams/polled')).to.deep.equal(['2@polled', '1@polled', '0@polled']);
+      await call(s.url, '/streams/polled/metadata', { headers: { 'content-type': 'application/json' }, body: { $tb: 2 } });
+      expect(await titles('/streams/polled')).to.deep.equal(['2@polled']);
+    });
+
     it('caches the head page for $cacheControl seconds when the metadata says so', async () => {
       await appendBatch(s.url, 'cache-control', batch('A'));
       await call(s.url, '/streams/cache-control/metadata', { headers: { 'content-type': 'application/json' }, body: { $cacheControl: 15 } });
