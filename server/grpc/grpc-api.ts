@@ -4,13 +4,15 @@
 import { readFileSync } from 'node:fs';
 import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { toGrpcFailure, type GrpcContext } from './call-context.js';
+import { isTelltaleError } from '../../store/errors.js';
+import { GrpcFailure, toGrpcFailure, type GrpcContext } from './call-context.js';
 import { gossipService, serverFeaturesService } from './cluster-services.js';
 import { GrpcServer, type ServiceDefinition, type ServiceImplementation } from './grpc-server.js';
 import { persistentSubscriptionsService } from './persistent-subscriptions-service.js';
 import { projectionsService } from './projections-service.js';
 import { services } from './protocol.js';
 import { shareHttpPort } from './shared-port.js';
+import { status } from './status.js';
 import { streamsDefinition, streamsService } from './streams-service.js';
 import { usersService } from './users-service.js';
 
@@ -44,7 +46,12 @@ const MAX_MESSAGE_BYTES = 17 * 1024 * 1024;
 
 export function createGrpcApi(ctx: GrpcContext, options: GrpcOptions = {}): GrpcApi {
   const tls = options.tls ?? tlsFromEnvironment();
-  const server = new GrpcServer({ maxMessageBytes: MAX_MESSAGE_BYTES, translate: (e) => toGrpcFailure(e, ctx.log) });
+  const server = new GrpcServer({
+    maxMessageBytes: MAX_MESSAGE_BYTES,
+    translate: (e) => toGrpcFailure(e, ctx.log),
+    // The caller sent bytes that are not the request: our decoders say why (INVALID_ARGUMENT), and so does the generated code.
+    translateDecodeError: (e) => (isTelltaleError(e) ? toGrpcFailure(e, ctx.log) : new GrpcFailure(status.INVALID_ARGUMENT, `The request could not be decoded: ${(e as Error)?.message ?? String(e)}`)),
+  });
   const served: Array<{ definition: ServiceDefinition; implementation: ServiceImplementation }> = [
     { definition: streamsDefinition(services.streams), implementation: streamsService(ctx) },
     { definition: services.persistentSubscriptions, implementation: persistentSubscriptionsService(ctx) },

@@ -5,7 +5,7 @@
 // object-mode streams between the socket and a handler: a BatchAppend request goes from the DATA
 // chunk to the decoder to the store, and its response from the encoder into the one buffer the
 // call writes per turn of the event loop.
-import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { constants, createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { GrpcFailure } from './grpc-failure.js';
 import { respondWithStatus, ServerCall, type MethodDefinition } from './server-call.js';
@@ -25,6 +25,8 @@ export interface GrpcServerOptions {
   readonly maxMessageBytes: number;
   /** Turns what a handler throws into a status. */
   readonly translate: (e: unknown) => GrpcFailure;
+  /** Turns a request that does not decode into a status. */
+  readonly translateDecodeError: (e: unknown) => GrpcFailure;
 }
 
 /**
@@ -128,12 +130,12 @@ export class GrpcServer {
     const contentType = headers['content-type'] ?? '';
     if (!contentType.startsWith('application/grpc')) {
       if (!stream.headersSent && !stream.destroyed) stream.respond({ ':status': 415 }, { endStream: true });
+      if (!stream.readableEnded) stream.close(constants.NGHTTP2_NO_ERROR);
       return;
     }
     const entry = this.#methods.get(path);
     if (entry === undefined) {
       respondWithStatus(stream, status.UNIMPLEMENTED, `The server does not implement the method ${path}`);
-      stream.resume();
       return;
     }
     const { definition, handler } = entry;

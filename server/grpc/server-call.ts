@@ -5,7 +5,7 @@
 // become one DATA frame), then the status as trailers, or as a trailers-only response when no
 // message was sent (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md).
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { constants as http2, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { ProtoWriter } from './codec.js';
 import { GrpcFailure } from './grpc-failure.js';
@@ -24,8 +24,8 @@ export interface MethodDefinition {
 export interface CallSettings {
   /** Largest message accepted, after decompression. */
   readonly maxMessageBytes: number;
-  /** Turns a decoding failure into the status the client gets. */
-  readonly translate: (e: unknown) => GrpcFailure;
+  /** Turns a request that does not decode into the status the client gets. */
+  readonly translateDecodeError: (e: unknown) => GrpcFailure;
 }
 
 const RESPONSE_HEADERS: OutgoingHttpHeaders = {
@@ -65,6 +65,7 @@ function statusHeaders(code: Status, message: string, metadata: Readonly<Record<
 export function respondWithStatus(stream: ServerHttp2Stream, code: Status, message: string): void {
   if (stream.destroyed || stream.headersSent) return;
   stream.respond({ ...RESPONSE_HEADERS, ...statusHeaders(code, message, {}) }, TRAILERS_ONLY);
+  if (!stream.readableEnded) stream.close(http2.NGHTTP2_NO_ERROR);
 }
 
 /**
@@ -96,7 +97,10 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
   #requests = 0;
   #onRequest: (() => void) | undefined;
   readonly #flush = () => this.#flushNow();
-  readonly #sendTrailers = () => this.#stream.sendTrailers(this.#trailers);
+  readonly #sendTrailers = () => {
+    this.#stream.sendTrailers(this.#trailers);
+    this.#stopReading();
+  };
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodDefinition, settings: CallSettings) {
     super();
@@ -198,6 +202,7 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     if (!this.#headersSent && out === undefined) {
       this.#headersSent = true;
       stream.respond({ ...RESPONSE_HEADERS, ...trailers }, TRAILERS_ONLY);
+      this.#stopReading();
       return;
     }
     this.#trailers = trailers;
@@ -271,6 +276,14 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     }
   }
 
+  /**
+   * After the status, a client still sending is told to stop (RST_STREAM with NO_ERROR, sent once
+   * the response is out), as gRPC servers do; otherwise its side of the stream stays open.
+   */
+  #stopReading(): void {
+    if (!this.#stream.readableEnded && !this.#stream.destroyed) this.#stream.close(http2.NGHTTP2_NO_ERROR);
+  }
+
   #acceptable(length: number): boolean {
     if (length <= this.#settings.maxMessageBytes) return true;
     this.fail(new GrpcFailure(status.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.#settings.maxMessageBytes})`));
@@ -283,7 +296,7 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
       if (compressed) bytes = this.#decompress(bytes);
       request = this.#method.requestDeserialize(bytes) as Req;
     } catch (e) {
-      this.fail(e instanceof GrpcFailure ? e : this.#settings.translate(e));
+      this.fail(e instanceof GrpcFailure ? e : this.#settings.translateDecodeError(e));
       return;
     }
     this.#requests++;
