@@ -151,6 +151,15 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     return !this.needsDrain;
   }
 
+  /** Stops taking request messages from the client (HTTP/2 flow control then holds it back) until `resumeRequests`. */
+  pauseRequests(): void {
+    this.#stream.pause();
+  }
+
+  resumeRequests(): void {
+    if (this.#stream.isPaused()) this.#stream.resume();
+  }
+
   /** Ends the call with status OK after the messages written so far. */
   end(): void {
     this.#finish(status.OK, '', {});

@@ -315,9 +315,11 @@ export function streamsService(ctx: GrpcContext): ServiceImplementation {
     };
     const respond = (correlation: Uint8Array | undefined, current: Pending, result: BatchAppendResult) => {
       inFlight--;
-      call.writeWith((w) => writeBatchAppendResp(w, correlation, result, current.identifier, current.expected));
+      // A client that does not read its responses gets no more appends taken from it until it does.
+      if (!call.writeWith((w) => writeBatchAppendResp(w, correlation, result, current.identifier, current.expected)) && call.open) call.pauseRequests();
       maybeEnd();
     };
+    call.on('drain', () => call.resumeRequests());
     call.on('data', (req: BatchAppendRequest) => {
       const correlation = req.correlation;
       let current: Pending | undefined;
