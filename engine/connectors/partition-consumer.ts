@@ -81,6 +81,11 @@ export interface PartitionConsumerOptions<S, R extends OffsetRecord = KafkaRecor
   readonly maxBytesPerPartition?: number;
   /** @defaultValue 4 MiB */
   readonly maxBytesPerFetch?: number;
+  /**
+   * Least time between two Kafka offset commits (each follows a store commit; stopping commits what
+   * is owed at once). 0 commits after every store commit. @defaultValue 200
+   */
+  readonly offsetCommitIntervalMs?: number;
   /** How soon the group notices a dead member and moves its partitions. @defaultValue 30000 */
   readonly sessionTimeoutMs?: number;
   /** @defaultValue 3000 */
@@ -279,14 +284,27 @@ export async function startPartitionConsumer<S, R extends OffsetRecord = KafkaRe
     return [...work.values()];
   };
 
-  // ---- Kafka offset commits: after the store commit, off the critical path, latest offset wins
+  // ---- Kafka offset commits: after the store commit, off the critical path, latest offset wins,
+  // at most one per `offsetCommitIntervalMs`. The store checkpoint is where a partition resumes;
+  // Kafka's offset only saves a new owner from fetching what the checkpoint then skips. Committing
+  // it after every store commit (a hundred a second at a steady rate) made the broker write to
+  // __consumer_offsets as often, on CPU the pipeline itself needs.
   const toCommit = new Map<number, bigint>();
   let committingOffsets: Promise<void> | undefined;
+  let coolingDown: NodeJS.Timeout | undefined;
+  const offsetInterval = options.offsetCommitIntervalMs ?? 200;
   const commitOffsets = (): Promise<void> => {
-    if (committingOffsets !== undefined || toCommit.size === 0 || source === undefined) return committingOffsets ?? Promise.resolve();
+    if (committingOffsets !== undefined || coolingDown !== undefined || toCommit.size === 0 || source === undefined) return committingOffsets ?? Promise.resolve();
     const offsets = [...toCommit].filter(([p]) => assignedSet.has(p)).map(([partition, offset]) => ({ partition, offset }));
     toCommit.clear();
     if (offsets.length === 0) return Promise.resolve();
+    if (offsetInterval > 0) {
+      coolingDown = setTimeout(() => {
+        coolingDown = undefined;
+        void commitOffsets();
+      }, offsetInterval);
+      coolingDown.unref();
+    }
     committingOffsets = source
       .commitOffsets(offsets)
       .catch((e: unknown) => logger.warn('committing offsets to Kafka failed (the store checkpoint still holds them)', { topic, error: (e as Error).message }))
@@ -295,6 +313,21 @@ export async function startPartitionConsumer<S, R extends OffsetRecord = KafkaRe
         if (toCommit.size > 0) void commitOffsets();
       });
     return committingOffsets;
+  };
+  /** Commits every offset still owed to Kafka, now (when stopping). */
+  const flushOffsets = async (): Promise<void> => {
+    clearTimeout(coolingDown);
+    coolingDown = undefined;
+    for (;;) {
+      if (committingOffsets !== undefined) await committingOffsets;
+      else if (toCommit.size > 0 && source !== undefined) {
+        clearTimeout(coolingDown);
+        coolingDown = undefined;
+        await commitOffsets();
+      } else break;
+    }
+    clearTimeout(coolingDown);
+    coolingDown = undefined;
   };
 
   /** Folds and commits one take: every partition's output and checkpoint in one atomic append. */
@@ -427,7 +460,7 @@ export async function startPartitionConsumer<S, R extends OffsetRecord = KafkaRe
         stopping = true;
         wake();
         await loopDone;
-        await commitOffsets();
+        await flushOffsets();
         await started.stop();
       })()),
   };
