@@ -6,7 +6,8 @@
 // A batch is a count (u32) and then, per record:
 //   u32 offset low, u32 offset high, u8 flags (1 has metadata, 2 same type as the record before),
 //   u8 rejection reason (0 none, else 1 + index in REASONS), u16 stream bytes, u16 type bytes,
-//   u8 id bytes, u32 data bytes, u32 metadata bytes, then stream, type, id, data, metadata.
+//   u8 id bytes, u32 data bytes, u32 metadata bytes, f64 timestamp, then stream, type, id, data,
+//   metadata.
 // Data is always JSON text (a value is serialised once, in the fetch thread).
 import type { KafkaMessage } from 'kafkajs';
 import type { EventData } from '../../store/types.js';
@@ -22,12 +23,16 @@ export interface IngestRecord extends EventData {
   readonly streamId: string;
   /** Why the record was dead-lettered; undefined when it became an event. */
   readonly rejected: RejectionReason | undefined;
+  /** UTF-8 JSON text, the event's or the dead letter's. */
+  readonly data: Uint8Array;
+  /** The record's timestamp (ms). */
+  readonly timestamp: number;
 }
 
 const REASONS: readonly RejectionReason[] = ['no-value', 'not-json', 'too-large', 'missing-field', 'invalid-stream-name', 'invalid-event-type'];
 const FLAG_METADATA = 1;
 const FLAG_SAME_TYPE = 2;
-const FIXED_BYTES = 4 + 4 + 1 + 1 + 2 + 2 + 1 + 4 + 4;
+const FIXED_BYTES = 4 + 4 + 1 + 1 + 2 + 2 + 1 + 4 + 4 + 8;
 const TWO_32 = 2 ** 32;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Below this a high word makes an offset a safe integer as a number. */
@@ -39,10 +44,12 @@ export function mapMessages(mapper: RecordMapper, topic: string, partition: numb
   for (let i = 0; i < messages.length; i++) {
     const record = toKafkaRecord(topic, partition, messages[i]!);
     const mapped = mapper.map(record);
-    const { id, type, data, isJson, metadata } = mapped.event;
+    const { id, type, data, metadata } = mapped.event;
+    // Data is JSON bytes in every ingest record, as it is after crossing from the fetch thread.
+    const bytes = data instanceof Uint8Array ? data : Buffer.from(JSON.stringify(data), 'utf8');
     // One literal shape for every record (as decodeMappedBatch builds them): spreads would make
     // objects of many shapes, and every loop over them slower.
-    out[i] = { id, type, data, isJson, metadata, offset: record.offset, streamId: mapped.streamId, rejected: mapped.kind === 'rejected' ? mapped.reason : undefined };
+    out[i] = { id, type, data: bytes, isJson: true, metadata, offset: record.offset, streamId: mapped.streamId, rejected: mapped.kind === 'rejected' ? mapped.reason : undefined, timestamp: record.timestamp };
   }
   return out;
 }
@@ -125,6 +132,7 @@ export function encodeMappedMessages(mapper: RecordMapper, topic: string, partit
     out[head + 14] = id;
     out.writeUInt32LE(d, head + 15);
     out.writeUInt32LE(m, head + 19);
+    out.writeDoubleLE(record.timestamp, head + 23);
   }
   w.buf.writeUInt32LE(messages.length, 0);
   // The whole allocation is transferred; what follows the records is never read.
@@ -153,6 +161,7 @@ export function decodeMappedBatch(buffer: ArrayBuffer): IngestRecord[] {
     const idLength = buf[p + 14]!;
     const d = buf.readUInt32LE(p + 15);
     const m = buf.readUInt32LE(p + 19);
+    const timestamp = buf.readDoubleLE(p + 23);
     p += FIXED_BYTES;
     const streamId = buf.toString('utf8', p, p + s);
     p += s;
@@ -165,7 +174,7 @@ export function decodeMappedBatch(buffer: ArrayBuffer): IngestRecord[] {
     const metadata = (flags & FLAG_METADATA) === 0 ? undefined : new Uint8Array(buffer, p, m);
     p += m;
     const offset = high < SAFE_HIGH ? BigInt(high * TWO_32 + low) : (BigInt(high) << 32n) | BigInt(low);
-    out[i] = { id, type, data, isJson: true, metadata, offset, streamId, rejected: reason === 0 ? undefined : REASONS[reason - 1] };
+    out[i] = { id, type, data, isJson: true, metadata, offset, streamId, rejected: reason === 0 ? undefined : REASONS[reason - 1], timestamp };
   }
   return out;
 }

@@ -234,8 +234,9 @@ function acceptor(d: SourceDefinition): (e: WorkerEvent) => boolean {
  * position a stored event would have are not known here: both are the record's Kafka offset.
  */
 function toBatchItem(e: WorkerEvent): BatchItem {
-  const metadataBytes = Buffer.from(JSON.stringify(e.metadata));
-  const dataBytes = Buffer.from(JSON.stringify(e.data ?? null));
+  // An event that carries its JSON bytes is not parsed here: the isolate parses the bodies it reads.
+  const metadataBytes = e.metadataBytes ?? Buffer.from(JSON.stringify(e.metadata));
+  const dataBytes = e.dataBytes ?? Buffer.from(JSON.stringify(e.data ?? null));
   const event: RecordedEvent = {
     streamId: e.streamId,
     revision: e.offset,
@@ -243,8 +244,12 @@ function toBatchItem(e: WorkerEvent): BatchItem {
     id: e.id,
     type: e.type,
     isJson: true,
-    data: e.data,
-    metadata: e.metadata as Record<string, unknown>,
+    get data() {
+      return e.data;
+    },
+    get metadata() {
+      return e.metadata as Record<string, unknown>;
+    },
     dataBytes,
     metadataBytes,
     created: new Date(e.timestamp),

@@ -74,14 +74,21 @@ describe('startKafkaWorker (int)', function () {
       await store.close();
     });
 
-    const start = (name: string, groupId: string) =>
-      startKafkaWorker({ store, brokers: kafkaBrokers, topic, name, groupId, mapping: { stream: 'charges-{key}', type: 'Charged' }, processor: cardRule(`alerts-${name}`), sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, maxRecordsPerCommit: 200 });
+    const start = (name: string, groupId: string, fetchThread = false) =>
+      startKafkaWorker({ store, brokers: kafkaBrokers, topic, name, groupId, mapping: { stream: 'charges-{key}', type: 'Charged' }, processor: cardRule(`alerts-${name}`), sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, maxRecordsPerCommit: 200, fetchThread });
 
     it('one worker finds the alerts of a sequential fold of the input', async () => {
       workers.push(await start('single', topics.group('single')));
       await produceInput();
       await eventually('every partition is checkpointed at its end', () => allCheckpointed(store, 'single'), 60_000);
       expect(await alertsIn(store, 'alerts-single')).to.deep.equal(EXPECTED);
+    });
+
+    it('finds the same alerts when it fetches and maps on a thread of its own', async () => {
+      workers.push(await start('threaded', topics.group('threaded'), true));
+      await produceInput();
+      await eventually('every partition is checkpointed at its end', () => allCheckpointed(store, 'threaded'), 60_000);
+      expect(await alertsIn(store, 'alerts-threaded')).to.deep.equal(EXPECTED);
     });
 
     it('three workers in one group split the partitions and find exactly the same alerts', async () => {
