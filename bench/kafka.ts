@@ -1,5 +1,5 @@
 // `npm run bench -- kafka [--json] [--events 300000] [--partitions 6] [--backend file|memory]
-//  [--rate 10000] [--seconds 10] [--brokers host:port,…]`: Kafka against the real broker
+//  [--rate 10000] [--seconds 10] [--brokers host:port,…] [--only ingest,rules,latency]`: Kafka against the real broker
 // (`bash scripts/kafka.sh start`, or KAFKA_BROKERS / --brokers for a cluster of your own).
 //   (a) ingest: a pre-filled topic of ~120-byte JSON records read into the store by
 //       `startKafkaIngest`, next to a raw kafkajs consumer (eachBatch, no work) of the same topic
@@ -45,6 +45,7 @@ export async function run(options: BenchOptions): Promise<object> {
   const rate = flagNumber(options, 'rate', 10_000);
   const seconds = flagNumber(options, 'seconds', 10);
   const backend = options.flags.backend === 'memory' ? 'memory' : 'file';
+  const only = new Set(String(options.flags.only ?? 'ingest,rules,latency').split(','));
   const kafka = new Kafka({ clientId: 'telltale-bench', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -58,7 +59,30 @@ export async function run(options: BenchOptions): Promise<object> {
     return openStore(`file:${dir}`);
   };
 
+  const result: Record<string, unknown> = {
+    kafka: 'Apache Kafka 4.1.2 (KRaft, one node, same machine)',
+    store: backend === 'file' ? 'file: (log engine, fsync on commit)' : 'memory:',
+    partitions,
+  };
   try {
+    if (only.has('ingest') || only.has('rules')) await prefilled();
+    if (only.has('latency')) {
+      // (b) produce → alert latency at a steady rate
+      const latencyTopic = `telltale-bench-latency-${run}`;
+      await admin.createTopics({ topics: [{ topic: latencyTopic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+      topicsMade.push(latencyTopic);
+      const latencyStore = await openBenchStore();
+      result.latency = await produceToAlert(kafka, latencyStore, brokers, latencyTopic, rate, seconds, options.log);
+      await latencyStore.close();
+    }
+    return result;
+  } finally {
+    await admin.deleteTopics({ topics: topicsMade }).catch(() => undefined);
+    await admin.disconnect();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+
+  async function prefilled(): Promise<void> {
     // (a) ingest from a pre-filled topic
     const topic = `telltale-bench-ingest-${run}`;
     await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
@@ -80,54 +104,40 @@ export async function run(options: BenchOptions): Promise<object> {
       if (sends.length >= 8) await Promise.all(sends.splice(0));
     }
     await Promise.all(sends);
-
-    const raw = await rawConsume(kafka, topic, events);
-    options.log(`raw kafkajs consumer: ${Math.round(raw.eventsPerSecond)} records/s`);
-    const ingestStore = await openBenchStore();
-    const ingest = await timeIngest(ingestStore, brokers, topic, events);
-    await ingestStore.close();
-    options.log(`ingest into ${backend}: ${Math.round(ingest.eventsPerSecond)} events/s`);
-    const rulesStore = await openBenchStore();
-    const rules = await timeRules(rulesStore, brokers, topic, events);
-    await rulesStore.close();
-    options.log(`JS rule worker into ${backend}: ${Math.round(rules.eventsPerSecond)} events/s, ${rules.alerts} alerts`);
-
-    // (b) produce → alert latency at a steady rate
-    const latencyTopic = `telltale-bench-latency-${run}`;
-    await admin.createTopics({ topics: [{ topic: latencyTopic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
-    topicsMade.push(latencyTopic);
-    const latencyStore = await openBenchStore();
-    const latency = await produceToAlert(kafka, latencyStore, brokers, latencyTopic, rate, seconds, options.log);
-    await latencyStore.close();
     await producer.disconnect();
 
-    return {
-      kafka: 'Apache Kafka 4.1.2 (KRaft, one node, same machine)',
-      store: backend === 'file' ? 'file: (log engine, fsync on commit)' : 'memory:',
-      partitions,
-      ingest: {
+    if (only.has('ingest')) {
+      const raw = await rawConsume(kafka, topic, events);
+      options.log(`raw kafkajs consumer: ${Math.round(raw.eventsPerSecond)} records/s`);
+      const ingestStore = await openBenchStore();
+      const ingest = await timeIngest(ingestStore, brokers, topic, events);
+      await ingestStore.close();
+      options.log(`ingest into ${backend}: ${Math.round(ingest.eventsPerSecond)} events/s`);
+      result.ingest = {
         events,
         recordBytes: bytes,
-        raw: { seconds: round(raw.seconds, 2), eventsPerSecond: Math.round(raw.eventsPerSecond) },
+        raw: { seconds: round(raw.seconds, 2), eventsPerSecond: Math.round(raw.eventsPerSecond), cpuMicrosPerEvent: round(raw.cpuMicrosPerEvent) },
         telltale: { seconds: round(ingest.seconds, 2), eventsPerSecond: Math.round(ingest.eventsPerSecond), partitionCommits: ingest.commits, cpuMicrosPerEvent: round(ingest.cpuMicrosPerEvent) },
         ratioToRaw: round(ingest.eventsPerSecond / raw.eventsPerSecond, 2),
-      },
-      rules: { rule: 'a 3-step pattern per card (patterns/), fromAll', seconds: round(rules.seconds, 2), eventsPerSecond: Math.round(rules.eventsPerSecond), alerts: rules.alerts, cpuMicrosPerEvent: round(rules.cpuMicrosPerEvent) },
-      latency,
-    };
-  } finally {
-    await admin.deleteTopics({ topics: topicsMade }).catch(() => undefined);
-    await admin.disconnect();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+      };
+    }
+    if (only.has('rules')) {
+      const rulesStore = await openBenchStore();
+      const rules = await timeRules(rulesStore, brokers, topic, events);
+      await rulesStore.close();
+      options.log(`JS rule worker into ${backend}: ${Math.round(rules.eventsPerSecond)} events/s, ${rules.alerts} alerts`);
+      result.rules = { rule: 'a 3-step pattern per card (patterns/), fromAll', seconds: round(rules.seconds, 2), eventsPerSecond: Math.round(rules.eventsPerSecond), alerts: rules.alerts, cpuMicrosPerEvent: round(rules.cpuMicrosPerEvent) };
+    }
   }
 }
 
 /** The limit: a kafkajs consumer that only counts what it receives. */
-async function rawConsume(kafka: Kafka, topic: string, events: number): Promise<Figures> {
+async function rawConsume(kafka: Kafka, topic: string, events: number): Promise<Figures & { cpuMicrosPerEvent: number }> {
   const consumer = kafka.consumer({ groupId: `${topic}-raw`, maxBytesPerPartition: 4 * 1024 * 1024 });
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   let received = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await new Promise<void>((resolve) => {
     void consumer.run({
@@ -139,8 +149,9 @@ async function rawConsume(kafka: Kafka, topic: string, events: number): Promise<
     });
   });
   const secondsTaken = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   await consumer.disconnect();
-  return { seconds: secondsTaken, eventsPerSecond: events / secondsTaken };
+  return { seconds: secondsTaken, eventsPerSecond: events / secondsTaken, cpuMicrosPerEvent: (used.user + used.system) / events };
 }
 
 async function timeIngest(store: Store, brokers: string[], topic: string, events: number): Promise<Figures & { commits: number; cpuMicrosPerEvent: number }> {
