@@ -1,4 +1,4 @@
-// `npm run bench -- grpc [--json] [--rounds N] [--duration S] [--warmup S] [--concurrency N] [--batch N] [--store memory:|file:DIR] [--only single,batch,read] [--profile DIR]`
+// `npm run bench -- grpc [--json] [--rounds N] [--duration S] [--warmup S] [--concurrency N] [--batch N] [--store memory:|file:DIR] [--only single,batch,read] [--profile DIR] [--server-build DIR]`
 //
 // Event Store's gRPC API against a server in a child process (so that load generators and server
 // do not share an event loop, and each process's CPU time is its own; `--profile DIR` runs the
@@ -15,12 +15,15 @@
 // the load generator: a shared machine's load moves throughput far more than it moves CPU time,
 // and 1e6 / µs is the rate one core would sustain.
 // The server runs without authentication (`insecure`), so both protocols go in plain text with no
-// credential check: the figures compare the protocols, not TLS.
+// credential check: the figures compare the protocols, not TLS. `--server-build DIR` runs the
+// server from another build's output directory (its bench/grpc.js), for before/after figures
+// from one bench.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { connect as connectHttp2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
@@ -158,9 +161,12 @@ interface Child {
   readonly port: number;
 }
 
+/** Set by `--server-build`: the build whose server the children run. */
+let serverScript = fileURLToPath(import.meta.url);
+
 function startChild(storeUrl: string, profileDir: string | undefined): Promise<Child> {
   const execArgv = ['--no-node-snapshot', ...(profileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
-  const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, TELLTALE_BENCH_GRPC_CHILD: storeUrl }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(serverScript, [], { env: { ...process.env, TELLTALE_BENCH_GRPC_CHILD: storeUrl }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('message', (m) => resolve({ child, ...(m as { url: string; port: number }) }));
     child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
@@ -231,7 +237,8 @@ export async function run(options: BenchOptions): Promise<object> {
   const profileDir = typeof options.flags.profile === 'string' ? options.flags.profile : undefined;
   const only = typeof options.flags.only === 'string' ? new Set(options.flags.only.split(',')) : undefined;
   const runs = (name: string) => only === undefined || only.has(name);
-  const figures: Record<string, unknown> = { settings: { store: storeUrl, concurrency, batch, duration, warmup, rounds, readEvents } };
+  if (typeof options.flags['server-build'] === 'string') serverScript = join(options.flags['server-build'], 'bench', 'grpc.js');
+  const figures: Record<string, unknown> = { settings: { store: storeUrl, concurrency, batch, duration, warmup, rounds, readEvents, server: serverScript } };
   const loadAverage: number[] = [load()];
   const { openStore } = await import('../store/index.js');
   let storeRound = 0;
