@@ -16,6 +16,7 @@
 // `--profile DIR` runs the server under --cpu-prof (the profile is written when it stops).
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -153,7 +154,8 @@ async function longPoll(url: string, subscribers: number, seconds: number, rateP
 /** The same events appended in-process by as many concurrent writers as HTTP connections. */
 async function storeRate(storeUrl: string, writers: number, seconds: number, perAppend: number): Promise<{ perSec: number; appends: number }> {
   const { openStore } = await import('../store/index.js');
-  const store = await openStore(storeUrl === 'memory:' ? 'memory:' : `${storeUrl}-direct-${process.pid}`);
+  const directUrl = storeUrl === 'memory:' ? 'memory:' : `${storeUrl}-direct-${process.pid}`;
+  const store = await openStore(directUrl);
   let n = 0;
   const end = Date.now() + seconds * 1000;
   await Promise.all(
@@ -166,6 +168,8 @@ async function storeRate(storeUrl: string, writers: number, seconds: number, per
     }),
   );
   await store.close();
+  // The in-process peer's data directory is the bench's own: nothing of it is wanted afterwards.
+  if (directUrl.startsWith('file:')) await rm(directUrl.slice('file:'.length), { recursive: true, force: true });
   return { perSec: Math.round(n / seconds), appends: n / perAppend };
 }
 
