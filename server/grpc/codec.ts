@@ -234,6 +234,23 @@ export function writeReadEvent(w: ProtoWriter, e: RecordedEvent, uuidAsString: b
   });
 }
 
+/**
+ * `persistent_subscriptions.ReadResp { event: ReadEvent { event, link?, commit_position, retry_count } }`
+ * for one message a persistent subscription delivers (its RecordedEvent has the Streams one's fields).
+ */
+export function writePersistentReadEvent(w: ProtoWriter, e: RecordedEvent, retryCount: number, uuidAsString: boolean): void {
+  w.message(1, (r) => {
+    r.message(1, (m) => writeRecordedEvent(m, e, uuidAsString));
+    if (e.link !== undefined) {
+      const link = e.link;
+      r.message(2, (m) => writeRecordedEvent(m, link, uuidAsString));
+    }
+    r.uint64(3, (e.link ?? e).position);
+    r.tag(5, VARINT);
+    r.varint(retryCount);
+  });
+}
+
 /** `writeReadEvent` into a buffer of its own. */
 export function encodeReadEvent(e: RecordedEvent, uuidAsString: boolean): Buffer {
   const w = new ProtoWriter(256 + e.dataBytes.length + e.metadataBytes.length);

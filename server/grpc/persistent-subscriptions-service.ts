@@ -13,7 +13,8 @@ import type { ServiceImplementation } from './grpc-server.js';
 import type { ServerCall } from './server-call.js';
 import { status } from './status.js';
 import { persistentPb, sharedPb } from './protocol.js';
-import { fillRecordedEvent, streamNameOf, uuidOf } from './wire.js';
+import { writePersistentReadEvent, type ProtoWriter } from './codec.js';
+import { streamNameOf, uuidOf } from './wire.js';
 
 type ReadReq = InstanceType<typeof persistentPb.ReadReq>;
 type ReadResp = InstanceType<typeof persistentPb.ReadResp>;
@@ -152,7 +153,7 @@ export function persistentSubscriptionsService(ctx: GrpcContext): ServiceImpleme
           }
           const messages = consumer.take(consumer.inbox.length);
           if (messages.length === 0) break;
-          for (const m of messages) if (!(await writer.write(eventMessage(m)))) return;
+          for (const m of messages) if (!(await writer.writeWith(eventMessage(m)))) return;
         }
       } catch (e) {
         fail(e);
@@ -162,18 +163,10 @@ export function persistentSubscriptionsService(ctx: GrpcContext): ServiceImpleme
       if (consumer !== undefined && writer.open && (consumer.inbox.length > 0 || consumer.closed)) void push();
     };
 
-    const eventMessage = (m: PersistentMessage): ReadResp => {
-      const event = new ReadResp.ReadEvent();
-      event.setEvent(fillRecordedEvent(new ReadResp.ReadEvent.RecordedEvent(), m.event, uuidAsString));
-      if (m.event.link !== undefined) {
-        event.setLink(fillRecordedEvent(new ReadResp.ReadEvent.RecordedEvent(), m.event.link, uuidAsString));
-        byLinkId.set(m.event.link.id, m.id);
-      }
-      event.setCommitPosition((m.event.link ?? m.event).position.toString());
-      event.setRetryCount(m.retryCount);
-      const resp = new ReadResp();
-      resp.setEvent(event);
-      return resp;
+    /** The message's `ReadResp`, written by the codec straight into the call's buffer. */
+    const eventMessage = (m: PersistentMessage) => {
+      if (m.event.link !== undefined) byLinkId.set(m.event.link.id, m.id);
+      return (w: ProtoWriter) => writePersistentReadEvent(w, m.event, m.retryCount, uuidAsString);
     };
 
     const ids = (list: Array<InstanceType<typeof sharedPb.UUID>>): string[] =>

@@ -1,11 +1,10 @@
 // Conversions between the protocol's shapes and ours: stream identifiers (UTF-8 bytes), UUIDs
 // (a string, or two signed 64-bit halves), `created` as .NET ticks since the Unix epoch (what the
-// clients divide by 10,000 to get milliseconds), positions, expected revisions, and a recorded
-// event as the `RecordedEvent` message every read and subscription sends.
+// clients divide by 10,000 to get milliseconds), positions and expected revisions, for the messages
+// that still go through the generated classes (events are written by codec.ts).
 import { randomUUID } from 'node:crypto';
-import type { Message } from 'google-protobuf';
 import { InvalidArgumentError } from '../../store/errors.js';
-import type { ExpectedRevision, RecordedEvent } from '../../store/types.js';
+import type { ExpectedRevision } from '../../store/types.js';
 import { sharedPb } from './protocol.js';
 
 type Uuid = InstanceType<typeof sharedPb.UUID>;
@@ -91,33 +90,4 @@ export function expectedRevisionOf(options: ExpectedRevisionOneof, revision?: ()
   if (options.hasNoStream()) return 'no_stream';
   if (options.hasStreamExists()) return 'stream_exists';
   return 'any';
-}
-
-/** The setters shared by the Streams and PersistentSubscriptions `RecordedEvent` messages. */
-export interface RecordedEventMessage extends Message {
-  setId(value?: Uuid): unknown;
-  setStreamIdentifier(value?: StreamIdentifier): unknown;
-  setStreamRevision(value: string): unknown;
-  setPreparePosition(value: string): unknown;
-  setCommitPosition(value: string): unknown;
-  getMetadataMap(): { set(key: string, value: string): unknown };
-  setCustomMetadata(value: Uint8Array): unknown;
-  setData(value: Uint8Array): unknown;
-}
-
-/** Fills a `RecordedEvent` message: `type`, `content-type` and `created` always in its metadata. */
-export function fillRecordedEvent<M extends RecordedEventMessage>(message: M, e: RecordedEvent, uuidAsString: boolean): M {
-  const position = e.position.toString();
-  message.setId(uuidMessage(e.id, uuidAsString));
-  message.setStreamIdentifier(streamIdentifier(e.streamId));
-  message.setStreamRevision(e.revision.toString());
-  message.setPreparePosition(position);
-  message.setCommitPosition(position);
-  const metadata = message.getMetadataMap();
-  metadata.set('type', e.type);
-  metadata.set('content-type', e.isJson ? 'application/json' : 'application/octet-stream');
-  metadata.set('created', ticksOf(e.created));
-  message.setCustomMetadata(e.metadataBytes);
-  message.setData(e.dataBytes);
-  return message;
 }

@@ -3,14 +3,43 @@
 // encode for the same message, and what the generated classes encode we decode to the same values.
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { correlationKey, decodeAppendReq, decodeBatchAppendReq, encodeAppendResp, encodeBatchAppendResp, encodeReadEvent, ProtoReader, ProtoWriter } from '../../server/grpc/codec.js';
-import { emptyPb, sharedPb, statusPb, streamsPb } from '../../server/grpc/protocol.js';
+import { correlationKey, decodeAppendReq, decodeBatchAppendReq, encodeAppendResp, encodeBatchAppendResp, encodeReadEvent, ProtoReader, ProtoWriter, writePersistentReadEvent } from '../../server/grpc/codec.js';
+import { emptyPb, persistentPb, sharedPb, statusPb, streamsPb } from '../../server/grpc/protocol.js';
 import { eventDataOf } from '../../server/grpc/streams-service.js';
-import { fillRecordedEvent, streamIdentifier, uuidMessage } from '../../server/grpc/wire.js';
+import { streamIdentifier, ticksOf, uuidMessage } from '../../server/grpc/wire.js';
 import type { ExpectedRevision, RecordedEvent } from '../../store/types.js';
 
 const { ReadResp, AppendResp, BatchAppendResp, AppendReq, BatchAppendReq } = streamsPb;
 const utf8 = new TextEncoder();
+
+/** The setters shared by the Streams and PersistentSubscriptions `RecordedEvent` messages. */
+interface RecordedEventMessage {
+  setId(value?: InstanceType<typeof sharedPb.UUID>): unknown;
+  setStreamIdentifier(value?: InstanceType<typeof sharedPb.StreamIdentifier>): unknown;
+  setStreamRevision(value: string): unknown;
+  setPreparePosition(value: string): unknown;
+  setCommitPosition(value: string): unknown;
+  getMetadataMap(): { set(key: string, value: string): unknown };
+  setCustomMetadata(value: Uint8Array): unknown;
+  setData(value: Uint8Array): unknown;
+}
+
+/** The reference: a `RecordedEvent` filled through the generated classes, as the server did before the codec. */
+function fillRecordedEvent<M extends RecordedEventMessage>(message: M, e: RecordedEvent, uuidAsString: boolean): M {
+  const position = e.position.toString();
+  message.setId(uuidMessage(e.id, uuidAsString));
+  message.setStreamIdentifier(streamIdentifier(e.streamId));
+  message.setStreamRevision(e.revision.toString());
+  message.setPreparePosition(position);
+  message.setCommitPosition(position);
+  const metadata = message.getMetadataMap();
+  metadata.set('type', e.type);
+  metadata.set('content-type', e.isJson ? 'application/json' : 'application/octet-stream');
+  metadata.set('created', ticksOf(e.created));
+  message.setCustomMetadata(e.metadataBytes);
+  message.setData(e.dataBytes);
+  return message;
+}
 
 function recorded(over: Partial<RecordedEvent> = {}): RecordedEvent {
   const data = over.dataBytes ?? utf8.encode(JSON.stringify({ orderId: randomUUID(), amount: 42.5 }));
@@ -64,6 +93,35 @@ describe('gRPC codec (hand-written protobuf for the hot Streams messages)', () =
           expect(back.getStreamRevision()).to.equal(e.revision.toString());
           expect(back.getMetadataMap().get('type')).to.equal(e.type);
           expect(Buffer.from(back.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8')).to.equal(e.streamId);
+        });
+      }
+    }
+  });
+
+  describe('persistent subscription ReadResp events', () => {
+    const { ReadResp: PersistentReadResp } = persistentPb;
+    /** What the service built with the generated classes before the codec wrote these. */
+    function generatedPersistentEvent(e: RecordedEvent, retryCount: number, uuidAsString: boolean): Buffer {
+      const read = new PersistentReadResp.ReadEvent();
+      read.setEvent(fillRecordedEvent(new PersistentReadResp.ReadEvent.RecordedEvent(), e, uuidAsString));
+      if (e.link !== undefined) read.setLink(fillRecordedEvent(new PersistentReadResp.ReadEvent.RecordedEvent(), e.link, uuidAsString));
+      read.setCommitPosition((e.link ?? e).position.toString());
+      read.setRetryCount(retryCount);
+      const resp = new PersistentReadResp();
+      resp.setEvent(read);
+      return Buffer.from(resp.serializeBinary());
+    }
+    const cases: Array<[string, RecordedEvent, number]> = [
+      ['a first delivery', recorded(), 0],
+      ['a third retry of an event at position 0', recorded({ position: 0n, revision: 0n }), 3],
+      ['a resolved link retried 200 times', recorded({ link: recorded({ streamId: '$ce-orders', type: '$>', position: 99n, dataBytes: utf8.encode('7@orders-1'), isJson: false }) }), 200],
+    ];
+    for (const [name, e, retries] of cases) {
+      for (const asString of [true, false]) {
+        it(`encodes ${name} (uuid as ${asString ? 'string' : 'structured'}) exactly as the generated classes`, () => {
+          const w = new ProtoWriter();
+          writePersistentReadEvent(w, e, retries, asString);
+          expect(w.finish().equals(generatedPersistentEvent(e, retries, asString))).to.equal(true);
         });
       }
     }
