@@ -441,6 +441,27 @@ export class ProtoReader {
     return this.buf.toString('utf8', start, this.pos);
   }
 
+  /**
+   * An event type: the same text as the last one decoded is not decoded again (a batch is mostly
+   * events of one or a few types).
+   */
+  type(): string {
+    const start = this.#spanEnd();
+    const end = this.pos;
+    const last = lastType;
+    const length = end - start;
+    if (last !== undefined && last.bytes.length === length) {
+      const buf = this.buf;
+      let i = 0;
+      while (i < length && buf[start + i] === last.bytes[i]) i++;
+      if (i === length) return last.text;
+    }
+    const text = this.buf.toString('utf8', start, end);
+    // Long types are decoded every time rather than kept.
+    if (length <= 256) lastType = { bytes: Buffer.from(this.buf.subarray(start, end)), text };
+    return text;
+  }
+
   /** Whether the length-delimited field here holds exactly `expected`; skips it either way. */
   equals(expected: Uint8Array): boolean {
     const start = this.#spanEnd();
@@ -493,6 +514,8 @@ function truncated(): InvalidArgumentError {
 }
 
 const hex8 = (n: number) => n.toString(16).padStart(8, '0');
+/** The last event type decoded, by its bytes (see `ProtoReader.type`). */
+let lastType: { readonly bytes: Buffer; readonly text: string } | undefined;
 const ascii = (text: string) => Buffer.from(text, 'latin1');
 const TYPE_KEY = ascii('type');
 const CONTENT_TYPE_KEY = ascii('content-type');
@@ -501,35 +524,18 @@ const BINARY_CONTENT_TYPE = 'application/octet-stream';
 const JSON_CONTENT_TYPE_BYTES = ascii(JSON_CONTENT_TYPE);
 const BINARY_CONTENT_TYPE_BYTES = ascii(BINARY_CONTENT_TYPE);
 
-/** Whether bytes [start, start + 36) are a UUID's text: hex digits in 8-4-4-4-12 groups. Sets `sawUpper` when any digit is A-F. */
-let sawUpper = false;
-function isUuidText(buf: Buffer, start: number, end: number): boolean {
-  if (end - start !== 36) return false;
-  sawUpper = false;
-  for (let i = 0; i < 36; i++) {
-    const c = buf[start + i]!;
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 0x2d) return false;
-    } else if ((c < 0x30 || c > 0x39) && (c < 0x61 || c > 0x66)) {
-      if (c >= 0x41 && c <= 0x46) sawUpper = true;
-      else return false;
-    }
-  }
-  return true;
-}
-
-/** `event_store.client.UUID` at the cursor: a lowercase UUID, or undefined when neither case is set. */
+/**
+ * `event_store.client.UUID` at the cursor: the string case as sent (the store checks and
+ * lower-cases event ids, in one place for every protocol), the structured case as lowercase
+ * text; undefined when neither case is set.
+ */
 function readUuid(r: ProtoReader): string | undefined {
   const outer = r.enter();
   let id: string | undefined;
   while (!r.done) {
     const tag = r.varint();
-    if (tag === ((2 << 3) | BYTES)) {
-      const [start, end] = r.span();
-      if (!isUuidText(r.buf, start, end)) throw new InvalidArgumentError(`Not a UUID: ${JSON.stringify(r.buf.toString('utf8', start, end))}`, 'invalid-event');
-      id = r.buf.toString('latin1', start, end);
-      if (sawUpper) id = id.toLowerCase();
-    } else if (tag === ((1 << 3) | BYTES)) {
+    if (tag === ((2 << 3) | BYTES)) id = r.string();
+    else if (tag === ((1 << 3) | BYTES)) {
       const inner = r.enter();
       let most: [number, number] = [0, 0];
       let least: [number, number] = [0, 0];
@@ -592,8 +598,9 @@ function readProposed(r: ProtoReader): ProposedEvent {
             }
           } else if (t === ((2 << 3) | BYTES)) {
             const at = r.pos;
+            if (key === 1) value = r.type();
             // The two content types every client sends are recognised without decoding.
-            if (r.equals(JSON_CONTENT_TYPE_BYTES)) value = JSON_CONTENT_TYPE;
+            else if (r.equals(JSON_CONTENT_TYPE_BYTES)) value = JSON_CONTENT_TYPE;
             else {
               r.pos = at;
               if (r.equals(BINARY_CONTENT_TYPE_BYTES)) value = BINARY_CONTENT_TYPE;

@@ -12,6 +12,7 @@ import { sharedPb, streamsPb } from '../../server/grpc/protocol.js';
 import { createServer, type TelltaleServer } from '../../server/index.js';
 import { openStore, type Store } from '../../store/index.js';
 import { expect } from '../support/chai.js';
+import { collect } from './waiting.js';
 
 const BATCH_APPEND = '/event_store.client.streams.Streams/BatchAppend';
 const READ = '/event_store.client.streams.Streams/Read';
@@ -44,7 +45,7 @@ function unframe(body: Buffer): Buffer[] {
 }
 
 /** A one-event BatchAppendReq (options, the event, is_final) with the given correlation id. */
-function batchAppend(stream: string, correlation: string, data: object = { n: 1 }): Buffer {
+function batchAppend(stream: string, correlation: string, data: object = { n: 1 }, eventIdText: string = randomUUID()): Buffer {
   const req = new streamsPb.BatchAppendReq();
   const id = new sharedPb.UUID();
   id.setString(correlation);
@@ -57,7 +58,7 @@ function batchAppend(stream: string, correlation: string, data: object = { n: 1 
   req.setOptions(options);
   const m = new streamsPb.BatchAppendReq.ProposedMessage();
   const eventId = new sharedPb.UUID();
-  eventId.setString(randomUUID());
+  eventId.setString(eventIdText);
   m.setId(eventId);
   m.getMetadataMap().set('type', 'Happened');
   m.getMetadataMap().set('content-type', 'application/json');
@@ -147,6 +148,20 @@ describe('gRPC transport (raw HTTP/2 against the shared port)', function () {
     expect(answer.trailers['grpc-status']).to.equal('0');
     expect(successes(answer.messages).sort()).to.deep.equal([...ids].sort());
     expect(answer.headers['content-type']).to.equal('application/grpc+proto');
+  });
+
+  it('refuses an append whose event id is not a UUID in its own response, and goes on with the call', async () => {
+    const stream = `raw-${randomUUID()}`;
+    const [bad, good] = [randomUUID(), randomUUID()];
+    const answer = await call(BATCH_APPEND, [frame(batchAppend(stream, bad, {}, 'not-a-uuid')), frame(batchAppend(stream, good, {}, randomUUID().toUpperCase()))]);
+    expect(answer.trailers['grpc-status']).to.equal('0');
+    const responses = answer.messages.map((m) => streamsPb.BatchAppendResp.deserializeBinary(m));
+    const refused = responses.find((r) => r.getCorrelationId()!.getString() === bad)!;
+    expect(refused.hasError()).to.equal(true);
+    expect(refused.getError()!.getMessage()).to.match(/not a UUID/);
+    expect(successes(answer.messages)).to.deep.equal([good]);
+    const [stored] = await collect(store.readStream(stream));
+    expect(stored!.id).to.match(/^[0-9a-f-]{36}$/);
   });
 
   it('accepts gzip and deflate messages, and refuses a compressed message without an encoding it knows', async () => {
