@@ -8,6 +8,7 @@
 //
 // Keyed topics keep a key's records in one partition and in order, so a processor whose state is
 // per key (per card, per account) sees each key's events in the order one process would.
+import { InvalidArgumentError } from '../../store/errors.js';
 import type { Store, StreamWrite } from '../../store/types.js';
 import { canCrossThreads, fetchThreadSource } from './fetch-thread-source.js';
 import { requireText, type KafkaConnection } from './kafka-client.js';
@@ -36,6 +37,17 @@ export interface WorkerEvent {
 }
 
 const decoder = new TextDecoder();
+
+function jsonBytes(value: unknown, what: string): Buffer {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (e) {
+    throw new InvalidArgumentError(`The ${what} is not serialisable as JSON: ${(e as Error).message}`);
+  }
+  if (text === undefined) throw new InvalidArgumentError(`The ${what} is not a JSON value (${typeof value})`);
+  return Buffer.from(text, 'utf8');
+}
 const UNREAD: unique symbol = Symbol('unread');
 
 /**
@@ -204,8 +216,11 @@ export async function startKafkaWorker<S>(options: KafkaWorkerOptions<S>): Promi
               {
                 id: workerOutputId(name, output.causedBy, topic, rank),
                 type: output.type,
-                data: output.data,
-                metadata: { ...output.metadata, $causationId: output.causedBy.id, $correlationId: output.metadata?.$correlationId ?? output.causedBy.metadata.$correlationId ?? output.causedBy.id },
+                // Serialised now: the next batch's fold may start (and change what the processor
+                // keeps) before the store has taken this commit.
+                data: output.data === undefined || output.data instanceof Uint8Array ? output.data : jsonBytes(output.data, `output ${output.type} data`),
+                isJson: !(output.data instanceof Uint8Array),
+                metadata: jsonBytes({ ...output.metadata, $causationId: output.causedBy.id, $correlationId: output.metadata?.$correlationId ?? output.causedBy.metadata.$correlationId ?? output.causedBy.id }, `output ${output.type} metadata`),
               },
             ],
           });

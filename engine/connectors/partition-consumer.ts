@@ -17,9 +17,12 @@
 // on at once; they wait in a bounded queue, and one loop takes what is queued — all partitions
 // together, up to `maxRecordsPerCommit` — folds each partition and writes the whole take (each
 // partition with its own checkpoint and expected revision) as one `appendToStreams`, so one fsync
-// covers every partition of a fetch, while the next fetch is already on its way. A batch is
-// committed only if it starts at or before its partition's checkpoint; otherwise the partition is
-// fetched again.
+// covers every partition of a fetch, while the next fetch is already on its way. While a take's
+// append waits for its fsync, the next take is folded on top of it and appended too (the store
+// group-commits it right after), so the loop does not sit idle through every fsync; a take that
+// fails takes the one folded on top of it down with it (its checkpoint's expected revision no longer
+// holds), and both are fetched again. A batch is committed only if it starts at or before its
+// partition's checkpoint; otherwise the partition is fetched again.
 import { InvalidArgumentError, WrongExpectedRevisionError } from '../../store/errors.js';
 import type { EventData, ExpectedRevision, Store, StreamWrite } from '../../store/types.js';
 import { requireText, silentLogger, type KafkaConnection } from './kafka-client.js';
@@ -47,6 +50,8 @@ export interface PartitionFold<S, R extends OffsetRecord = KafkaRecord> {
    * Folds records (one partition, offset order, none before the checkpoint) into the state. The
    * state must be JSON; the fold may update it in place (a failed commit reloads it). To be
    * exactly-once, output events need ids that depend on the input only (see `kafkaEventId`).
+   * The next batch may be folded, from this fold's state, before this batch's commit is answered;
+   * the output events go to the store when the fold returns and must not change afterwards.
    */
   fold(state: S, records: readonly R[], partition: number): FoldResult<S> | Promise<FoldResult<S>>;
 }
@@ -149,6 +154,8 @@ interface PartitionWork<R> {
   readonly partition: number;
   records: R[];
   fetchedOffset: bigint;
+  /** The partition's epoch when the work was taken. */
+  readonly epoch: number;
 }
 
 export async function startPartitionConsumer<S, R extends OffsetRecord = KafkaRecord>(options: PartitionConsumerOptions<S, R>): Promise<PartitionConsumer> {
@@ -278,7 +285,7 @@ export async function startPartitionConsumer<S, R extends OffsetRecord = KafkaRe
       taken += records.length;
       if (existing) {
         for (const r of records) existing.records.push(r);
-      } else work.set(item.partition, { partition: item.partition, records: records === all ? [...records] : records, fetchedOffset: item.fetchedOffset });
+      } else work.set(item.partition, { partition: item.partition, records: records === all ? [...records] : records, fetchedOffset: item.fetchedOffset, epoch: item.epoch });
     }
     tellReleased();
     return [...work.values()];
@@ -330,87 +337,139 @@ export async function startPartitionConsumer<S, R extends OffsetRecord = KafkaRe
     coolingDown = undefined;
   };
 
-  /** Folds and commits one take: every partition's output and checkpoint in one atomic append. */
-  const commit = async (work: PartitionWork<R>[]): Promise<void> => {
-    for (;;) {
-      const parts: { partition: number; checkpoint: PartitionCheckpoint<S>; fresh: R[] }[] = [];
-      for (const w of work) {
-        if (!assignedSet.has(w.partition)) continue;
-        const checkpoint = await checkpointOf(w.partition);
-        if (checkpoint.revision >= 0n && w.fetchedOffset > checkpoint.nextOffset) {
-          // Fetched after the checkpoint (the group's offsets were lost or reset, or a batch
-          // before this one was dropped): fetch the partition again from the checkpoint.
-          logger.warn('fetching again from the store checkpoint, behind the offset Kafka delivered', { topic, partition: w.partition, checkpoint: String(checkpoint.nextOffset), delivered: String(w.fetchedOffset) });
-          restart(w.partition, checkpoint.nextOffset);
-          continue;
-        }
-        const first = w.records[0]!.offset;
-        if (checkpoint.revision >= 0n && first > checkpoint.nextOffset + 1n) {
-          logger.warn('records between the checkpoint and the first offset Kafka delivered are not in Kafka (retention or compaction?)', { topic, partition: w.partition, from: String(checkpoint.nextOffset), to: String(first) });
-        }
-        const fresh = first >= checkpoint.nextOffset ? w.records : w.records.filter((r) => r.offset >= checkpoint.nextOffset);
-        if (fresh.length > 0) parts.push({ partition: w.partition, checkpoint, fresh });
+  /**
+   * Folds one take and issues its atomic append — every partition's output and checkpoint — without
+   * waiting for it: the returned promise settles when the store has answered (durably). Each
+   * partition's cached checkpoint moves on at once (the checkpoint stream gets one event per
+   * commit, so its next revision is known), so the next take folds on top of this one while this
+   * one's fsync is still running. Undefined when nothing of the take is new. (The promise is
+   * wrapped: an async function's result would otherwise wait for it.)
+   */
+  const issue = async (work: PartitionWork<R>[]): Promise<{ readonly answered: Promise<void> } | undefined> => {
+    const parts: { partition: number; checkpoint: PartitionCheckpoint<S>; fresh: R[] }[] = [];
+    for (const w of work) {
+      if (!assignedSet.has(w.partition) || w.epoch !== (epochs.get(w.partition) ?? 0)) continue;
+      const checkpoint = await checkpointOf(w.partition);
+      if (checkpoint.revision >= 0n && w.fetchedOffset > checkpoint.nextOffset) {
+        // Fetched after the checkpoint (the group's offsets were lost or reset, or a batch
+        // before this one was dropped): fetch the partition again from the checkpoint.
+        logger.warn('fetching again from the store checkpoint, behind the offset Kafka delivered', { topic, partition: w.partition, checkpoint: String(checkpoint.nextOffset), delivered: String(w.fetchedOffset) });
+        restart(w.partition, checkpoint.nextOffset);
+        continue;
       }
-      if (parts.length === 0) return;
-      try {
-        // Partitions fold concurrently (a processor may run each in its own isolate thread).
-        const results = await Promise.all(parts.map((p) => fold.fold(p.checkpoint.state, p.fresh, p.partition)));
-        const writes: StreamWrite[] = [];
-        for (const r of results) for (const w of r.writes) writes.push(w);
-        const merged = mergeWrites(writes);
-        for (let i = 0; i < parts.length; i++) {
-          const { partition, checkpoint, fresh } = parts[i]!;
-          const marker: EventData = {
-            type: CHECKPOINT_EVENT_TYPE,
-            data: { topic, partition, nextOffset: (fresh[fresh.length - 1]!.offset + 1n).toString(), state: results[i]!.state },
-          };
-          merged.push({ streamId: options.checkpointStream(partition), events: [marker], expectedRevision: checkpoint.revision < 0n ? 'no_stream' : checkpoint.revision });
-        }
-        const written = await store.appendToStreams(merged);
-        const base = merged.length - parts.length;
+      const first = w.records[0]!.offset;
+      if (checkpoint.revision >= 0n && first > checkpoint.nextOffset + 1n) {
+        logger.warn('records between the checkpoint and the first offset Kafka delivered are not in Kafka (retention or compaction?)', { topic, partition: w.partition, from: String(checkpoint.nextOffset), to: String(first) });
+      }
+      const fresh = first >= checkpoint.nextOffset ? w.records : w.records.filter((r) => r.offset >= checkpoint.nextOffset);
+      if (fresh.length > 0) parts.push({ partition: w.partition, checkpoint, fresh });
+    }
+    if (parts.length === 0) return undefined;
+    // Partitions fold concurrently (a processor may run each in its own isolate thread).
+    const results = await Promise.all(parts.map((p) => fold.fold(p.checkpoint.state, p.fresh, p.partition)));
+    const writes: StreamWrite[] = [];
+    for (const r of results) for (const w of r.writes) writes.push(w);
+    const merged = mergeWrites(writes);
+    const nexts: bigint[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const { partition, checkpoint, fresh } = parts[i]!;
+      const next = fresh[fresh.length - 1]!.offset + 1n;
+      nexts.push(next);
+      // Serialised now: the next take's fold may change this state in place before the store has
+      // taken this commit.
+      const marker: EventData = { type: CHECKPOINT_EVENT_TYPE, data: Buffer.from(JSON.stringify({ topic, partition, nextOffset: next.toString(), state: results[i]!.state }), 'utf8'), isJson: true };
+      merged.push({ streamId: options.checkpointStream(partition), events: [marker], expectedRevision: checkpoint.revision < 0n ? 'no_stream' : checkpoint.revision });
+    }
+    const appended = store.appendToStreams(merged);
+    for (let i = 0; i < parts.length; i++) {
+      const { partition, checkpoint } = parts[i]!;
+      checkpoints.set(partition, { nextOffset: nexts[i]!, state: results[i]!.state, revision: checkpoint.revision + 1n });
+    }
+    const answered = appended.then(
+      () => {
         for (let i = 0; i < parts.length; i++) {
           const { partition, fresh } = parts[i]!;
-          const next = fresh[fresh.length - 1]!.offset + 1n;
-          checkpoints.set(partition, { nextOffset: next, state: results[i]!.state, revision: written[base + i]!.nextExpectedRevision });
-          progress.set(partition, next);
-          toCommit.set(partition, next);
-          options.onCommit?.({ partition, nextOffset: next, records: fresh.length });
+          progress.set(partition, nexts[i]!);
+          toCommit.set(partition, nexts[i]!);
+          options.onCommit?.({ partition, nextOffset: nexts[i]!, records: fresh.length });
         }
         void commitOffsets();
-        return;
-      } catch (e) {
+      },
+      (e: unknown) => {
         // The cached states may have been changed in place by the folds: reload them in any case.
         for (const p of parts) checkpoints.delete(p.partition);
-        const fenced = e instanceof WrongExpectedRevisionError && parts.some((p) => options.checkpointStream(p.partition) === e.streamId);
-        if (fenced) {
-          logger.warn('another member committed a partition first; reloading its checkpoint', { topic, stream: (e as WrongExpectedRevisionError).streamId });
-          continue;
-        }
         throw e;
-      }
-    }
+      },
+    );
+    return { answered };
   };
 
   let failures = 0;
+  /**
+   * Nothing of a failed take was written, nor of a take folded on top of it. Its partitions are
+   * fetched again from where it started — unless a failure before it already restarted them from
+   * earlier (their epoch moved on). Another member having committed a partition first (fenced) is
+   * no fault: it is fetched again at once; anything else (a store that is down, a fold that
+   * throws) after a pause that grows while the failures go on.
+   */
+  const failed = async (work: PartitionWork<R>[], e: unknown): Promise<void> => {
+    for (const w of work) checkpoints.delete(w.partition);
+    const fenced = e instanceof WrongExpectedRevisionError && work.some((w) => options.checkpointStream(w.partition) === e.streamId);
+    for (const w of work) if (w.epoch === (epochs.get(w.partition) ?? 0)) restart(w.partition, w.records[0]!.offset);
+    if (fenced) {
+      logger.warn('another member committed a partition first; fetching it again from its checkpoint', { topic, stream: (e as WrongExpectedRevisionError).streamId });
+      return;
+    }
+    failures++;
+    logger.error('a commit failed; fetching its partitions again', { topic, partitions: work.map((w) => w.partition), error: (e as Error).message, attempt: failures });
+    await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** Math.min(failures, 6), 10_000)));
+  };
+
   const loop = async (): Promise<void> => {
+    // At most two appends in flight: the one being answered and the one folded on top of it.
+    let inFlight: { readonly work: PartitionWork<R>[]; readonly answered: Promise<void>; settled: boolean } | undefined;
+    const settle = async (): Promise<void> => {
+      const f = inFlight;
+      inFlight = undefined;
+      if (f === undefined) return;
+      try {
+        await f.answered;
+        failures = 0;
+      } catch (e) {
+        await failed(f.work, e);
+      }
+    };
     while (!stopping) {
       const work = take();
       if (work.length === 0) {
-        await new Promise<void>((resolve) => (wakeLoop = resolve));
+        const waiting = new Promise<void>((resolve) => (wakeLoop = resolve));
+        if (inFlight === undefined) await waiting;
+        else await Promise.race([waiting, inFlight.answered.catch(() => undefined)]);
+        // An answered append is settled before anything else is taken.
+        if (inFlight?.settled === true) await settle();
         continue;
       }
+      let issued: { readonly answered: Promise<void> } | undefined;
       try {
-        await commit(work);
-        failures = 0;
+        issued = await issue(work);
       } catch (e) {
-        // Nothing of this take was written. Fetch its partitions again from where it started,
-        // after a pause that grows while the failures go on (a store that is down, a fold that throws).
-        failures++;
-        logger.error('a commit failed; fetching its partitions again', { topic, partitions: work.map((w) => w.partition), error: (e as Error).message, attempt: failures });
-        for (const w of work) restart(w.partition, w.records[0]!.offset);
-        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** Math.min(failures, 6), 10_000)));
+        // Nothing of this take was appended (a checkpoint could not be read, a fold threw).
+        await settle();
+        await failed(work, e);
+        continue;
+      }
+      await settle();
+      if (issued !== undefined) {
+        const next = { work, answered: issued.answered, settled: false };
+        // Registered before anyone waits on it, so it is set by the time a waiter wakes.
+        issued.answered.then(
+          () => (next.settled = true),
+          () => (next.settled = true),
+        );
+        inFlight = next;
       }
     }
+    await settle();
   };
 
   const settings: ConsumerSettings = {

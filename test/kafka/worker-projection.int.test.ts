@@ -159,13 +159,25 @@ describe('telltale worker running JS rules (int)', function () {
     const survivors = trio.filter((c) => c !== victim);
     const survivorsCommitted = new Set(survivors.flatMap((c) => c.lines.filter((l) => 'nextOffset' in l).map((l) => l.partition as number)));
     for (const p of ownedByVictim) expect(survivorsCommitted.has(p), `partition ${p} moved to a survivor`).to.equal(true);
-    // ... and resumed them where the victim's last checkpoint was, not from the start.
+    // ... and resumed them where the victim's last checkpoint was, not from the start. That is the
+    // last checkpoint in the store when a survivor took over: at or after the last one the victim
+    // reported (a commit can be in the store and killed before its report; with one take folded
+    // on top of another, two can).
     const victimReached = new Map<number, bigint>();
     for (const l of victim.lines) if ('nextOffset' in l) victimReached.set(l.partition as number, BigInt(l.nextOffset as string));
     for (const [p, reached] of victimReached) {
-      const resumed = survivors.flatMap((c) => c.lines.filter((l) => l.partition === p && 'nextOffset' in l).map((l) => ({ next: BigInt(l.nextOffset as string), records: BigInt(l.records as number) })));
+      const resumed = survivors
+        .flatMap((c) => c.lines.filter((l) => l.partition === p && 'nextOffset' in l).map((l) => ({ next: BigInt(l.nextOffset as string), records: BigInt(l.records as number) })))
+        .sort((a, b) => (a.next < b.next ? -1 : 1));
       for (const r of resumed) expect(r.next - r.records >= reached || r.next <= reached, `partition ${p}: a survivor re-committed records the victim had committed`).to.equal(true);
-      expect(resumed.some((r) => r.next - r.records === reached), `partition ${p} resumed at the victim's checkpoint ${reached}`).to.equal(true);
+      const history = (await collect(store.readStream(workerCheckpointStream('fraud', topic, p)))).map((e) => BigInt((e.data as { nextOffset: string }).nextOffset));
+      const first = resumed.find((r) => r.next > reached);
+      expect(first, `partition ${p}: a survivor committed after the victim's checkpoint ${reached}`).to.not.equal(undefined);
+      const at = history.indexOf(first!.next);
+      expect(at, `partition ${p}: the survivor's checkpoint is in the store`).to.be.greaterThan(0);
+      const takenOver = history[at - 1]!;
+      expect(takenOver >= reached, `partition ${p}: taken over at ${takenOver}, before the victim's checkpoint ${reached}`).to.equal(true);
+      expect(first!.next - first!.records, `partition ${p} resumed at the checkpoint before the survivor's first (${takenOver})`).to.equal(takenOver);
     }
     trioAlerts = await alertsIn(store);
     const perStream = ALERT_STREAMS.map((s) => trioAlerts.filter((a) => a.includes(`"stream":"${s}"`)).length);
