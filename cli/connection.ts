@@ -1,6 +1,7 @@
 // What a command works on: a running server (over its Event Store compatible HTTP API) or a store
 // opened in this process (`--db DIR`, `--store URL`). Both sides implement `Connection`, so each
 // command is written once; `http-client.ts` and `store-connection.ts` are the two implementations.
+import type { ProjectionLogEntry } from '../engine/projections/projection-log.js';
 import type { EventData, ExpectedRevision } from '../store/types.js';
 
 /** `$all` is read and followed like a stream, but it is the log, not a stream. */
@@ -81,15 +82,7 @@ export interface DeployOptions {
 export type QueryFrom = bigint | Date;
 
 /** One line of a projection's log: a `log()` call or a fault (see `GET /projection/{name}/logs`). */
-export interface ProjectionLogLine {
-  readonly seq: number;
-  readonly time: string;
-  readonly kind: 'log' | 'fault';
-  readonly message: string;
-  readonly line?: number;
-  readonly column?: number;
-  readonly position?: string;
-}
+export type ProjectionLogLine = ProjectionLogEntry;
 
 export interface LogsOptions {
   /** Only entries with a higher `seq`. @defaultValue 0 */
