@@ -83,7 +83,9 @@ export class EventStore implements Store {
   readonly #clock: () => number;
   readonly #pageSize: number;
   readonly #subscriptions = new Set<Subscription>();
-  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Writes and scavenges not yet settled; `close()` waits until it is back to 0. */
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
   #closed = false;
 
   constructor(backend: StorageBackend, options: EventStoreOptions = {}) {
@@ -101,7 +103,24 @@ export class EventStore implements Store {
   }
 
   appendToStream(streamId: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
-    return this.appendToStreams([{ streamId, events, expectedRevision: options.expectedRevision }]).then((results) => results[0]!);
+    let prepared: PreparedWrite;
+    try {
+      this.#assertOpen();
+      prepared = this.#prepareWrite({ streamId, events, expectedRevision: options.expectedRevision });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#inFlight++;
+    return this.#backend.commit([prepared]).then(
+      (outcomes) => {
+        this.#settled();
+        return toAppendResult(prepared, outcomes[0]!);
+      },
+      (e: unknown) => {
+        this.#settled();
+        throw e;
+      },
+    );
   }
 
   appendToStreams(writes: readonly StreamWrite[]): Promise<AppendResult[]> {
@@ -120,11 +139,22 @@ export class EventStore implements Store {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#track(this.#commit(prepared));
+    return this.#commit(prepared);
   }
 
+  /** Commits prepared writes; `close()` waits for every commit still unanswered. */
   #commit(prepared: PreparedWrite[]): Promise<AppendResult[]> {
-    return this.#backend.commit(prepared).then((outcomes) => outcomes.map((o, i) => toAppendResult(prepared[i]!, o)));
+    this.#inFlight++;
+    return this.#backend.commit(prepared).then(
+      (outcomes) => {
+        this.#settled();
+        return outcomes.map((o, i) => toAppendResult(prepared[i]!, o));
+      },
+      (e: unknown) => {
+        this.#settled();
+        throw e;
+      },
+    );
   }
 
   async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncGenerator<RecordedEvent> {
@@ -196,7 +226,7 @@ export class EventStore implements Store {
     // Event Store refuses to delete a stream that has neither events nor metadata.
     const check: PreparedWrite = { streamId, expected: expected === 'any' ? 'stream_exists' : expected, events: [] };
     const meta: PreparedWrite = { streamId: metastreamOf(streamId), expected: 'any', events: [metadataEvent(randomUUID(), json)] };
-    const [, metaResult] = await this.#track(this.#commit([check, meta]));
+    const [, metaResult] = await this.#commit([check, meta]);
     return { position: metaResult!.position };
   }
 
@@ -205,7 +235,7 @@ export class EventStore implements Store {
     assertValidStreamName(streamId);
     const expected = parseExpected(options.expectedRevision);
     const tombstone: PreparedEvent = { id: randomUUID(), type: TOMBSTONE_EVENT_TYPE, isJson: true, data: encoder.encode('{}'), metadata: EMPTY };
-    const [result] = await this.#track(this.#commit([{ streamId, expected, events: [tombstone], tombstone: true }]));
+    const [result] = await this.#commit([{ streamId, expected, events: [tombstone], tombstone: true }]);
     return { position: result!.position };
   }
 
@@ -226,7 +256,7 @@ export class EventStore implements Store {
       expected: parseExpected(options.expectedRevision),
       events: [metadataEvent(randomUUID(), metadataToJson(metadata))],
     };
-    const [result] = await this.#track(this.#commit([write]));
+    const [result] = await this.#commit([write]);
     return result!;
   }
 
@@ -340,7 +370,7 @@ export class EventStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#subscriptions].map((s) => s.close()));
-    await Promise.allSettled([...this.#inFlight]);
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     await this.#backend.close();
   }
 
@@ -349,10 +379,17 @@ export class EventStore implements Store {
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {
-    this.#inFlight.add(promise);
-    const forget = () => this.#inFlight.delete(promise);
-    promise.then(forget, forget);
+    this.#inFlight++;
+    const settled = () => this.#settled();
+    promise.then(settled, settled);
     return promise;
+  }
+
+  #settled(): void {
+    if (--this.#inFlight === 0 && this.#drained !== undefined) {
+      this.#drained();
+      this.#drained = undefined;
+    }
   }
 
   async #lastMetadataRecord(streamId: string): Promise<StoredRecord | undefined> {
@@ -405,13 +442,15 @@ export class EventStore implements Store {
     assertValidStreamName(write.streamId);
     const expected = parseExpected(write.expectedRevision);
     if (!Array.isArray(write.events)) throw new InvalidArgumentError('events must be an array', 'invalid-event');
-    const ids = new Set<string>();
-    const events = write.events.map((e, i) => {
-      const prepared = this.#prepareEvent(e, i);
-      if (ids.has(prepared.id)) throw new InvalidArgumentError(`Event ${i} repeats the id ${prepared.id} within one append`, 'invalid-event');
-      ids.add(prepared.id);
-      return prepared;
-    });
+    const events = new Array<PreparedEvent>(write.events.length);
+    for (let i = 0; i < events.length; i++) events[i] = this.#prepareEvent(write.events[i]!, i);
+    if (events.length > 1) {
+      const ids = new Set<string>();
+      for (const [i, e] of events.entries()) {
+        if (ids.has(e.id)) throw new InvalidArgumentError(`Event ${i} repeats the id ${e.id} within one append`, 'invalid-event');
+        ids.add(e.id);
+      }
+    }
     if (isMetastream(write.streamId)) {
       for (const e of events) {
         if (e.type !== METADATA_EVENT_TYPE) {

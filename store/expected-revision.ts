@@ -9,7 +9,7 @@
 // - a partial overlap is an error, never a half-written batch;
 // - appending to a soft-deleted stream recreates it and its numbering continues.
 import type { StreamState } from './backend.js';
-import { drive, type MaybePromise } from './maybe-async.js';
+import { isPromiseLike, type MaybePromise } from './maybe-async.js';
 import type { ExpectedRevision } from './types.js';
 
 export type AppendDecision =
@@ -26,20 +26,13 @@ export interface StreamIdLookup {
   revisionOf(id: string): bigint | undefined | Promise<bigint | undefined>;
 }
 
-export function decideAppend(state: StreamState, expected: ExpectedRevision, ids: readonly string[], lookup: StreamIdLookup): MaybePromise<AppendDecision> {
-  return drive(decideAppendSteps(state, expected, ids, lookup));
-}
-
 /**
- * `decideAppend` as steps for `drive` (store/maybe-async.ts): it waits only when the lookup
- * does (ids read back from disk), so the common append is decided without a promise.
+ * Decides an append against the stream's state. Synchronous unless the lookup answers with a
+ * promise (ids read back from disk for a retry), so the common append is decided without one;
+ * written as plain functions rather than a generator because this runs once per append and a
+ * generator's object, register file and step results were a fifth of the append's allocations.
  */
-export function* decideAppendSteps(
-  state: StreamState,
-  expected: ExpectedRevision,
-  ids: readonly string[],
-  lookup: StreamIdLookup,
-): Generator<unknown, AppendDecision, unknown> {
+export function decideAppend(state: StreamState, expected: ExpectedRevision, ids: readonly string[], lookup: StreamIdLookup): MaybePromise<AppendDecision> {
   const last = state.lastRevision;
   if (state.tombstoned) return STREAM_DELETED;
 
@@ -58,15 +51,15 @@ export function* decideAppendSteps(
   if (expected === 'any' || expected === 'stream_exists') {
     const first = ids[0];
     if (first === undefined) return WRITE;
-    const at = (yield lookup.revisionOf(first)) as bigint | undefined;
-    if (at === undefined) return WRITE;
-    return (yield* idsStandAt(at, ids, lookup)) ? idempotent(at, ids.length) : wrong(last);
+    const at = lookup.revisionOf(first);
+    if (isPromiseLike(at)) return Promise.resolve(at).then((found) => (found === undefined ? WRITE : retryFrom(found, ids, last, lookup)));
+    return at === undefined ? WRITE : retryFrom(at, ids, last, lookup);
   }
 
   const exact = expected === 'no_stream' ? -1n : expected;
   if (exact === last) return WRITE;
   if (exact > last || ids.length === 0) return wrong(last);
-  return (yield* idsStandAt(exact + 1n, ids, lookup)) ? idempotent(exact + 1n, ids.length) : wrong(last);
+  return retryFrom(exact + 1n, ids, last, lookup);
 }
 
 const WRITE: AppendDecision = { kind: 'write', recreate: false };
@@ -77,9 +70,15 @@ function wrong(actual: bigint): AppendDecision {
   return { kind: 'wrong-expected-revision', actual };
 }
 
-function* idsStandAt(from: bigint, ids: readonly string[], lookup: StreamIdLookup): Generator<unknown, boolean, unknown> {
-  const stored = (yield lookup.idsFrom(from, ids.length)) as readonly string[];
-  return stored.length === ids.length && stored.every((id, i) => id === ids[i]);
+/** An idempotent retry when the batch's ids stand in the stream from `from` on, in order; else the expected revision was wrong. */
+function retryFrom(from: bigint, ids: readonly string[], last: bigint, lookup: StreamIdLookup): MaybePromise<AppendDecision> {
+  const stored = lookup.idsFrom(from, ids.length);
+  if (isPromiseLike(stored)) return Promise.resolve(stored).then((s) => judgeRetry(s, from, ids, last));
+  return judgeRetry(stored, from, ids, last);
+}
+
+function judgeRetry(stored: readonly string[], from: bigint, ids: readonly string[], last: bigint): AppendDecision {
+  return stored.length === ids.length && stored.every((id, i) => id === ids[i]) ? idempotent(from, ids.length) : wrong(last);
 }
 
 function idempotent(first: bigint, count: number): AppendDecision {
