@@ -52,7 +52,7 @@ import {
   RECORD_OVERHEAD_BYTES,
   recordData,
   recordFlags,
-  recordId,
+  RECORD_ID_OFFSET,
   recordLengths,
   recordPosition,
   recordRevisionNumber,
@@ -349,7 +349,7 @@ export class LogBackend implements StorageBackend {
         const tombstone = planned.revision === TOMBSTONE_REVISION;
         const revision = tombstone ? -1 : Number(planned.revision);
         this.#pend(planned.streamId, revision, planned.event.id, position, isMetastream(planned.streamId) ? planned.event.data : undefined);
-        if (!tombstone) this.#remember(planned.event.id, planned.streamId, revision);
+        if (!tombstone) this.#recentIds.rememberBytes(buffer, position - start + RECORD_ID_OFFSET, planned.streamId, revision);
         if (planned.write >= 0) lastOfWrite[planned.write] = position;
       }
       this.#nextPosition += total;
@@ -382,11 +382,6 @@ export class LogBackend implements StorageBackend {
     }
     if (data !== undefined) pending.lastData = data;
     pending.lastPosition = position;
-  }
-
-  /** Remembers an id for `revisionOf`, forgetting the oldest beyond the bound. */
-  #remember(id: string, streamId: string, revision: number): void {
-    this.#recentIds.remember(id, streamId, revision);
   }
 
   #positionOf(streamId: string, revision: number): bigint {
@@ -930,7 +925,7 @@ export class LogBackend implements StorageBackend {
     }
     // Remember the ids of the newest scanned events (decoded only now, and only for those kept).
     const ids = this.#scannedIds.newest();
-    for (const x of ids) this.#remember(recordId(x.buf, x.at), x.streamId, x.revision);
+    for (const x of ids) this.#recentIds.rememberBytes(x.buf, x.at + RECORD_ID_OFFSET, x.streamId, x.revision);
     this.#scannedIds = new RecentRing(0);
     this.#nextPosition = this.#durableHead = end;
     this.#durableLastRecordPosition = this.#lastRecordPosition;

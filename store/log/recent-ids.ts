@@ -36,16 +36,32 @@ export class RecentIds {
   /** Remembers `id` at `revision` of `streamId`, forgetting the oldest id beyond the capacity. */
   remember(id: string, streamId: string, revision: number): void {
     if (this.capacity === 0) return;
+    const p = this.#probe;
+    if (!uuidWords(id, p, 0)) return;
+    this.#insert(p[0]!, p[1]!, p[2]!, p[3]!, streamId, revision);
+  }
+
+  /** `remember` for an id already in its 16-byte form (a log record's id field) at `bytes[at, at + 16)`: no text to parse. */
+  rememberBytes(bytes: Buffer, at: number, streamId: string, revision: number): void {
+    if (this.capacity === 0) return;
+    this.#insert(bytes.readUInt32BE(at), bytes.readUInt32BE(at + 4), bytes.readUInt32BE(at + 8), bytes.readUInt32BE(at + 12), streamId, revision);
+  }
+
+  #insert(w0: number, w1: number, w2: number, w3: number, streamId: string, revision: number): void {
     const slot = this.#next;
     this.#next = slot + 1 === this.capacity ? 0 : slot + 1;
     if (this.#streams[slot] !== undefined) this.#forget(slot);
     const w = this.#words;
-    if (!uuidWords(id, w, slot * 4)) return;
+    const o = slot * 4;
+    w[o] = w0;
+    w[o + 1] = w1;
+    w[o + 2] = w2;
+    w[o + 3] = w3;
     this.#streams[slot] = streamId;
     this.#revisions[slot] = revision;
     // An id written again (to another stream) answers with its newest write.
-    const h = hash(w, slot * 4);
-    const found = this.#find(w, slot * 4, h);
+    const h = hash(w, o);
+    const found = this.#find(w, o, h);
     const i = found >= 0 ? found : -found - 1;
     this.#table[i * 2] = slot + 1;
     this.#table[i * 2 + 1] = h;

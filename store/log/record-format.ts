@@ -33,6 +33,8 @@ export const FLAG_JSON = 1;
 export const FLAG_COMMIT_FIRST = 2;
 export const FLAG_COMMIT_LAST = 4;
 export const RECORD_HEADER_BYTES = 60;
+/** Where a record's 16 id bytes start. */
+export const RECORD_ID_OFFSET = 44;
 export const RECORD_OVERHEAD_BYTES = RECORD_HEADER_BYTES + 8;
 /** No record is larger; a length field above it is corruption, not a big event. */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
@@ -48,6 +50,29 @@ export interface RecordInput {
   readonly event: PreparedEvent;
 }
 
+/**
+ * Writes a stream name or event type as UTF-8 at `at`; returns its byte length. Names are short
+ * and nearly always ASCII, which a loop copies faster than a call into Buffer#write (two per record).
+ */
+function writeName(out: Buffer, name: string, at: number): number {
+  const n = name.length;
+  if (n > 64) return out.write(name, at, 'utf8');
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80) return out.write(name, at, 'utf8');
+    out[at + i] = c;
+  }
+  return n;
+}
+
+/** UTF-8 length of a name, as `writeName` writes it. */
+function nameBytes(name: string): number {
+  const n = name.length;
+  if (n > 64) return Buffer.byteLength(name);
+  for (let i = 0; i < n; i++) if (name.charCodeAt(i) >= 0x80) return Buffer.byteLength(name);
+  return n;
+}
+
 /** Encoded sizes of records; a batch's records mostly share their stream and type, so those lengths are reused. */
 export function recordLengths(inputs: readonly RecordInput[]): number[] {
   const lengths = new Array<number>(inputs.length);
@@ -59,11 +84,11 @@ export function recordLengths(inputs: readonly RecordInput[]): number[] {
     const input = inputs[i]!;
     if (input.streamId !== stream) {
       stream = input.streamId;
-      streamBytes = Buffer.byteLength(stream);
+      streamBytes = nameBytes(stream);
     }
     if (input.event.type !== type) {
       type = input.event.type;
-      typeBytes = Buffer.byteLength(type);
+      typeBytes = nameBytes(type);
     }
     lengths[i] = RECORD_OVERHEAD_BYTES + streamBytes + typeBytes + input.event.data.length + input.event.metadata.length;
   }
@@ -89,9 +114,9 @@ export function encodeCommit(inputs: readonly RecordInput[], lengths: readonly n
     out[at + 4] = RECORD_KIND_EVENT;
     out[at + 5] = flags;
     let p = at + RECORD_HEADER_BYTES;
-    const s = out.write(input.streamId, p, 'utf8');
+    const s = writeName(out, input.streamId, p);
     p += s;
-    const t = out.write(event.type, p, 'utf8');
+    const t = writeName(out, event.type, p);
     p += t;
     out.writeUInt16LE(s, at + 6);
     out.writeUInt16LE(t, at + 8);
@@ -104,7 +129,7 @@ export function encodeCommit(inputs: readonly RecordInput[], lengths: readonly n
       out.writeUInt32LE(TOMBSTONE_HIGH, at + 32);
     } else writeU64(out, at + 28, Number(input.revision));
     out.writeDoubleLE(created, at + 36);
-    writeUuid(out, at + 44, event.id);
+    writeUuid(out, at + RECORD_ID_OFFSET, event.id);
     out.set(event.data, p);
     p += event.data.length;
     out.set(event.metadata, p);
@@ -182,7 +207,7 @@ export function recordStreamId(buf: Buffer, at: number): string {
 }
 
 export function recordId(buf: Buffer, at: number): string {
-  const h = buf.toString('hex', at + 44, at + 60);
+  const h = buf.toString('hex', at + RECORD_ID_OFFSET, at + RECORD_ID_OFFSET + 16);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 

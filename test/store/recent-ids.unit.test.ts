@@ -70,6 +70,19 @@ describe('RecentIds (the log engine id table)', () => {
     expect(ids.revisionOf(d, 's')).to.equal(3);
   });
 
+  it('remembers an id given as its 16 bytes exactly as one given as text', () => {
+    const ids = new RecentIds(8);
+    const a = randomUUID();
+    const bytes = Buffer.alloc(20);
+    Buffer.from(a.replace(/-/g, ''), 'hex').copy(bytes, 3);
+    ids.rememberBytes(bytes, 3, 's', 5);
+    expect(ids.revisionOf(a, 's')).to.equal(5);
+    expect(ids.revisionOf(a.toUpperCase(), 's')).to.equal(5);
+    ids.remember(a, 't', 9);
+    expect(ids.revisionOf(a, 't')).to.equal(9);
+    expect(ids.revisionOf(a, 's')).to.equal(undefined);
+  });
+
   it('keeps no ids with a capacity of 0', () => {
     const ids = new RecentIds(0);
     const a = randomUUID();
