@@ -1,50 +1,16 @@
-// Pattern benchmark: throughput of sequence, absence and window rules on already-parsed events,
-// a hand-written state machine for the same 3-step rule as the limit, and memory per open partial
-// match. Prints JSON with --json. Figures are medians of several runs (the machine may be noisy).
-import { pattern, windowed, sum, count, type PatternBuilder, type PatternMatch } from '../patterns/index.js';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-
-interface Charge {
-  id: string;
-  type: string;
-  time: number;
-  data: { card: string; amount: number };
-}
-
-/** mulberry32: a small seeded PRNG so every run sees the same stream. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function charges(n: number, keys: number, perSecond: number, seed = 42): Charge[] {
-  const rnd = prng(seed);
-  const cards = Array.from({ length: keys }, (_, i) => `card-${i}`);
-  const out: Charge[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = rnd();
-    // 20% small, 50% medium, 10% large, 20% other amounts.
-    const amount = r < 0.2 ? 1 : r < 0.7 ? 50 : r < 0.8 ? 900 : 200;
-    out[i] = { id: `e-${i}`, type: 'Charge', time: 1_700_000_000_000 + Math.floor((i * 1000) / perSecond), data: { card: cards[Math.floor(rnd() * keys)] as string, amount } };
-  }
-  return out;
-}
-
-const threeStep = (): PatternBuilder<Charge> => pattern<Charge>('small-medium-large')
-  .keyBy((e) => e.data.card)
-  .eventTime((e) => e.time)
-  .eventId((e) => e.id)
-  .begin('small', (e) => e.data.amount < 2)
-  .followedBy('medium', (e) => e.data.amount >= 2 && e.data.amount <= 100)
-  .followedBy('large', (e) => e.data.amount > 500)
-  .within('10m');
+// `npm run bench -- pattern [--json] [--e2e-events 1000000] [--e2e-forms a,b] [--skip-e2e]`: throughput of sequence,
+// absence and window rules on already-parsed events, a hand-written state machine for the same
+// 3-step rule as the limit, memory per open partial match (bench/pattern-memory.ts, in child
+// processes), and the 3-step rule end to end inside a projection reading a log store
+// (bench/pattern-projection.ts). Progress goes to stderr through `options.log`; the result is
+// returned for bench/main.ts to print. Figures are medians of several runs (the machine may be
+// noisy). PATTERN_BENCH_EVENTS / PATTERN_BENCH_RUNS / PATTERN_BENCH_MEMORY_RUNS scale it down.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { pattern, windowed, sum, count, type PatternMatch } from '../patterns/index.js';
+import { charges, threeStep, type Charge } from './charge-stream.js';
+import type { BenchOptions } from './main.js';
+import { endToEnd } from './pattern-projection.js';
 
 /** What both matchers report per match, for comparing them: key and event ids per step. */
 interface MatchIds { key: string; small: string; medium: string; large: string }
@@ -130,19 +96,19 @@ function time(fn: () => unknown): number {
   return (c.user + c.system) / 1000;
 }
 
-function gcNow(): void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  gc();
-  gc();
+/** Heap per open partial match, from a fresh process (bench/pattern-memory.ts) per reading. */
+function memoryReading(perKey: number, keys: number): { heap: number; open: number; json: number } {
+  const child = fileURLToPath(new URL('./pattern-memory.js', import.meta.url));
+  const out = execFileSync(process.execPath, ['--expose-gc', child, String(perKey), String(keys)], { encoding: 'utf8' });
+  return JSON.parse(out) as { heap: number; open: number; json: number };
 }
 
-export async function run(opts: { json: boolean }): Promise<object> {
+export async function run(options: BenchOptions): Promise<object> {
   const N = Number(process.env.PATTERN_BENCH_EVENTS ?? 2_000_000);
   const RUNS = Number(process.env.PATTERN_BENCH_RUNS ?? 5);
   const KEYS = 100_000;
   const events = charges(N, KEYS, 2000);
-  const log = (s: string): void => { if (!opts.json) console.log(s); };
+  const log = options.log;
 
   // 3-step keyed sequence, library vs hand-written, interleaved so noise hits both alike.
   // The hand-written matcher drops partial matches that time out; so does `rule`. `reporting`
@@ -204,20 +170,18 @@ export async function run(opts: { json: boolean }): Promise<object> {
 
   // Memory per open partial match: 100k keys with one, then three, small charges each (every one
   // opens a partial match). Overall = state heap / open partial matches (keys, index and deadlines
-  // included); marginal = what each extra partial match of a key costs.
-  const memState = (perKey: number): { heap: number; open: number; json: number } => {
-    const evs: Charge[] = [];
-    for (let r = 0; r < perKey; r++) for (let k = 0; k < KEYS; k++) evs.push({ id: `m-${r}-${k}`, type: 'Charge', time: 1_700_000_000_000 + r * KEYS + k, data: { card: `card-${k}`, amount: 1 } });
-    gcNow();
-    const before = process.memoryUsage().heapUsed;
-    const mm = threeStep().matcher(); // a fresh runtime: `rule`'s holds on to the last state it ran
-    for (let i = 0; i < evs.length; i += 1000) mm.pushBatch(evs.slice(i, i + 1000));
-    gcNow();
-    const heap = process.memoryUsage().heapUsed - before;
-    return { heap, open: mm.openPartialMatches, json: JSON.stringify(mm.state).length };
-  };
-  const one = memState(1);
-  const three = memState(3);
+  // included); marginal = what each extra partial match of a key costs. Each reading is a fresh
+  // process holding nothing else (see bench/pattern-memory.ts); medians of MEMORY_RUNS, alternating.
+  const MEMORY_RUNS = Number(process.env.PATTERN_BENCH_MEMORY_RUNS ?? 5);
+  const ones: Array<{ heap: number; open: number; json: number }> = [];
+  const threes: Array<{ heap: number; open: number; json: number }> = [];
+  for (let r = 0; r < MEMORY_RUNS; r++) {
+    ones.push(memoryReading(1, KEYS));
+    threes.push(memoryReading(3, KEYS));
+  }
+  const one = { heap: median(ones.map((m) => m.heap)), open: (ones[0] as { open: number }).open, json: median(ones.map((m) => m.json)) };
+  const three = { heap: median(threes.map((m) => m.heap)), open: (threes[0] as { open: number }).open, json: median(threes.map((m) => m.json)) };
+  const perMatch = (xs: Array<{ heap: number; open: number }>): number[] => xs.map((m) => Math.round(m.heap / m.open));
   const memory = {
     openPartialMatches: three.open,
     heapBytesPerPartialMatch: Math.round(three.heap / three.open),
@@ -227,6 +191,7 @@ export async function run(opts: { json: boolean }): Promise<object> {
     jsonBytesPerPartialMatch: Math.round(three.json / three.open),
     marginalHeapBytesPerPartialMatch: Math.round((three.heap - one.heap) / (three.open - one.open)),
     marginalJsonBytesPerPartialMatch: Math.round((three.json - one.json) / (three.open - one.open)),
+    readings: { threePerKey: perMatch(threes), onePerKey: perMatch(ones), measuredIn: 'a fresh node --expose-gc process per reading, heapUsed after a full GC minus before' },
   };
   log(`memory: ${three.open} open partial matches on ${KEYS} keys: ${memory.heapBytesPerPartialMatch} B heap, ${memory.jsonBytesPerPartialMatch} B JSON each overall (${memory.heapBytesPerPartialMatchOnePerKey} B heap with one per key); marginal ${memory.marginalHeapBytesPerPartialMatch} B heap, ${memory.marginalJsonBytesPerPartialMatch} B JSON`);
 
@@ -260,7 +225,11 @@ export async function run(opts: { json: boolean }): Promise<object> {
   const sessionRate = W / (median(se) / 1000);
   log(`sliding 1h sum: ${Math.round(slidingRate).toLocaleString()} ev/s; session windows: ${Math.round(sessionRate).toLocaleString()} ev/s`);
 
-  const result = {
+  // End to end: the rule inside a projection, reading the store.
+  const E2E_EVENTS = Number(options.flags['e2e-events'] ?? 1_000_000);
+  const endToEndResult = options.flags['skip-e2e'] === true ? { skipped: true } : await endToEnd(options, E2E_EVENTS, KEYS);
+
+  return {
     bench: 'pattern',
     timing: 'CPU time (user+system) per run, median of runs',
     events: N,
@@ -273,12 +242,7 @@ export async function run(opts: { json: boolean }): Promise<object> {
     sessionWindows: { eventsPerSecond: Math.round(sessionRate), events: W },
     memory,
     adversarial,
-    targets: { eventsPerSecond: 3_000_000, ratioToHandWritten: 0.5, bytesPerPartialMatch: 200 },
+    endToEnd: endToEndResult,
+    targets: { eventsPerSecond: 3_000_000, ratioToHandWritten: 0.5, endToEndEventsPerSecond: 400_000, bytesPerPartialMatch: 200 },
   };
-  if (opts.json) console.log(JSON.stringify(result));
-  return result;
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  await run({ json: process.argv.includes('--json') });
 }
