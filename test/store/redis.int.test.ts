@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { BackendUnavailableError, openStore, WrongExpectedRevisionError, type EventData, type EventStore, type RecordedEvent, type Store } from '../../store/index.js';
 import { KeyLayout } from '../../store/redis/key-layout.js';
+import type { RedisBackend } from '../../store/redis/redis-backend.js';
 import { expect } from '../support/chai.js';
 import { requireService } from '../support/services.js';
 import { collect, storeConformance } from './conformance.js';
@@ -56,6 +57,37 @@ describe('redis store', function () {
   after(() => admin?.disconnect());
 
   conformanceOn(() => `redis://${REDIS_HOST}:${REDIS_PORT}`, () => admin);
+
+  describe('group commit', () => {
+    it('settles concurrent writers into two groups of equal size, which Redis and the client work on in turn', async () => {
+      const prefix = `tt-test-${randomUUID()}`;
+      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      try {
+        // Each script call's packed argument starts with its number of commits (commit-arguments.ts).
+        const client = (store.backend as RedisBackend).client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+        const send = client.telltaleCommitBuffer!;
+        const groups: number[] = [];
+        client.telltaleCommitBuffer = function (this: unknown, ...args: unknown[]) {
+          groups.push((args[4] as Buffer).readUInt32BE(0));
+          return send.apply(this, args);
+        };
+        const writers = 100;
+        await Promise.all(
+          Array.from({ length: writers }, async (_, w) => {
+            for (let i = 0; i < 20; i++) await store.appendToStream(`writer-${w}`, events(1), { expectedRevision: i === 0 ? 'no_stream' : BigInt(i - 1) });
+          }),
+        );
+        expect(groups.reduce((a, b) => a + b, 0)).to.equal(writers * 20);
+        // The first commit goes alone (and its writer stays one step ahead, so the last group is one
+        // short); sending all that waited behind it every time kept groups of 1 and 99 alternating.
+        expect(groups.slice(1, -1).every((n) => n === writers / 2)).to.equal(true, `group sizes ${groups.join(',')}`);
+        expect(Number(await store.headPosition())).to.equal(writers * 20 + 1);
+      } finally {
+        await store.close();
+        await dropStore(admin, prefix);
+      }
+    });
+  });
 
   // The layout stores a write's events as runs of up to 128 per `$all` entry (record-codec.ts):
   // reads, retries and scavenges must not see where one run ends and the next begins.
