@@ -41,7 +41,7 @@ type Arg = string | Buffer;
 
 /** The scripts, as ioredis defines them on a client (`numkeys` first). */
 interface ScriptCommands {
-  telltaleCommitBuffer(numkeys: number, ...args: Arg[]): Promise<number[][]>;
+  telltaleCommitBuffer(numkeys: number, ...args: Arg[]): Promise<number[]>;
   telltaleReadStreamBuffer(numkeys: number, ...args: Arg[]): Promise<Buffer[]>;
   telltaleStreamState(numkeys: number, ...args: Arg[]): Promise<number[]>;
   telltaleScavengeCopy(numkeys: number, ...args: Arg[]): Promise<number>;
@@ -248,9 +248,12 @@ export class RedisBackend implements StorageBackend {
     this.#client.telltaleCommitBuffer(2, this.#keys.head, this.#keys.all, ...args).then(
       (results) => {
         let wrote = false;
-        group.forEach((c, i) => {
+        let at = 0;
+        group.forEach((c) => {
+          const from = at;
+          at += 3 * c.writes.length;
           try {
-            const outcomes = decodeOutcomes(results[i]!);
+            const outcomes = decodeOutcomes(results, from, c.writes.length);
             if (outcomes.some((o) => o.kind === 'written')) wrote = true;
             c.resolve(outcomes);
           } catch (e) {
@@ -446,9 +449,12 @@ export class RedisBackend implements StorageBackend {
   }
 }
 
-function decodeOutcomes(flat: readonly number[]): WriteOutcome[] {
+/** The outcomes of `count` writes from `from` on in the commit script's flat reply (scripts.ts). */
+function decodeOutcomes(flat: readonly number[], from: number, count: number): WriteOutcome[] {
+  // A script bug, not an outage (redis-errors.ts passes those on unchanged too).
+  if (!Array.isArray(flat) || flat.length < from + 3 * count) throw new Error(`The Redis commit script answered ${String(flat?.length)} values where ${from + 3 * count} were due`);
   const out: WriteOutcome[] = [];
-  for (let i = 0; i < flat.length; i += 3) {
+  for (let i = from; i < from + 3 * count; i += 3) {
     const lastRevision = BigInt(flat[i + 1]!);
     const position = BigInt(flat[i + 2]!);
     switch (flat[i]) {

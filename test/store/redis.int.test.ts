@@ -89,6 +89,45 @@ describe('redis store', function () {
     });
   });
 
+  describe('group commit of commits with several writes', () => {
+    it('answers each commit of a group with its own writes\' outcomes', async () => {
+      const prefix = `tt-test-${randomUUID()}`;
+      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      try {
+        const retried = events(2);
+        await store.appendToStream('b', retried);
+        // Sent in one tick: the first goes alone, the rest together in the next script call, whose
+        // reply lists every write's outcome one after another.
+        const settled = await Promise.allSettled([
+          store.appendToStreams([{ streamId: 'a', events: events(1) }]),
+          store.appendToStreams([
+            { streamId: 'c', events: events(3), expectedRevision: 'no_stream' },
+            { streamId: 'd', events: events(1) },
+          ]),
+          store.appendToStreams([
+            { streamId: 'e', events: events(1) },
+            { streamId: 'b', events: events(1), expectedRevision: 5n },
+          ]),
+          store.appendToStreams([{ streamId: 'b', events: retried, expectedRevision: 'no_stream' }]),
+          store.appendToStreams([
+            { streamId: 'f', events: events(2) },
+            { streamId: 'g', events: events(1), expectedRevision: 'no_stream' },
+            { streamId: 'a', events: events(1), expectedRevision: 0n },
+          ]),
+        ]);
+        const values = settled.map((r) => (r.status === 'fulfilled' ? r.value.map((a) => [Number(a.nextExpectedRevision), Number(a.position), a.idempotent]) : r.reason));
+        expect(values[0]).to.deep.equal([[0, 3, false]]);
+        expect(values[1]).to.deep.equal([[2, 6, false], [0, 7, false]]);
+        expect(values[2]).to.be.instanceOf(WrongExpectedRevisionError);
+        expect(values[3]).to.deep.equal([[1, 2, true]]);
+        expect(values[4]).to.deep.equal([[1, 9, false], [0, 10, false], [1, 11, false]]);
+      } finally {
+        await store.close();
+        await dropStore(admin, prefix);
+      }
+    });
+  });
+
   // The layout stores a write's events as runs of up to 128 per `$all` entry (record-codec.ts):
   // reads, retries and scavenges must not see where one run ends and the next begins.
   describe('writes longer than one entry', () => {
