@@ -15,27 +15,29 @@ import { MAX_ENTRY_EVENTS } from './record-codec.js';
 
 /** Lua helpers on bodies (record-codec.ts layout) and on `$all` entries shared by the scripts. */
 const BODY_HELPERS = `
-local function int(n) return string.format('%d', n) end
+-- Library functions as locals: each use is then a register read, not a global and a field lookup.
+local sub, format, byte, sunpack = string.sub, string.format, string.byte, struct.unpack
+local function int(n) return format('%d', n) end
 
 -- A stream's event count from its id index's \`n\` field. A trailing '*' says the hash also holds
 -- \`t\` (tombstone position) or \`d\` (soft-deleted): most streams have neither, and a listpack hash
 -- is searched field by field, so appends look those up only when the mark is there.
 local function countOf(nv)
   if not nv then return 0, false end
-  if string.byte(nv, -1) == 42 then return tonumber(string.sub(nv, 1, -2)), true end
+  if byte(nv, -1) == 42 then return tonumber(sub(nv, 1, -2)), true end
   return tonumber(nv), false
 end
 
 -- Event count and stream name length of a body.
 local function bodyCount(body)
-  local s = struct.unpack('>H', body, 10)
-  return struct.unpack('>I4', body, 12 + s), s
+  local s = sunpack('>H', body, 10)
+  return sunpack('>I4', body, 12 + s), s
 end
 
 -- The 16-byte id of record k (0-based) of a body.
 local function idOf(body, k)
-  local at = 16 + struct.unpack('>H', body, 10) + 16 * k
-  return string.sub(body, at, at + 15)
+  local at = 16 + sunpack('>H', body, 10) + 16 * k
+  return sub(body, at, at + 15)
 end
 
 -- The data of record k (0-based) of a body.
@@ -64,8 +66,10 @@ end
 `;
 
 // KEYS: 1 head counter, 2 the $all stream. ARGV: as commit-arguments.ts lays them out.
-// Returns one array per commit: kind, last revision, position per write
-// (kind 1 written, 2 idempotent, 3 wrong expected revision, 4 stream deleted).
+// Returns one flat array: kind, last revision, position per write, the commits' writes one after
+// another (kind 1 written, 2 idempotent, 3 wrong expected revision, 4 stream deleted). Flat, because
+// Redis checks every table of a reply for the fields of an error or status reply: an array per
+// commit cost more than deciding a single-event append.
 export const COMMIT_SCRIPT = `#!lua
 local TOMBSTONE = '9223372036854775807'
 local RUN = ${MAX_ENTRY_EVENTS}
@@ -190,7 +194,8 @@ local function write(w, created)
   end
   local rev = w.last
   if w.n > 0 then
-    local positions, ids = {}, {}
+    -- np, ni: the lengths of positions and ids (Lua 5.1's # is a binary search on every use).
+    local positions, ids, np, ni = {}, {}, 0, 0
     for b = 1, #w.bodies do
       local body = w.bodies[b]
       local n, s = bodyCount(body)
@@ -200,19 +205,23 @@ local function write(w, created)
       local lastText = firstText
       if n > 1 then lastText = int(head) end
       redis.call('XADD', all, '0-' .. lastText, 'r', revText, 'b', body)
-      positions[#positions + 1] = firstText
-      ids[#ids + 1] = string.sub(body, 16 + s, 31 + s)
-      ids[#ids + 1] = revText
+      positions[np + 1] = firstText
+      ids[ni + 1] = sub(body, 16 + s, 31 + s)
+      ids[ni + 2] = revText
+      ni = ni + 2
+      local at = 16 + s
       for k = 1, n - 1 do
-        positions[#positions + 1] = int(first + k)
-        local at = 16 + s + 16 * k
-        ids[#ids + 1] = string.sub(body, at, at + 15)
-        ids[#ids + 1] = int(rev + 1 + k)
+        at = at + 16
+        positions[np + 1 + k] = format('%d', first + k)
+        ids[ni + 1] = sub(body, at, at + 15)
+        ids[ni + 2] = format('%d', rev + 1 + k)
+        ni = ni + 2
       end
+      np = np + n
       rev = rev + n
     end
-    ids[#ids + 1] = 'n'
-    ids[#ids + 1] = int(rev + 1)
+    ids[ni + 1] = 'n'
+    ids[ni + 2] = int(rev + 1)
     -- A recreation clears 'd' below, and a tombstoned stream takes no writes: the mark goes.
     if (w.flagged or marked[w.stream]) and not w.recreate then ids[#ids] = ids[#ids] .. '*' end
     pushAll('RPUSH', w.s, positions)
@@ -250,19 +259,20 @@ local function write(w, created)
   end
 end
 
-local results = {}
+local results, nr = {}, 0
 local group = ARGV[2]
-local ncommits, at = struct.unpack('>I4', group, 1)
+local ncommits, at = sunpack('>I4', group, 1)
+local ikey, skey = tag .. ':i:', tag .. ':s:'
 for c = 1, ncommits do
   local created, nw
-  created, nw, at = struct.unpack('>dI4', group, at)
+  created, nw, at = sunpack('>dI4', group, at)
   local writes = {}
   for j = 1, nw do
     local flags, revision, n, stream
-    flags, revision, n, stream, at = struct.unpack('>BdI4Hc0', group, at)
+    flags, revision, n, stream, at = sunpack('>BdI4Hc0', group, at)
     local bodies = {}
-    for b = 1, math.ceil(n / RUN) do bodies[b], at = struct.unpack('>I4c0', group, at) end
-    local w = { stream = stream, expected = flags % 4, revision = revision, n = n, bodies = bodies, i = tag .. ':i:' .. stream, s = tag .. ':s:' .. stream }
+    for b = 1, math.ceil(n / RUN) do bodies[b], at = sunpack('>I4c0', group, at) end
+    local w = { stream = stream, expected = flags % 4, revision = revision, n = n, bodies = bodies, i = ikey .. stream, s = skey .. stream }
     if flags >= TOMBSTONE_FLAG then
       w.tombstone = math.floor(flags / TOMBSTONE_FLAG) % 2 == 1
       w.meta = math.floor(flags / META_FLAG) % 2 == 1
@@ -281,21 +291,20 @@ for c = 1, ncommits do
       if writes[j].kind == 'write' then write(writes[j], created) end
     end
   end
-  local out = {}
   for j = 1, nw do
     local w = writes[j]
     if w.kind == 'write' then
-      out[#out + 1] = 1; out[#out + 1] = w.rev or w.last; out[#out + 1] = w.pos or head
+      results[nr + 1] = 1; results[nr + 2] = w.rev or w.last; results[nr + 3] = w.pos or head
     elseif w.kind == 'idempotent' then
       local p = redis.call('LINDEX', w.s, w.idem)
-      out[#out + 1] = 2; out[#out + 1] = w.idem; out[#out + 1] = tonumber(p or head)
+      results[nr + 1] = 2; results[nr + 2] = w.idem; results[nr + 3] = tonumber(p or head)
     elseif w.kind == 'wrong' then
-      out[#out + 1] = 3; out[#out + 1] = w.last; out[#out + 1] = -1
+      results[nr + 1] = 3; results[nr + 2] = w.last; results[nr + 3] = -1
     else
-      out[#out + 1] = 4; out[#out + 1] = w.last; out[#out + 1] = -1
+      results[nr + 1] = 4; results[nr + 2] = w.last; results[nr + 3] = -1
     end
+    nr = nr + 3
   end
-  results[c] = out
 end
 if head > startHead then
   if startHead == 0 then redis.call('SET', tag .. ':layout', '2') end

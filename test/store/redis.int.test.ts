@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { BackendUnavailableError, openStore, WrongExpectedRevisionError, type EventData, type EventStore, type RecordedEvent, type Store } from '../../store/index.js';
 import { KeyLayout } from '../../store/redis/key-layout.js';
+import type { RedisBackend } from '../../store/redis/redis-backend.js';
 import { expect } from '../support/chai.js';
 import { requireService } from '../support/services.js';
 import { collect, storeConformance } from './conformance.js';
@@ -56,6 +57,76 @@ describe('redis store', function () {
   after(() => admin?.disconnect());
 
   conformanceOn(() => `redis://${REDIS_HOST}:${REDIS_PORT}`, () => admin);
+
+  describe('group commit', () => {
+    it('settles concurrent writers into two groups of equal size, which Redis and the client work on in turn', async () => {
+      const prefix = `tt-test-${randomUUID()}`;
+      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      try {
+        // Each script call's packed argument starts with its number of commits (commit-arguments.ts).
+        const client = (store.backend as RedisBackend).client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+        const send = client.telltaleCommitBuffer!;
+        const groups: number[] = [];
+        client.telltaleCommitBuffer = function (this: unknown, ...args: unknown[]) {
+          groups.push((args[4] as Buffer).readUInt32BE(0));
+          return send.apply(this, args);
+        };
+        const writers = 100;
+        await Promise.all(
+          Array.from({ length: writers }, async (_, w) => {
+            for (let i = 0; i < 20; i++) await store.appendToStream(`writer-${w}`, events(1), { expectedRevision: i === 0 ? 'no_stream' : BigInt(i - 1) });
+          }),
+        );
+        expect(groups.reduce((a, b) => a + b, 0)).to.equal(writers * 20);
+        // The first commit goes alone (and its writer stays one step ahead, so the last group is one
+        // short); sending all that waited behind it every time kept groups of 1 and 99 alternating.
+        expect(groups.slice(1, -1).every((n) => n === writers / 2)).to.equal(true, `group sizes ${groups.join(',')}`);
+        expect(Number(await store.headPosition())).to.equal(writers * 20 + 1);
+      } finally {
+        await store.close();
+        await dropStore(admin, prefix);
+      }
+    });
+  });
+
+  describe('group commit of commits with several writes', () => {
+    it('answers each commit of a group with its own writes\' outcomes', async () => {
+      const prefix = `tt-test-${randomUUID()}`;
+      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      try {
+        const retried = events(2);
+        await store.appendToStream('b', retried);
+        // Sent in one tick: the first goes alone, the rest together in the next script call, whose
+        // reply lists every write's outcome one after another.
+        const settled = await Promise.allSettled([
+          store.appendToStreams([{ streamId: 'a', events: events(1) }]),
+          store.appendToStreams([
+            { streamId: 'c', events: events(3), expectedRevision: 'no_stream' },
+            { streamId: 'd', events: events(1) },
+          ]),
+          store.appendToStreams([
+            { streamId: 'e', events: events(1) },
+            { streamId: 'b', events: events(1), expectedRevision: 5n },
+          ]),
+          store.appendToStreams([{ streamId: 'b', events: retried, expectedRevision: 'no_stream' }]),
+          store.appendToStreams([
+            { streamId: 'f', events: events(2) },
+            { streamId: 'g', events: events(1), expectedRevision: 'no_stream' },
+            { streamId: 'a', events: events(1), expectedRevision: 0n },
+          ]),
+        ]);
+        const values = settled.map((r) => (r.status === 'fulfilled' ? r.value.map((a) => [Number(a.nextExpectedRevision), Number(a.position), a.idempotent]) : r.reason));
+        expect(values[0]).to.deep.equal([[0, 3, false]]);
+        expect(values[1]).to.deep.equal([[2, 6, false], [0, 7, false]]);
+        expect(values[2]).to.be.instanceOf(WrongExpectedRevisionError);
+        expect(values[3]).to.deep.equal([[1, 2, true]]);
+        expect(values[4]).to.deep.equal([[1, 9, false], [0, 10, false], [1, 11, false]]);
+      } finally {
+        await store.close();
+        await dropStore(admin, prefix);
+      }
+    });
+  });
 
   // The layout stores a write's events as runs of up to 128 per `$all` entry (record-codec.ts):
   // reads, retries and scavenges must not see where one run ends and the next begins.
