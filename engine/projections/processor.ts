@@ -63,9 +63,8 @@ export class IsolateProcessor implements Processor {
   /**
    * Batches the isolate may still ask ids or bodies of: every batch handed and not yet answered,
    * and the last `KEPT_ANSWERED` answered ones (for an event a handler keeps past its batch).
-   * Only those: every batch kept here outlives a young-generation collection or two, and each one
-   * the host holds makes every scavenge copy it (a fixed count of 18 batches was a third of the
-   * main thread's garbage-collection time in the benchmark's count by type).
+   * Only those: every batch kept here outlives a young-generation collection or two, so each one
+   * held makes scavenges copy and promote its events (a fixed 18 batches kept up to 18k events).
    */
   readonly #recent = new Map<number, readonly BatchItem[]>();
 

@@ -719,8 +719,8 @@ export class ProjectionRunner {
  * Batches whose commit may still be pending when the next batch is taken: the isolate works on
  * later batches while earlier flushes commit (in order, one at a time), so a checkpoint's fsync
  * does not stall reading and user code. Loads of partitions evicted meanwhile see the staged
- * states of flushes not yet committed (`#pendingStates`). Small batches (live traffic) may have
- * this many in flight.
+ * states of flushes not yet committed (`#pendingStates`). Deep enough for answered batches to
+ * queue behind a checkpoint's fsync; they hold no events while they wait (see below).
  */
 const PIPELINE_DEPTH = 16;
 
