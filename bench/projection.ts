@@ -183,6 +183,13 @@ export async function run(options: BenchOptions): Promise<object> {
     const aRate = rate(events, a.seconds);
     const plainARate = rate(plainA.events, plainA.seconds);
 
+    // (d) right after (a), over the same records: (b) and (c) write to the store (state pages, the
+    // partition catalogue, 1M links), and a count over $all run after them scans those too, so its
+    // rate would not compare with (a)'s.
+    options.log('(d) two projections at once');
+    const d = only.has('d') ? await runProjections(store, { count1: COUNT_BY_TYPE, count2: COUNT_BY_TYPE }, false, events) : skipped;
+    const dRate = rate(events * 2, d.seconds);
+
     options.log('(b) partitionBy');
     const plainB = only.has('b') ? await plainPartitioned(store) : none;
     const b = only.has('b') ? await runProjections(store, { partitioned: PARTITIONED }, false, events) : skipped;
@@ -192,10 +199,6 @@ export async function run(options: BenchOptions): Promise<object> {
     options.log('(c) linkTo every event');
     const c = only.has('c') ? await runProjections(store, { links: LINK_ALL }, true, events) : skipped;
     const cRate = rate(events, c.seconds);
-
-    options.log('(d) two projections at once');
-    const d = only.has('d') ? await runProjections(store, { count1: COUNT_BY_TYPE, count2: COUNT_BY_TYPE }, false, events) : skipped;
-    const dRate = rate(events * 2, d.seconds);
 
     return {
       backend,

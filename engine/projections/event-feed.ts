@@ -41,7 +41,8 @@ export interface Taken {
 export class EventFeed {
   readonly #store: Store;
   readonly #options: FeedOptions;
-  readonly #queue: BatchItem[] = [];
+  /** Taken slots (before `#head`) are cleared, so the queue does not keep taken events alive until it is compacted. */
+  readonly #queue: (BatchItem | undefined)[] = [];
   #head = 0;
   #subscription: Subscription | undefined;
   #point: ReadPoint | undefined;
@@ -245,7 +246,10 @@ export class EventFeed {
     for (;;) {
       if (this.#error !== undefined) throw this.#error;
       const items: BatchItem[] = [];
-      while (this.#head < this.#queue.length && items.length < max) items.push(this.#queue[this.#head++]!);
+      while (this.#head < this.#queue.length && items.length < max) {
+        items.push(this.#queue[this.#head]!);
+        this.#queue[this.#head++] = undefined;
+      }
       const last = items[items.length - 1];
       if (last !== undefined) this.#point = isDeletionNotice(last) ? { kind: 'all', position: last.position } : this.#pointOf(last);
       if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {

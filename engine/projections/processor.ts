@@ -21,8 +21,6 @@ export interface Processor {
 export interface ProcessorContext {
   readonly name: string;
   readonly loader: PartitionLoader;
-  /** How many batches the runner may hand over before the first of them is done. @defaultValue 16 */
-  readonly batchesInFlight?: number;
 }
 
 export type ProcessorFactory = (context: ProcessorContext) => Promise<{ processor: Processor; definition: SourceDefinition }>;
@@ -33,22 +31,17 @@ export class IsolateProcessor implements Processor {
   readonly #sandbox: ProjectionSandbox;
   readonly #encoder = new BatchEncoder();
 
-  constructor(sandbox: ProjectionSandbox, batchesInFlight = 16) {
+  constructor(sandbox: ProjectionSandbox) {
     this.#sandbox = sandbox;
-    // The batch the isolate works on, and every batch the runner may have handed after it.
-    this.#keep = batchesInFlight + 2;
   }
 
-  /** Batches kept for the isolate's later asks for their ids or bodies. */
-  readonly #keep: number;
-
   static factory(query: string, limits: Partial<SandboxLimits> = {}): ProcessorFactory {
-    return async ({ name, loader, batchesInFlight = 16 }) => {
+    return async ({ name, loader }) => {
       let processor: IsolateProcessor | undefined;
       const ids = (seq: number): string => (processor === undefined ? 'null' : processor.#idsOf(seq));
       const bodies = (seq: number, safe: boolean): string => (processor === undefined ? '' : processor.#bodiesOf(seq, safe));
       const { sandbox, definition } = await ProjectionSandbox.create(name, query, { ...defaultSandboxLimits, ...limits }, loader, ids, bodies);
-      processor = new IsolateProcessor(sandbox, batchesInFlight);
+      processor = new IsolateProcessor(sandbox);
       return { processor, definition };
     };
   }
@@ -67,7 +60,12 @@ export class IsolateProcessor implements Processor {
    */
   #withBodies = true;
   #seq = 0;
-  /** Batches the isolate may still ask ids or bodies of: the one in flight and the few before it. */
+  /**
+   * Batches the isolate may still ask ids or bodies of: every batch handed and not yet answered,
+   * and the last `KEPT_ANSWERED` answered ones (for an event a handler keeps past its batch).
+   * Only those: every batch kept here outlives a young-generation collection or two, so each one
+   * held makes scavenges copy and promote its events (a fixed 18 batches kept up to 18k events).
+   */
   readonly #recent = new Map<number, readonly BatchItem[]>();
 
   #idsOf(seq: number): string {
@@ -90,9 +88,10 @@ export class IsolateProcessor implements Processor {
     const seq = ++this.#seq;
     const withIds = this.#withIds;
     this.#recent.set(seq, items);
-    if (this.#recent.size > this.#keep) this.#recent.delete(seq - this.#keep);
     let out = await this.#sandbox.process(this.#encoder.encode(items, false, withIds, this.#withBodies), flush, seq, withIds);
     if (out.reencode === true) out = await this.#sandbox.process(this.#encoder.encode(items, true, withIds), flush, seq, withIds);
+    // The isolate answers batches in order: the ones before this that are still kept are done.
+    this.#recent.delete(seq - KEPT_ANSWERED);
     if (items.length > 0) {
       this.#withIds = out.ids === true;
       this.#withBodies = out.bodies === true;
@@ -108,6 +107,9 @@ export class IsolateProcessor implements Processor {
     this.#sandbox.dispose();
   }
 }
+
+/** Answered batches whose ids and bodies stay available to events kept past their batch. */
+const KEPT_ANSWERED = 2;
 
 /** Checks a script without running it against events: its definition, or the error. */
 export async function compileProjection(name: string, query: string, limits: Partial<SandboxLimits> = {}): Promise<SourceDefinition> {
