@@ -266,6 +266,21 @@ describe('HTTP stream API', () => {
       expect(event.headers.get('cache-control')).to.equal('max-age=31536000, public');
     });
 
+    it('answers from a kept page with the same status, headers and body as the render it keeps', async () => {
+      await appendBatch(s.url, 'kept-same', batch(...Array.from({ length: 25 }, (_, i) => `E${i}`)));
+      const answer = async (path: string) => {
+        const r = await call(s.url, path, { headers: { accept: ATOM } });
+        const headers = [...r.headers].filter(([name]) => name !== 'date');
+        return { status: r.status, headers, body: await r.text() };
+      };
+      for (const path of ['/streams/kept-same/0/forward/20', '/streams/kept-same']) {
+        const rendered = await answer(path);
+        const kept = await answer(path);
+        expect(kept, path).to.deep.equal(rendered);
+        expect(rendered.headers.map(([name]) => name)).to.include.members(['cache-control', 'etag', 'vary', 'content-type', 'content-length']);
+      }
+    });
+
     it('marks immutable pages private when the stream is not readable by everyone', async () => {
       await appendBatch(s.url, 'cached-private', batch(...Array.from({ length: 25 }, (_, i) => `E${i}`)));
       await call(s.url, '/streams/cached-private/metadata', { headers: { 'content-type': 'application/json' }, body: { $acl: { $r: '$admins' } } });
