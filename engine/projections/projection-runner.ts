@@ -12,7 +12,9 @@ import { ProjectionFaultedError } from './errors.js';
 import { EventFeed } from './event-feed.js';
 import type { Processor, ProcessorFactory } from './processor.js';
 import {
+  CHECKPOINT_CHUNK_TYPE,
   CHECKPOINT_TYPE,
+  checkpointChunksStream,
   checkpointStream,
   checkpointTag,
   EmittedEventIds,
@@ -83,6 +85,8 @@ export class ProjectionRunner {
   #stopRequested = false;
   #point: ReadPoint | undefined;
   #checkpointRevision: bigint = -1n;
+  /** Last revision of the checkpoint-chunks stream (-1n when it has none). */
+  #chunkRevision: bigint = -1n;
   #counters: Counters = { processed: 0, handled: 0 };
   #rootState: unknown = undefined;
   #rootResult: string | null | undefined;
@@ -234,16 +238,20 @@ export class ProjectionRunner {
       const last = await this.#lastEvent(checkpointStream(c.name));
       const info = await this.#store.getStreamInfo(checkpointStream(c.name));
       this.#checkpointRevision = info.lastRevision;
+      this.#chunkRevision = (await this.#store.getStreamInfo(checkpointChunksStream(c.name))).lastRevision;
       const meta = last?.metadata as Record<string, unknown> | undefined;
-      const extra = (meta?.$telltale ?? {}) as { epoch?: number; processed?: number; timers?: [number, string][]; wm?: number; maxT?: number; rootResult?: string | null; shared?: unknown };
+      let extra = (meta?.$telltale ?? {}) as CheckpointExtra;
+      let state = last?.data;
+      // A checkpoint too large for one event names its chunks: state and bookkeeping are in them.
+      if (last !== undefined && extra.epoch === c.epoch && extra.chunks !== undefined) ({ s: state, x: extra } = await this.#readChunks(extra.chunks));
       // A checkpoint without a read point was written before any event was handled (a stop
       // right after start): its state is a placeholder, so the projection starts from $init.
       if (last !== undefined && extra.epoch === c.epoch && readPointOf(meta) !== undefined) {
         this.#point = readPointOf(meta);
         this.#counters.processed = extra.processed ?? 0;
-        this.#rootState = last.data;
+        this.#rootState = state;
         this.#rootResult = extra.rootResult;
-        restored = { root: last.data, shared: extra.shared, rootResult: extra.rootResult, timers: extra.timers, wm: extra.wm, maxT: extra.maxT };
+        restored = { root: state, shared: extra.shared, rootResult: extra.rootResult, timers: extra.timers, wm: extra.wm, maxT: extra.maxT };
       }
     } else this.#checkpointRevision = -1n;
     this.#fresh = this.#point === undefined;
@@ -520,10 +528,26 @@ export class ProjectionRunner {
         };
         const stream = checkpointStream(c.name);
         if (this.#checkpointRevision < 0n) add(metastreamOf(stream), checkpointStreamMetadata());
-        writes.set(stream, {
-          events: [{ type: CHECKPOINT_TYPE, data: (this.#rootState ?? {}) as object, metadata: { ...tag, $telltale: extra } }],
-          expected: this.#checkpointRevision < 0n ? 'any' : this.#checkpointRevision,
-        });
+        // Serialised once here, as the bytes stored, so their size can decide the layout.
+        const data = Buffer.from(JSON.stringify(this.#rootState ?? {}) ?? '{}');
+        const metadata = Buffer.from(JSON.stringify({ ...tag, $telltale: extra }));
+        let checkpoint: EventData = { type: CHECKPOINT_TYPE, data, isJson: true, metadata };
+        if (data.length + metadata.length > CHECKPOINT_INLINE_BYTES) {
+          // Too large for one event: the state and its bookkeeping go to the chunks stream, in
+          // the same commit, and `$tb` hides the chunks of earlier checkpoints (scavenge reclaims them).
+          const chunkStream = checkpointChunksStream(c.name);
+          const whole = Buffer.concat([Buffer.from('{"s":'), data, Buffer.from(`,"x":${JSON.stringify(extra)}}`)]);
+          const chunks: EventData[] = [];
+          for (let at = 0; at < whole.length; at += CHECKPOINT_CHUNK_BYTES) {
+            chunks.push({ type: CHECKPOINT_CHUNK_TYPE, data: whole.subarray(at, at + CHECKPOINT_CHUNK_BYTES), metadata: { $e: c.epoch } });
+          }
+          const from = this.#chunkRevision + 1n;
+          add(metastreamOf(chunkStream), { type: METADATA_EVENT_TYPE, data: { $tb: Number(from) } });
+          writes.set(chunkStream, { events: chunks, expected: this.#chunkRevision < 0n ? 'any' : this.#chunkRevision });
+          const chunked: CheckpointExtra = { epoch: c.epoch, chunks: { from: Number(from), count: chunks.length } };
+          checkpoint = { type: CHECKPOINT_TYPE, data: {}, metadata: { ...tag, $telltale: chunked } };
+        }
+        writes.set(stream, { events: [checkpoint], expected: this.#checkpointRevision < 0n ? 'any' : this.#checkpointRevision });
       }
     }
     if (writes.size > 0) {
@@ -539,6 +563,8 @@ export class ProjectionRunner {
       }
       const at = list.findIndex((w) => w.streamId === checkpointStream(c.name));
       if (at >= 0) this.#checkpointRevision = results[at]!.nextExpectedRevision;
+      const chunksAt = list.findIndex((w) => w.streamId === checkpointChunksStream(c.name));
+      if (chunksAt >= 0) this.#chunkRevision = results[chunksAt]!.nextExpectedRevision;
       if (pages.length > 0) {
         const pagesAt = list.findIndex((w) => w.streamId === statePagesStream(c.name));
         const first = Number(results[pagesAt]!.nextExpectedRevision) - pages.length + 1;
@@ -596,6 +622,16 @@ export class ProjectionRunner {
   async #nextRevision(stream: string, offset: number): Promise<bigint> {
     const info = await this.#store.getStreamInfo(stream);
     return info.lastRevision + 1n + BigInt(offset);
+  }
+
+  /** A chunked checkpoint's state and bookkeeping, from its chunks. */
+  async #readChunks({ from, count }: { from: number; count: number }): Promise<{ s: unknown; x: CheckpointExtra }> {
+    const parts: Uint8Array[] = [];
+    for await (const e of this.#store.readStream(checkpointChunksStream(this.config.name), { fromRevision: BigInt(from), maxCount: count })) parts.push(e.dataBytes);
+    if (parts.length !== count) {
+      throw new ProjectionFaultedError(this.config.name, `Checkpoint names ${count} chunks from revision ${from} of ${checkpointChunksStream(this.config.name)}, found ${parts.length}`);
+    }
+    return JSON.parse(Buffer.concat(parts).toString('utf8')) as { s: unknown; x: CheckpointExtra };
   }
 
   async #lastEvent(stream: string): Promise<RecordedEvent | undefined> {
@@ -743,6 +779,26 @@ const STREAM = -1;
 function restoredPage(revision: number): number {
   return -revision - 2;
 }
+
+/** What a checkpoint keeps besides the state, in its metadata's `$telltale` (or in its chunks). */
+interface CheckpointExtra {
+  epoch?: number;
+  processed?: number;
+  timers?: [number, string][];
+  wm?: number;
+  maxT?: number;
+  rootResult?: string | null;
+  shared?: unknown;
+  /** Set on a checkpoint whose state and bookkeeping are in the chunks stream. */
+  chunks?: { from: number; count: number };
+}
+
+/**
+ * A checkpoint whose state and metadata exceed this is written in chunks (the store's default
+ * event size limit is 1 MiB; Event Store writes the state into the checkpoint event, whatever its size).
+ */
+const CHECKPOINT_INLINE_BYTES = 512 * 1024;
+const CHECKPOINT_CHUNK_BYTES = 512 * 1024;
 
 /** Checkpoints that change more partitions than this write their states as pages. */
 const STATE_PAGE_THRESHOLD = 32;

@@ -17,6 +17,11 @@ export const partitionCheckpointStream = (name: string, partition: string): stri
 export const resultStream = (name: string): string => `$projections-${name}-result`;
 /** Telltale: partition states of checkpoints that changed many partitions, a page per event. */
 export const statePagesStream = (name: string): string => `$projections-${name}-states`;
+/**
+ * Telltale: a checkpoint too large for one event (a rule holding many keys' partial matches in one
+ * state) as chunks of its JSON bytes; the checkpoint event names the chunks it consists of.
+ */
+export const checkpointChunksStream = (name: string): string => `$projections-${name}-checkpoint-chunks`;
 /** The partition catalogue: a `$partition` event (data: the key) for each partition when it gets its first state. */
 export const partitionsStream = (name: string): string => `$projections-${name}-partitions`;
 export const partitionResultStream = (name: string, partition: string, pattern: string | null): string =>
@@ -25,6 +30,7 @@ export const partitionResultStream = (name: string, partition: string, pattern: 
 export const CHECKPOINT_TYPE = '$ProjectionCheckpoint';
 export const PARTITION_CHECKPOINT_TYPE = '$Checkpoint';
 export const STATE_PAGE_TYPE = '$ProjectionStatePage';
+export const CHECKPOINT_CHUNK_TYPE = '$ProjectionCheckpointChunk';
 export const PARTITION_TYPE = '$partition';
 export const PROJECTION_UPDATED_TYPE = '$ProjectionUpdated';
 export const PROJECTION_CREATED_TYPE = '$ProjectionCreated';
