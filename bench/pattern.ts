@@ -1,4 +1,4 @@
-// `npm run bench -- pattern [--json] [--e2e-events 1000000] [--e2e-forms a,b] [--skip-e2e]`: throughput of sequence,
+// `npm run bench -- pattern [--json] [--e2e-events 1000000] [--e2e-forms one-state,partitioned] [--skip-e2e]`: throughput of sequence,
 // absence and window rules on already-parsed events, a hand-written state machine for the same
 // 3-step rule as the limit, memory per open partial match (bench/pattern-memory.ts, in child
 // processes), and the 3-step rule end to end inside a projection reading a log store
