@@ -110,17 +110,7 @@ export class EventStore implements Store {
     } catch (e) {
       return Promise.reject(e);
     }
-    this.#inFlight++;
-    return this.#backend.commit([prepared]).then(
-      (outcomes) => {
-        this.#settled();
-        return toAppendResult(prepared, outcomes[0]!);
-      },
-      (e: unknown) => {
-        this.#settled();
-        throw e;
-      },
-    );
+    return this.#commit([prepared], firstResult);
   }
 
   appendToStreams(writes: readonly StreamWrite[]): Promise<AppendResult[]> {
@@ -139,16 +129,22 @@ export class EventStore implements Store {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#commit(prepared);
+    return this.#commit(prepared, allResults);
   }
 
-  /** Commits prepared writes; `close()` waits for every commit still unanswered. */
-  #commit(prepared: PreparedWrite[]): Promise<AppendResult[]> {
+  /** Commits prepared writes and answers with `results` of their outcomes; `close()` waits for every commit still unanswered. */
+  #commit<T>(prepared: PreparedWrite[], results: (prepared: PreparedWrite[], outcomes: WriteOutcome[]) => T): Promise<T> {
+    let pending: Promise<WriteOutcome[]>;
+    try {
+      pending = this.#backend.commit(prepared);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     this.#inFlight++;
-    return this.#backend.commit(prepared).then(
+    return pending.then(
       (outcomes) => {
         this.#settled();
-        return outcomes.map((o, i) => toAppendResult(prepared[i]!, o));
+        return results(prepared, outcomes);
       },
       (e: unknown) => {
         this.#settled();
@@ -226,7 +222,7 @@ export class EventStore implements Store {
     // Event Store refuses to delete a stream that has neither events nor metadata.
     const check: PreparedWrite = { streamId, expected: expected === 'any' ? 'stream_exists' : expected, events: [] };
     const meta: PreparedWrite = { streamId: metastreamOf(streamId), expected: 'any', events: [metadataEvent(randomUUID(), json)] };
-    const [, metaResult] = await this.#commit([check, meta]);
+    const [, metaResult] = await this.#commit([check, meta], allResults);
     return { position: metaResult!.position };
   }
 
@@ -235,7 +231,7 @@ export class EventStore implements Store {
     assertValidStreamName(streamId);
     const expected = parseExpected(options.expectedRevision);
     const tombstone: PreparedEvent = { id: randomUUID(), type: TOMBSTONE_EVENT_TYPE, isJson: true, data: encoder.encode('{}'), metadata: EMPTY };
-    const [result] = await this.#commit([{ streamId, expected, events: [tombstone], tombstone: true }]);
+    const [result] = await this.#commit([{ streamId, expected, events: [tombstone], tombstone: true }], allResults);
     return { position: result!.position };
   }
 
@@ -256,7 +252,7 @@ export class EventStore implements Store {
       expected: parseExpected(options.expectedRevision),
       events: [metadataEvent(randomUUID(), metadataToJson(metadata))],
     };
-    const [result] = await this.#commit([write]);
+    const [result] = await this.#commit([write], allResults);
     return result!;
   }
 
@@ -509,6 +505,15 @@ function encodePayload(value: unknown, index: number, field: 'data' | 'metadata'
   if (json === undefined) throw new InvalidArgumentError(`Event ${index} ${field} is not a JSON value (${typeof value})`, 'invalid-event');
   // Buffer.from slices Node's shared pool for small payloads; TextEncoder allocates an ArrayBuffer each.
   return Buffer.from(json, 'utf8');
+}
+
+/** The results of a commit's writes (module functions, so a commit allocates no closure for them). */
+function allResults(prepared: PreparedWrite[], outcomes: WriteOutcome[]): AppendResult[] {
+  return outcomes.map((o, i) => toAppendResult(prepared[i]!, o));
+}
+
+function firstResult(prepared: PreparedWrite[], outcomes: WriteOutcome[]): AppendResult {
+  return toAppendResult(prepared[0]!, outcomes[0]!);
 }
 
 function toAppendResult(write: PreparedWrite, outcome: WriteOutcome): AppendResult {
