@@ -3,10 +3,9 @@
 // and the settings the runtime honours apply from the next enable.
 import { DEFAULT_PROJECTION_CONFIG, ProjectionManager, ProjectionNotStoppedError } from '../../engine/index.js';
 import { checkConfigChange } from '../../engine/projections/projection-config.js';
-import { InvalidArgumentError, openStore } from '../../store/index.js';
-import type { Store } from '../../store/types.js';
+import { InvalidArgumentError } from '../../store/index.js';
 import { expect } from '../support/chai.js';
-import { appendAll, readStream } from './projection-fixture.js';
+import { appendAll, managerPerTest, readStream } from './projection-fixture.js';
 
 const EMITTER = `fromStream('orders').when({ Placed: function (s, e) { emit('copies', 'Copied', { n: e.data.n }); } })`;
 
@@ -41,39 +40,27 @@ describe('checkConfigChange', () => {
 });
 
 describe('ProjectionManager config', () => {
-  let store: Store;
-  let manager: ProjectionManager;
-
-  beforeEach(async () => {
-    store = await openStore('memory:');
-    manager = new ProjectionManager(store, { systemProjections: false });
-    await manager.start();
-  });
-
-  afterEach(async () => {
-    await manager.close();
-    await store.close();
-  });
+  const t = managerPerTest();
 
   it('serves Event Store\'s defaults, with emitEnabled as created', async () => {
-    await manager.create('copier', EMITTER, { emit: true, enabled: false });
-    expect(manager.config('copier')).to.deep.equal({ ...DEFAULT_PROJECTION_CONFIG, emitEnabled: true });
+    await t.manager.create('copier', EMITTER, { emit: true, enabled: false });
+    expect(t.manager.config('copier')).to.deep.equal({ ...DEFAULT_PROJECTION_CONFIG, emitEnabled: true });
   });
 
   it('refuses a change while the projection runs, as Event Store does', async () => {
-    await manager.create('copier', EMITTER);
-    await expect(manager.updateConfig('copier', { checkpointHandledThreshold: 10 })).to.be.rejectedWith(ProjectionNotStoppedError, /while it is Running: disable it first/);
-    expect(manager.config('copier').checkpointHandledThreshold).to.equal(4000);
+    await t.manager.create('copier', EMITTER);
+    await expect(t.manager.updateConfig('copier', { checkpointHandledThreshold: 10 })).to.be.rejectedWith(ProjectionNotStoppedError, /while it is Running: disable it first/);
+    expect(t.manager.config('copier').checkpointHandledThreshold).to.equal(4000);
   });
 
   it('changes the keys given while stopped, keeps the others, and persists the change', async () => {
-    await manager.create('copier', EMITTER, { enabled: false });
-    const changed = await manager.updateConfig('copier', { checkpointHandledThreshold: 10, maxWriteBatchLength: 50 });
+    await t.manager.create('copier', EMITTER, { enabled: false });
+    const changed = await t.manager.updateConfig('copier', { checkpointHandledThreshold: 10, maxWriteBatchLength: 50 });
     expect(changed).to.deep.equal({ ...DEFAULT_PROJECTION_CONFIG, checkpointHandledThreshold: 10, maxWriteBatchLength: 50 });
-    const definition = (await readStream(store, '$projections-copier')).at(-1)!.data as Record<string, unknown>;
+    const definition = (await readStream(t.store, '$projections-copier')).at(-1)!.data as Record<string, unknown>;
     expect(definition).to.include({ CheckpointHandledThreshold: 10, MaxWriteBatchLength: 50, EmitEnabled: false, Version: 1 });
-    await manager.close();
-    const restarted = new ProjectionManager(store, { systemProjections: false });
+    await t.manager.close();
+    const restarted = new ProjectionManager(t.store, { systemProjections: false });
     await restarted.start();
     try {
       expect(restarted.config('copier')).to.include({ checkpointHandledThreshold: 10, maxWriteBatchLength: 50 });
@@ -83,18 +70,18 @@ describe('ProjectionManager config', () => {
   });
 
   it('applies emitEnabled from the next enable', async () => {
-    await appendAll(store, [['orders', 'Placed', { n: 1 }]]);
-    await manager.create('copier', EMITTER);
-    expect((await manager.when('copier', (s) => s.status === 'Faulted')).lastError?.message).to.include("'emit' is not allowed");
-    await manager.updateConfig('copier', { emitEnabled: true });
-    await manager.enable('copier');
-    await manager.whenProcessed('copier');
-    expect(manager.status('copier')).to.include({ status: 'Running', emitEnabled: true });
-    expect((await readStream(store, 'copies')).map((e) => e.data)).to.deep.equal([{ n: 1 }]);
+    await appendAll(t.store, [['orders', 'Placed', { n: 1 }]]);
+    await t.manager.create('copier', EMITTER);
+    expect((await t.manager.when('copier', (s) => s.status === 'Faulted')).lastError?.message).to.include("'emit' is not allowed");
+    await t.manager.updateConfig('copier', { emitEnabled: true });
+    await t.manager.enable('copier');
+    await t.manager.whenProcessed('copier');
+    expect(t.manager.status('copier')).to.include({ status: 'Running', emitEnabled: true });
+    expect((await readStream(t.store, 'copies')).map((e) => e.data)).to.deep.equal([{ n: 1 }]);
   });
 
   it('keeps a system projection\'s checkpoint threshold, which its native code fixes', async () => {
-    const withSystem = new ProjectionManager(store, { systemProjections: ['$by_category'] });
+    const withSystem = new ProjectionManager(t.store, { systemProjections: ['$by_category'] });
     await withSystem.start();
     try {
       await withSystem.disable('$by_category');

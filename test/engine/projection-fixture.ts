@@ -82,3 +82,34 @@ export async function project(
   await settle();
   return run;
 }
+
+/** The projection manager of a test and its store; `restart` replaces the manager (same store unless given). */
+export interface ManagerContext {
+  store: Store;
+  manager: ProjectionManager;
+  restart(options?: ProjectionManagerOptions, over?: Store): Promise<void>;
+}
+
+/**
+ * A fresh memory store and a started `ProjectionManager` (no system projections) for each test of
+ * the calling `describe`, closed after it.
+ */
+export function managerPerTest(): ManagerContext {
+  const t = {
+    async restart(options: ProjectionManagerOptions = {}, over?: Store): Promise<void> {
+      await t.manager.close();
+      t.manager = new ProjectionManager(over ?? t.store, { systemProjections: false, ...options });
+      await t.manager.start();
+    },
+  } as ManagerContext;
+  beforeEach(async () => {
+    t.store = await openStore('memory:');
+    t.manager = new ProjectionManager(t.store, { systemProjections: false });
+    await t.manager.start();
+  });
+  afterEach(async () => {
+    await t.manager.close();
+    await t.store.close();
+  });
+  return t;
+}

@@ -2,11 +2,8 @@
 // partial matches in one state, as the README's rule example does): its checkpoint is written in
 // chunks to `$projections-{name}-checkpoint-chunks` in the same commit, and a restart restores
 // the state from them, instead of the projection faulting on an event that is too large.
-import { ProjectionManager } from '../../engine/index.js';
-import { openStore } from '../../store/index.js';
-import type { Store } from '../../store/types.js';
 import { expect } from '../support/chai.js';
-import { appendAll, readStream, type GivenEvent } from './projection-fixture.js';
+import { appendAll, managerPerTest, readStream, type GivenEvent } from './projection-fixture.js';
 
 // Each key adds about 230 bytes of state: 6000 keys make a state of about 1.4 MB (the limit is 1 MiB).
 const WIDE = `fromAll().when({
@@ -19,73 +16,55 @@ function seen(from: number, count: number): GivenEvent[] {
 }
 
 describe('projection state larger than one event', () => {
-  let store: Store;
-  let manager: ProjectionManager;
-
-  beforeEach(async () => {
-    store = await openStore('memory:');
-    manager = new ProjectionManager(store, { systemProjections: false });
-    await manager.start();
-  });
-
-  afterEach(async () => {
-    await manager.close();
-    await store.close();
-  });
-
-  async function restart(): Promise<void> {
-    await manager.close();
-    manager = new ProjectionManager(store, { systemProjections: false });
-    await manager.start();
-  }
+  const t = managerPerTest();
 
   it('checkpoints a state past the event size limit in chunks and restores it after a restart', async () => {
-    await appendAll(store, seen(0, 6000));
-    await manager.create('wide', WIDE);
-    await manager.whenProcessed('wide');
-    expect(manager.status('wide').status).to.equal('Running');
-    await restart();
-    expect(manager.status('wide').status).to.equal('Running');
+    await appendAll(t.store, seen(0, 6000));
+    await t.manager.create('wide', WIDE);
+    await t.manager.whenProcessed('wide');
+    expect(t.manager.status('wide').status).to.equal('Running');
+    await t.restart();
+    expect(t.manager.status('wide').status).to.equal('Running');
     await expectLatestChunksOnly();
-    const state = (await manager.state('wide')) as { keys: Record<string, string>; n: number };
+    const state = (await t.manager.state('wide')) as { keys: Record<string, string>; n: number };
     expect(state.n).to.equal(6000);
     expect(Object.keys(state.keys)).to.have.length(6000);
     expect(state.keys['key-5999']).to.equal(`${'v'.repeat(220)}key-5999`);
 
     // It goes on from the restored state; the next checkpoint's chunks hide the earlier ones.
-    await appendAll(store, seen(6000, 100));
-    await manager.whenProcessed('wide');
-    await restart();
-    expect(((await manager.state('wide')) as { n: number }).n).to.equal(6100);
+    await appendAll(t.store, seen(6000, 100));
+    await t.manager.whenProcessed('wide');
+    await t.restart();
+    expect(((await t.manager.state('wide')) as { n: number }).n).to.equal(6100);
     expect((await expectLatestChunksOnly()).from).to.be.greaterThan(0);
   });
 
   /** The last checkpoint names its chunks (a 1.4 MB state: at least three of 512 KiB), and only they are readable. */
   async function expectLatestChunksOnly(): Promise<{ from: number; count: number }> {
-    const checkpoint = (await readStream(store, '$projections-wide-checkpoint')).at(-1)!;
+    const checkpoint = (await readStream(t.store, '$projections-wide-checkpoint')).at(-1)!;
     expect(checkpoint.type).to.equal('$ProjectionCheckpoint');
     const chunked = (checkpoint.metadata.$telltale as { chunks: { from: number; count: number } }).chunks;
     expect(chunked.count).to.be.at.least(3);
-    const visible = await readStream(store, '$projections-wide-checkpoint-chunks');
+    const visible = await readStream(t.store, '$projections-wide-checkpoint-chunks');
     expect(visible.every((e) => e.type === '$ProjectionCheckpointChunk')).to.equal(true);
     expect(visible.map((e) => Number(e.revision))).to.deep.equal(Array.from({ length: chunked.count }, (_, i) => chunked.from + i));
     return chunked;
   }
 
   it('goes back to a single checkpoint event once the state is small again', async () => {
-    await appendAll(store, seen(0, 6000));
-    await manager.create('wide', `fromAll().when({
+    await appendAll(t.store, seen(0, 6000));
+    await t.manager.create('wide', `fromAll().when({
       $init: function () { return { keys: {} }; },
       Seen: function (s, e) { s.keys[e.data.k] = 'v'.repeat(220); },
       Clear: function () { return { keys: {}, cleared: true }; },
     })`);
-    await manager.whenProcessed('wide');
-    await appendAll(store, [['k-0', 'Clear']]);
-    await manager.whenProcessed('wide');
-    await restart();
-    const checkpoint = (await readStream(store, '$projections-wide-checkpoint')).at(-1)!;
+    await t.manager.whenProcessed('wide');
+    await appendAll(t.store, [['k-0', 'Clear']]);
+    await t.manager.whenProcessed('wide');
+    await t.restart();
+    const checkpoint = (await readStream(t.store, '$projections-wide-checkpoint')).at(-1)!;
     expect((checkpoint.metadata.$telltale as { chunks?: unknown }).chunks).to.equal(undefined);
     expect(checkpoint.data).to.deep.equal({ keys: {}, cleared: true });
-    expect(await manager.state('wide')).to.deep.equal({ keys: {}, cleared: true });
+    expect(await t.manager.state('wide')).to.deep.equal({ keys: {}, cleared: true });
   });
 });

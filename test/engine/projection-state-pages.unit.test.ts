@@ -2,11 +2,9 @@
 // `$projections-{name}-states` (a few large events instead of one `$Checkpoint` per partition
 // stream); loads by key, restarts and evictions must see exactly the states Event Store's layout
 // would give.
-import { ProjectionManager } from '../../engine/index.js';
-import { openStore } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
 import { expect } from '../support/chai.js';
-import { appendAll, readStream, type GivenEvent } from './projection-fixture.js';
+import { appendAll, managerPerTest, readStream, type GivenEvent } from './projection-fixture.js';
 
 const COUNTER = `fromAll().foreachStream().when({ $init: function () { return { n: 0 }; }, Tick: function (s) { s.n++; } })`;
 
@@ -17,77 +15,56 @@ function ticks(streams: number, times: number): GivenEvent[] {
 }
 
 describe('partition state pages', () => {
-  let store: Store;
-  let manager: ProjectionManager;
-
-  beforeEach(async () => {
-    store = await openStore('memory:');
-    manager = new ProjectionManager(store, { systemProjections: false });
-    await manager.start();
-  });
-
-  afterEach(async () => {
-    await manager.close();
-    await store.close();
-  });
-
-  async function restart(limits = {}): Promise<void> {
-    await manager.close();
-    manager = new ProjectionManager(store, { systemProjections: false, limits });
-    await manager.start();
-  }
+  const t = managerPerTest();
 
   it('writes a checkpoint that changed many partitions as pages and loads them by key after a restart', async () => {
-    await appendAll(store, ticks(50, 2));
-    await manager.create('count', COUNTER);
-    await manager.whenProcessed('count');
-    await restart();
-    const pages = await readStream(store, '$projections-count-states');
+    await appendAll(t.store, ticks(50, 2));
+    await t.manager.create('count', COUNTER);
+    await t.manager.whenProcessed('count');
+    await t.restart();
+    const pages = await readStream(t.store, '$projections-count-states');
     expect(pages.length).to.be.greaterThan(0);
     expect(pages.every((e) => e.type === '$ProjectionStatePage')).to.equal(true);
-    expect(await readStream(store, '$projections-count-a-7-checkpoint')).to.have.length(0);
-    expect(await manager.state('count', 'a-7')).to.deep.equal({ n: 2 });
-    await appendAll(store, [['a-7', 'Tick']]);
-    await manager.whenProcessed('count');
-    expect(await manager.state('count', 'a-7')).to.deep.equal({ n: 3 });
-    expect(await manager.state('count', 'a-8')).to.deep.equal({ n: 2 });
+    expect(await readStream(t.store, '$projections-count-a-7-checkpoint')).to.have.length(0);
+    expect(await t.manager.state('count', 'a-7')).to.deep.equal({ n: 2 });
+    await appendAll(t.store, [['a-7', 'Tick']]);
+    await t.manager.whenProcessed('count');
+    expect(await t.manager.state('count', 'a-7')).to.deep.equal({ n: 3 });
+    expect(await t.manager.state('count', 'a-8')).to.deep.equal({ n: 2 });
   });
 
   it('keeps the newest state of a partition written to a page and later to its own checkpoint stream', async () => {
-    await appendAll(store, ticks(50, 1));
-    await manager.create('count', COUNTER);
-    await manager.whenProcessed('count');
+    await appendAll(t.store, ticks(50, 1));
+    await t.manager.create('count', COUNTER);
+    await t.manager.whenProcessed('count');
     // Few changed partitions: Event Store's layout, a `$Checkpoint` in the partition's stream.
-    await appendAll(store, [['a-3', 'Tick']]);
-    await manager.whenProcessed('count');
-    await restart();
-    expect((await readStream(store, '$projections-count-a-3-checkpoint')).at(-1)?.type).to.equal('$Checkpoint');
-    expect(await manager.state('count', 'a-3')).to.deep.equal({ n: 2 });
-    await appendAll(store, [['a-3', 'Tick'], ['a-4', 'Tick']]);
-    await manager.whenProcessed('count');
-    expect(await manager.state('count', 'a-3')).to.deep.equal({ n: 3 });
-    expect(await manager.state('count', 'a-4')).to.deep.equal({ n: 2 });
+    await appendAll(t.store, [['a-3', 'Tick']]);
+    await t.manager.whenProcessed('count');
+    await t.restart();
+    expect((await readStream(t.store, '$projections-count-a-3-checkpoint')).at(-1)?.type).to.equal('$Checkpoint');
+    expect(await t.manager.state('count', 'a-3')).to.deep.equal({ n: 2 });
+    await appendAll(t.store, [['a-3', 'Tick'], ['a-4', 'Tick']]);
+    await t.manager.whenProcessed('count');
+    expect(await t.manager.state('count', 'a-3')).to.deep.equal({ n: 3 });
+    expect(await t.manager.state('count', 'a-4')).to.deep.equal({ n: 2 });
   });
 
   it('reloads evicted partitions from pages when the isolate keeps only a few states', async () => {
-    await manager.close();
-    manager = new ProjectionManager(store, { systemProjections: false, limits: { partitionCacheSize: 10, checkpointHandledThreshold: 40 } });
-    await manager.start();
-    await appendAll(store, ticks(60, 3));
-    await manager.create('count', COUNTER);
-    await manager.whenProcessed('count');
-    for (const i of [0, 17, 33, 59]) expect(await manager.state('count', `a-${i}`)).to.deep.equal({ n: 3 });
-    await restart({ partitionCacheSize: 10 });
-    await appendAll(store, ticks(60, 1));
-    await manager.whenProcessed('count');
-    for (const i of [0, 17, 33, 59]) expect(await manager.state('count', `a-${i}`)).to.deep.equal({ n: 4 });
+    await t.restart({ limits: { partitionCacheSize: 10, checkpointHandledThreshold: 40 } });
+    await appendAll(t.store, ticks(60, 3));
+    await t.manager.create('count', COUNTER);
+    await t.manager.whenProcessed('count');
+    for (const i of [0, 17, 33, 59]) expect(await t.manager.state('count', `a-${i}`)).to.deep.equal({ n: 3 });
+    await t.restart({ limits: { partitionCacheSize: 10 } });
+    await appendAll(t.store, ticks(60, 1));
+    await t.manager.whenProcessed('count');
+    for (const i of [0, 17, 33, 59]) expect(await t.manager.state('count', `a-${i}`)).to.deep.equal({ n: 4 });
   });
 
   it('loads the newest state of an evicted partition while older checkpoints are still being committed', async () => {
-    await manager.close();
     // Commits that take a while: the isolate runs several batches ahead of them, evicting and
     // loading back states whose newest version is only in a flush not yet committed.
-    const slow = new Proxy(store, {
+    const slow = new Proxy(t.store, {
       get(target, key, receiver) {
         const value = Reflect.get(target, key, receiver) as unknown;
         if (key === 'appendToStreams') return async (...args: Parameters<Store['appendToStreams']>) => {
@@ -97,13 +74,12 @@ describe('partition state pages', () => {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
-    manager = new ProjectionManager(slow, { systemProjections: false, maxBatch: 10, limits: { partitionCacheSize: 8, checkpointHandledThreshold: 10, maxDirtyPartitions: 40 } });
-    await manager.start();
+    await t.restart({ maxBatch: 10, limits: { partitionCacheSize: 8, checkpointHandledThreshold: 10, maxDirtyPartitions: 40 } }, slow);
     const given: GivenEvent[] = [];
     for (let i = 0; i < 600; i++) given.push([`a-${(i * 7) % 20}`, 'Tick']);
-    await appendAll(store, given);
-    await manager.create('count', COUNTER);
-    await manager.whenProcessed('count');
-    for (let i = 0; i < 20; i++) expect(await manager.state('count', `a-${i}`)).to.deep.equal({ n: 30 });
+    await appendAll(t.store, given);
+    await t.manager.create('count', COUNTER);
+    await t.manager.whenProcessed('count');
+    for (let i = 0; i < 20; i++) expect(await t.manager.state('count', `a-${i}`)).to.deep.equal({ n: 30 });
   });
 });
