@@ -13,6 +13,7 @@ import {
 } from './errors.js';
 import { compileFilter } from './event-filter.js';
 import { metadataEvent, metadataToJson, parseMetadataJson, SOFT_DELETED_TB } from './metadata.js';
+import { PageEvents } from './page-events.js';
 import { StoredEvent } from './recorded-event.js';
 import { normalizeUuid } from './uuid.js';
 import {
@@ -183,8 +184,8 @@ export class EventStore implements Store {
     }
   }
 
-  async *readAll(options: ReadAllOptions = {}): AsyncGenerator<RecordedEvent> {
-    for await (const page of this.readAllPages(options)) for (const e of page.events) yield e;
+  readAll(options: ReadAllOptions = {}): AsyncIterableIterator<RecordedEvent> {
+    return new PageEvents(this.readAllPages(options));
   }
 
   async *readAllPages(options: ReadAllOptions = {}): AsyncGenerator<ReadAllPage> {
