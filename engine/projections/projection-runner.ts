@@ -31,7 +31,7 @@ import {
   tagOrder,
   type ReadPoint,
 } from './projection-streams.js';
-import type { BatchOutput, FlushOutput, RestoredState } from './sandbox.js';
+import type { BatchOutput, FlushOutput, PageLimits, RestoredState, StatePageText } from './sandbox.js';
 import { definitionProblem, isPartitioned, readerOf, wantedEventTypes, type ReaderKind, type SourceDefinition } from './source-definition.js';
 
 export type ProjectionMode = 'continuous' | 'one-time' | 'transient';
@@ -94,8 +94,12 @@ export class ProjectionRunner {
   #wm: number | undefined;
   #maxT: number | undefined;
   #ids: EmittedEventIds;
-  /** Partition states flushed but not yet committed, so a load during the commit sees them. */
-  readonly #pendingStates = new Map<string, { s: unknown; r?: string | null; flush: FlushOutput }>();
+  /**
+   * Flushes whose output is back but whose commit is not done, oldest first: a load during the
+   * commits sees their states (the newest flush that has the partition wins). Indexed by key only
+   * when a load asks, so a flush of thousands of states costs nothing here when none is evicted.
+   */
+  readonly #unsettledFlushes: StagedFlush[] = [];
   /** On a first run every partition the store has was written by this process. */
   #fresh = false;
   /**
@@ -217,7 +221,7 @@ export class ProjectionRunner {
   /** A partition's state: from the running isolate when it has it, else from the store. */
   async state(partition: string): Promise<{ state: unknown; result: unknown } | undefined> {
     const fromProcessor = this.#processor ? await this.#processor.state(partition).catch(() => undefined) : undefined;
-    const found = fromProcessor ?? (partition === '' ? this.#rootFromCheckpoint() : this.#pendingStates.get(partition) ?? (await this.#loadPartition(partition)));
+    const found = fromProcessor ?? (partition === '' ? this.#rootFromCheckpoint() : this.#stagedState(partition) ?? (await this.#loadPartition(partition)));
     if (found === undefined || found === null) return undefined;
     const result = found.r === undefined ? (this.#definition?.producesResults ? undefined : found.s) : found.r === null ? null : (JSON.parse(found.r) as unknown);
     return { state: found.s, result };
@@ -382,7 +386,7 @@ export class ProjectionRunner {
    */
   #hand(processor: Processor, items: readonly BatchItem[], flush: boolean): Promise<BatchOutput> {
     const seq = ++this.#handed;
-    const output = processor.process(items, flush);
+    const output = processor.process(items, flush, PAGE_LIMITS);
     const staged = (): void => {
       this.#staged = seq;
       for (let i = this.#stageWaiters.length - 1; i >= 0; i--) {
@@ -475,7 +479,7 @@ export class ProjectionRunner {
     this.#timers = flush.timers;
     this.#wm = flush.wm;
     this.#maxT = flush.maxT;
-    let pages: StatePage[] = [];
+    let pages: readonly StatePageText[] = [];
     if (persisted) {
       const produces = this.#definition?.producesResults === true;
       const main = this.#definition?.resultStreamName ?? resultStream(c.name);
@@ -483,7 +487,8 @@ export class ProjectionRunner {
       // many go into pages, so a checkpoint costs a few large events instead of one per partition.
       // (The flush's states were staged when its output came back; staging them again here would
       // put them over newer states of later batches, already processed while this commit waited.)
-      if (flush.parts.length > STATE_PAGE_THRESHOLD) pages = statePages(flush.parts);
+      if (flush.pages !== undefined) pages = flush.pages;
+      else if (flush.parts.length > STATE_PAGE_THRESHOLD) pages = statePages(flush.parts);
       const partitionStreams: string[] = [];
       for (const page of pages) add(statePagesStream(c.name), { type: STATE_PAGE_TYPE, data: Buffer.from(page.json), isJson: true, metadata: { ...tag, $e: c.epoch } });
       for (const part of flush.parts) {
@@ -574,8 +579,9 @@ export class ProjectionRunner {
       }
       if (persisted) for (const part of flush.parts) if (pages.length === 0) this.#where.set(part[0], STREAM);
     }
-    // A later flush may have staged a newer state of a partition meanwhile: that one stays.
-    for (const part of flush.parts) if (this.#pendingStates.get(part[0])?.flush === flush) this.#pendingStates.delete(part[0]);
+    // Later flushes staged meanwhile (with newer states of some partitions) stay.
+    const at = this.#unsettledFlushes.findIndex((f) => f.flush === flush);
+    if (at >= 0) this.#unsettledFlushes.splice(at, 1);
     this.#point = point;
     this.#settled = point;
     this.#unflushed = false;
@@ -650,7 +656,35 @@ export class ProjectionRunner {
 
   /** Makes a flush's partition states what loads see until they are committed. */
   #stage(flush: FlushOutput): void {
-    for (const part of flush.parts) this.#pendingStates.set(part[0], part.length === 3 ? { s: part[1], r: part[2], flush } : { s: part[1], flush });
+    if (flush.parts.length > 0 || (flush.pages !== undefined && flush.pages.length > 0)) this.#unsettledFlushes.push({ flush, keys: undefined, parsed: [] });
+  }
+
+  /** A partition's state in a flush not yet committed (the newest such flush's), or undefined. */
+  #stagedState(key: string): { s: unknown; r?: string | null } | undefined {
+    for (let i = this.#unsettledFlushes.length - 1; i >= 0; i--) {
+      const staged = this.#unsettledFlushes[i]!;
+      const { flush } = staged;
+      if (staged.keys === undefined) {
+        // Where each key is: a part's index, or -1 - the index of the page that has it. A part
+        // wins over a page: with pages, parts are the partitions whose result changed.
+        const keys = new Map<string, number>();
+        flush.pages?.forEach((page, p) => {
+          for (const k of page.keys) keys.set(k, -1 - p);
+        });
+        flush.parts.forEach((part, n) => keys.set(part[0], n));
+        staged.keys = keys;
+      }
+      const where = staged.keys.get(key);
+      if (where === undefined) continue;
+      if (where >= 0) {
+        const part = flush.parts[where]!;
+        return part.length === 3 ? { s: part[1], r: part[2] } : { s: part[1] };
+      }
+      const p = -1 - where;
+      const states = (staged.parsed[p] ??= new Map(JSON.parse(flush.pages![p]!.json) as [string, unknown][]));
+      return { s: states.get(key) };
+    }
+    return undefined;
   }
 
   /** States for the isolate's cache misses: from a commit in flight, the state pages, or partition streams. */
@@ -659,7 +693,7 @@ export class ProjectionRunner {
     const fromPages = new Map<number, string[]>();
     const fromStreams: string[] = [];
     for (const key of keys) {
-      const pending = this.#pendingStates.get(key);
+      const pending = this.#stagedState(key);
       const where = this.#where.get(key);
       out[key] = pending === undefined ? null : pending.r === undefined ? { s: pending.s } : { s: pending.s, r: pending.r };
       if (pending !== undefined || (where === undefined && this.#fresh)) continue;
@@ -755,7 +789,7 @@ export class ProjectionRunner {
  * Batches whose commit may still be pending when the next batch is taken: the isolate works on
  * later batches while earlier flushes commit (in order, one at a time), so a checkpoint's fsync
  * does not stall reading and user code. Loads of partitions evicted meanwhile see the staged
- * states of flushes not yet committed (`#pendingStates`). Deep enough for answered batches to
+ * states of flushes not yet committed (`#unsettledFlushes`). Deep enough for answered batches to
  * queue behind a checkpoint's fsync; they hold no events while they wait (see below).
  */
 const PIPELINE_DEPTH = 16;
@@ -806,9 +840,26 @@ const STATE_PAGE_THRESHOLD = 32;
 /** A page's states are kept well under the store's default event size limit (1 MiB). */
 const STATE_PAGE_BYTES = 512 * 1024;
 
-/** The changed states as pages of `[key, state]` pairs, each page's JSON under `STATE_PAGE_BYTES` (a larger state gets a page of its own), written as JSON bytes. */
-function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]): StatePage[] {
-  const pages: StatePage[] = [];
+/**
+ * The isolate writes the pages of a flush that changed many partitions itself, as the text stored:
+ * the host then neither parses the states from the isolate's answer nor serialises them again.
+ */
+const PAGE_LIMITS: PageLimits = { above: STATE_PAGE_THRESHOLD, chars: STATE_PAGE_BYTES };
+
+/** A flush staged and not yet committed (`#unsettledFlushes`): where its partitions are, and its pages parsed, both made when a load first asks. */
+interface StagedFlush {
+  readonly flush: FlushOutput;
+  keys: Map<string, number> | undefined;
+  readonly parsed: Map<string, unknown>[];
+}
+
+/**
+ * The changed states as pages of `[key, state]` pairs, each page's JSON under `STATE_PAGE_BYTES` (a
+ * larger state gets a page of its own), written as JSON bytes: for processors that answer with
+ * `parts` only (the native system projections).
+ */
+function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]): StatePageText[] {
+  const pages: StatePageText[] = [];
   let keys: string[] = [];
   let texts: string[] = [];
   let bytes = 0;
@@ -829,11 +880,6 @@ function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]
   return pages;
 }
 
-/** A page of partition states: its keys, and its JSON text `[[key, state], …]` as stored. */
-interface StatePage {
-  readonly keys: readonly string[];
-  readonly json: string;
-}
 
 function positionOf(item: BatchItem): bigint {
   if (isDeletionNotice(item)) return item.position;
