@@ -10,6 +10,7 @@ import { isDeletionNotice, type BatchItem } from './batch-encoder.js';
 import type { Clock } from './clock.js';
 import { ProjectionFaultedError } from './errors.js';
 import { EventFeed } from './event-feed.js';
+import { PayloadArena } from './payload-arena.js';
 import type { Processor, ProcessorFactory } from './processor.js';
 import {
   CHECKPOINT_CHUNK_TYPE,
@@ -593,33 +594,55 @@ export class ProjectionRunner {
     let last = -1;
     let n = 0;
     const native = this.#processorIsNative;
-    for (const [stream, type, data, metadata, kind, index] of out.emits) {
+    const emits = out.emits;
+    const arena = this.#arena;
+    let source: BatchItem | undefined;
+    let position = 0;
+    let sourceId = '';
+    let causation: Uint8Array | undefined;
+    for (let e = 0; e < emits.length; e++) {
+      const emitted = emits[e]!;
+      const stream = emitted[0];
+      const type = emitted[1];
+      const data = emitted[2];
+      const metadata = emitted[3];
+      const kind = emitted[4];
+      const index = emitted[5];
       if (stream.startsWith(PROJECTION_PREFIX) || stream.startsWith('$$')) {
         throw new ProjectionFaultedError(this.config.name, `Cannot emit to '${stream}': projection bookkeeping streams and metastreams are written by the engine only`);
       }
-      const source = items[index];
-      n = index === last ? n + 1 : 0;
-      last = index;
-      const position = source === undefined ? 0n : positionOf(source);
-      const id = this.#ids.id(position, n);
+      if (index !== last) {
+        // The source's position, id and causation bytes are made once for all its outputs.
+        n = 0;
+        last = index;
+        source = items[index];
+        position = source === undefined ? 0 : Number(positionOf(source));
+        sourceId = source === undefined || isDeletionNotice(source) ? '' : source.id;
+        causation = undefined;
+      } else n++;
+      const id = this.#ids.idAt(position, n);
       let meta: Record<string, unknown> | Uint8Array | null = metadata;
       if (source !== undefined && !isDeletionNotice(source) && !native) {
-        const sourceId = source.id;
         const correlation = metadata?.$correlationId ?? source.metadata.$correlationId ?? sourceId;
         // Without user metadata the text is known: written as bytes, the store skips building and
         // serialising an object per emitted event (the same bytes JSON.stringify would give). A
         // stored id is a lower-case UUID, so the text is ASCII when the correlation is the id.
-        if (metadata === null && correlation === sourceId) {
-          meta = Buffer.from('{"$causedBy":"' + sourceId + '","$causationId":"' + sourceId + '","$correlationId":"' + sourceId + '"}', 'latin1');
-        } else if (metadata === null && typeof correlation === 'string') {
+        if (metadata === null && correlation === sourceId && isPlainUuid(sourceId)) meta = causation ??= arena.causation(sourceId);
+        else if (metadata === null && typeof correlation === 'string') {
           const cause = JSON.stringify(sourceId);
           meta = Buffer.from(`{"$causedBy":${cause},"$causationId":${cause},"$correlationId":${JSON.stringify(correlation)}}`);
         } else meta = { ...metadata, $causedBy: sourceId, $causationId: sourceId, $correlationId: correlation };
       }
-      const body = kind === 'r' ? Buffer.from(String(data)) : data;
+      let body = data;
+      if (kind === 'r') {
+        const text = String(data);
+        body = arena.ascii(text) ?? Buffer.from(text);
+      }
       add(stream, meta === null ? { id, type, data: body } : { id, type, data: body, metadata: meta });
     }
   }
+
+  readonly #arena = new PayloadArena();
 
   get #processorIsNative(): boolean {
     return this.#processor?.native === true;
@@ -880,6 +903,16 @@ function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]
   return pages;
 }
 
+
+/** A UUID's text as a stored event id has it (lower-case hex), which JSON writes without escapes. */
+function isPlainUuid(id: string): boolean {
+  if (id.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = id.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c === 0x2d && (i === 8 || i === 13 || i === 18 || i === 23)))) return false;
+  }
+  return true;
+}
 
 function positionOf(item: BatchItem): bigint {
   if (isDeletionNotice(item)) return item.position;
