@@ -512,7 +512,8 @@ export class ProjectionRunner {
       if (partitioned && flush.created !== undefined) {
         // One metadata text for the commit's entries (a first run over many partitions makes many).
         const metadata = Buffer.from(JSON.stringify({ ...tag, $e: c.epoch }));
-        for (const key of flush.created) add(partitionsStream(c.name), { type: PARTITION_TYPE, data: Buffer.from(key), metadata });
+        const catalogue = partitionsStream(c.name);
+        for (const key of flush.created) add(catalogue, { type: PARTITION_TYPE, data: this.#arena.ascii(key) ?? Buffer.from(key), metadata });
       }
       // Checkpoint streams keep their last two events, as Event Store's do ($maxCount 2): the
       // metadata goes with the commit that creates the stream, so scavenging reclaims the rest.
