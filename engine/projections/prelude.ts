@@ -683,6 +683,58 @@ export function prelude(global, config) {
       out.created = created;
       created = [];
     }
+    if (pageLimits !== null && parts.length > pageLimits.above) {
+      // Many changed partitions: their states leave as the text of the host's state pages, so
+      // the host neither parses nor re-serialises a state per partition. `parts` keeps only the
+      // partitions whose result changed (the host writes those results).
+      pageTexts = statePages(parts, pageLimits.chars);
+      const pages = new Array(pageTexts.length / 2);
+      for (let i = 0; i < pages.length; i++) pages[i] = [pageTexts[2 * i], pageTexts[2 * i + 1].length];
+      out.pages = pages;
+      out.parts = parts.filter(function (p) {
+        return p.length === 3;
+      });
+    }
+    return out;
+  }
+
+  // Set by `process` for one call: flushes changing more partitions than `above` hand their
+  // states over as page texts of at most `chars` characters (a larger state gets a page of its own).
+  let pageLimits = null;
+  // The flush's pages as [keys, text, keys, text, …] until `process` appends the texts to its answer.
+  let pageTexts = null;
+
+  function statePages(parts, chars) {
+    const out = [];
+    const pairs = new Array(parts.length);
+    const keys = new Array(parts.length);
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      pairs[i] = p.length === 2 ? p : [p[0], p[1]];
+      keys[i] = p[0];
+    }
+    const whole = stringify(pairs);
+    if (whole.length <= chars) {
+      out.push(keys, whole);
+      return out;
+    }
+    // Over a page: each pair serialised on its own, packed into pages as the host would.
+    let pageKeys = [];
+    let texts = [];
+    let size = 0;
+    for (let i = 0; i < pairs.length; i++) {
+      const text = stringify(pairs[i]);
+      if (pageKeys.length > 0 && size + text.length > chars) {
+        out.push(pageKeys, '[' + texts.join(',') + ']');
+        pageKeys = [];
+        texts = [];
+        size = 0;
+      }
+      pageKeys.push(keys[i]);
+      texts.push(text);
+      size += text.length + 1;
+    }
+    if (pageKeys.length > 0) out.push(pageKeys, '[' + texts.join(',') + ']');
     return out;
   }
 
@@ -755,9 +807,11 @@ export function prelude(global, config) {
   }
 
   // One batch: `headers` and `bodies` as BatchEncoder writes them; returns the JSON text the host reads.
-  function process(headersText, bodiesText, ascii, flushRequested, seq, withIds) {
+  function process(headersText, bodiesText, ascii, flushRequested, seq, withIds, pagesAbove, pageChars) {
     logs = [];
     emits = [];
+    pageLimits = typeof pagesAbove === 'number' && typeof pageChars === 'number' ? { above: pagesAbove, chars: pageChars } : null;
+    pageTexts = null;
     let events;
     try {
       events = parse(headersText);
@@ -836,7 +890,12 @@ export function prelude(global, config) {
       evict();
     }
     out.cached = cache.size;
-    return stringify(out);
+    if (pageTexts === null) return stringify(out);
+    // The page texts follow the answer's JSON after a newline (JSON.stringify never writes one).
+    let text = stringify(out) + '\n';
+    for (let i = 1; i < pageTexts.length; i += 2) text += pageTexts[i];
+    pageTexts = null;
+    return text;
   }
 
   function getState(key) {

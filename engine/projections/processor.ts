@@ -4,7 +4,7 @@
 import type { RecordedEvent } from '../../store/types.js';
 import { BatchEncoder, type BatchItem } from './batch-encoder.js';
 import { ProjectionInvalidError } from './errors.js';
-import { defaultSandboxLimits, ProjectionSandbox, type BatchOutput, type PartitionLoader, type RestoredState, type SandboxLimits } from './sandbox.js';
+import { defaultSandboxLimits, ProjectionSandbox, type BatchOutput, type PageLimits, type PartitionLoader, type RestoredState, type SandboxLimits } from './sandbox.js';
 import type { SourceDefinition } from './source-definition.js';
 
 export interface Processor {
@@ -13,7 +13,8 @@ export interface Processor {
   /** Replaces the host pre-filter (system projections decide themselves what they index). */
   readonly accept?: (e: RecordedEvent) => boolean;
   restore(state: RestoredState | undefined, emitEnabled: boolean): Promise<void>;
-  process(items: readonly BatchItem[], flush: boolean): Promise<BatchOutput>;
+  /** With `pages`, a flush that changed many partitions may answer their states as page texts (`FlushOutput.pages`). */
+  process(items: readonly BatchItem[], flush: boolean, pages?: PageLimits): Promise<BatchOutput>;
   state(partition: string): Promise<{ s: unknown; r?: string | null } | undefined>;
   dispose(): void;
 }
@@ -84,12 +85,12 @@ export class IsolateProcessor implements Processor {
     return this.#sandbox.restore(state, emitEnabled);
   }
 
-  async process(items: readonly BatchItem[], flush: boolean): Promise<BatchOutput> {
+  async process(items: readonly BatchItem[], flush: boolean, pages?: PageLimits): Promise<BatchOutput> {
     const seq = ++this.#seq;
     const withIds = this.#withIds;
     this.#recent.set(seq, items);
-    let out = await this.#sandbox.process(this.#encoder.encode(items, false, withIds, this.#withBodies), flush, seq, withIds);
-    if (out.reencode === true) out = await this.#sandbox.process(this.#encoder.encode(items, true, withIds), flush, seq, withIds);
+    let out = await this.#sandbox.process(this.#encoder.encode(items, false, withIds, this.#withBodies), flush, seq, withIds, pages);
+    if (out.reencode === true) out = await this.#sandbox.process(this.#encoder.encode(items, true, withIds), flush, seq, withIds, pages);
     // The isolate answers batches in order: the ones before this that are still kept are done.
     this.#recent.delete(seq - KEPT_ANSWERED);
     if (items.length > 0) {

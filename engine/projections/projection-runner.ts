@@ -10,6 +10,7 @@ import { isDeletionNotice, type BatchItem } from './batch-encoder.js';
 import type { Clock } from './clock.js';
 import { ProjectionFaultedError } from './errors.js';
 import { EventFeed } from './event-feed.js';
+import { PayloadArena } from './payload-arena.js';
 import type { Processor, ProcessorFactory } from './processor.js';
 import {
   CHECKPOINT_CHUNK_TYPE,
@@ -31,7 +32,7 @@ import {
   tagOrder,
   type ReadPoint,
 } from './projection-streams.js';
-import type { BatchOutput, FlushOutput, RestoredState } from './sandbox.js';
+import type { BatchOutput, FlushOutput, PageLimits, RestoredState, StatePageText } from './sandbox.js';
 import { definitionProblem, isPartitioned, readerOf, wantedEventTypes, type ReaderKind, type SourceDefinition } from './source-definition.js';
 
 export type ProjectionMode = 'continuous' | 'one-time' | 'transient';
@@ -94,8 +95,12 @@ export class ProjectionRunner {
   #wm: number | undefined;
   #maxT: number | undefined;
   #ids: EmittedEventIds;
-  /** Partition states flushed but not yet committed, so a load during the commit sees them. */
-  readonly #pendingStates = new Map<string, { s: unknown; r?: string | null; flush: FlushOutput }>();
+  /**
+   * Flushes whose output is back but whose commit is not done, oldest first: a load during the
+   * commits sees their states (the newest flush that has the partition wins). Indexed by key only
+   * when a load asks, so a flush of thousands of states costs nothing here when none is evicted.
+   */
+  readonly #unsettledFlushes: StagedFlush[] = [];
   /** On a first run every partition the store has was written by this process. */
   #fresh = false;
   /**
@@ -217,7 +222,7 @@ export class ProjectionRunner {
   /** A partition's state: from the running isolate when it has it, else from the store. */
   async state(partition: string): Promise<{ state: unknown; result: unknown } | undefined> {
     const fromProcessor = this.#processor ? await this.#processor.state(partition).catch(() => undefined) : undefined;
-    const found = fromProcessor ?? (partition === '' ? this.#rootFromCheckpoint() : this.#pendingStates.get(partition) ?? (await this.#loadPartition(partition)));
+    const found = fromProcessor ?? (partition === '' ? this.#rootFromCheckpoint() : this.#stagedState(partition) ?? (await this.#loadPartition(partition)));
     if (found === undefined || found === null) return undefined;
     const result = found.r === undefined ? (this.#definition?.producesResults ? undefined : found.s) : found.r === null ? null : (JSON.parse(found.r) as unknown);
     return { state: found.s, result };
@@ -382,7 +387,7 @@ export class ProjectionRunner {
    */
   #hand(processor: Processor, items: readonly BatchItem[], flush: boolean): Promise<BatchOutput> {
     const seq = ++this.#handed;
-    const output = processor.process(items, flush);
+    const output = processor.process(items, flush, PAGE_LIMITS);
     const staged = (): void => {
       this.#staged = seq;
       for (let i = this.#stageWaiters.length - 1; i >= 0; i--) {
@@ -475,7 +480,7 @@ export class ProjectionRunner {
     this.#timers = flush.timers;
     this.#wm = flush.wm;
     this.#maxT = flush.maxT;
-    let pages: StatePage[] = [];
+    let pages: readonly StatePageText[] = [];
     if (persisted) {
       const produces = this.#definition?.producesResults === true;
       const main = this.#definition?.resultStreamName ?? resultStream(c.name);
@@ -483,7 +488,8 @@ export class ProjectionRunner {
       // many go into pages, so a checkpoint costs a few large events instead of one per partition.
       // (The flush's states were staged when its output came back; staging them again here would
       // put them over newer states of later batches, already processed while this commit waited.)
-      if (flush.parts.length > STATE_PAGE_THRESHOLD) pages = statePages(flush.parts);
+      if (flush.pages !== undefined) pages = flush.pages;
+      else if (flush.parts.length > STATE_PAGE_THRESHOLD) pages = statePages(flush.parts);
       const partitionStreams: string[] = [];
       for (const page of pages) add(statePagesStream(c.name), { type: STATE_PAGE_TYPE, data: Buffer.from(page.json), isJson: true, metadata: { ...tag, $e: c.epoch } });
       for (const part of flush.parts) {
@@ -506,7 +512,8 @@ export class ProjectionRunner {
       if (partitioned && flush.created !== undefined) {
         // One metadata text for the commit's entries (a first run over many partitions makes many).
         const metadata = Buffer.from(JSON.stringify({ ...tag, $e: c.epoch }));
-        for (const key of flush.created) add(partitionsStream(c.name), { type: PARTITION_TYPE, data: Buffer.from(key), metadata });
+        const catalogue = partitionsStream(c.name);
+        for (const key of flush.created) add(catalogue, { type: PARTITION_TYPE, data: this.#arena.ascii(key) ?? Buffer.from(key), metadata });
       }
       // Checkpoint streams keep their last two events, as Event Store's do ($maxCount 2): the
       // metadata goes with the commit that creates the stream, so scavenging reclaims the rest.
@@ -574,8 +581,9 @@ export class ProjectionRunner {
       }
       if (persisted) for (const part of flush.parts) if (pages.length === 0) this.#where.set(part[0], STREAM);
     }
-    // A later flush may have staged a newer state of a partition meanwhile: that one stays.
-    for (const part of flush.parts) if (this.#pendingStates.get(part[0])?.flush === flush) this.#pendingStates.delete(part[0]);
+    // Later flushes staged meanwhile (with newer states of some partitions) stay.
+    const at = this.#unsettledFlushes.findIndex((f) => f.flush === flush);
+    if (at >= 0) this.#unsettledFlushes.splice(at, 1);
     this.#point = point;
     this.#settled = point;
     this.#unflushed = false;
@@ -587,33 +595,55 @@ export class ProjectionRunner {
     let last = -1;
     let n = 0;
     const native = this.#processorIsNative;
-    for (const [stream, type, data, metadata, kind, index] of out.emits) {
+    const emits = out.emits;
+    const arena = this.#arena;
+    let source: BatchItem | undefined;
+    let position = 0;
+    let sourceId = '';
+    let causation: Uint8Array | undefined;
+    for (let e = 0; e < emits.length; e++) {
+      const emitted = emits[e]!;
+      const stream = emitted[0];
+      const type = emitted[1];
+      const data = emitted[2];
+      const metadata = emitted[3];
+      const kind = emitted[4];
+      const index = emitted[5];
       if (stream.startsWith(PROJECTION_PREFIX) || stream.startsWith('$$')) {
         throw new ProjectionFaultedError(this.config.name, `Cannot emit to '${stream}': projection bookkeeping streams and metastreams are written by the engine only`);
       }
-      const source = items[index];
-      n = index === last ? n + 1 : 0;
-      last = index;
-      const position = source === undefined ? 0n : positionOf(source);
-      const id = this.#ids.id(position, n);
+      if (index !== last) {
+        // The source's position, id and causation bytes are made once for all its outputs.
+        n = 0;
+        last = index;
+        source = items[index];
+        position = source === undefined ? 0 : Number(positionOf(source));
+        sourceId = source === undefined || isDeletionNotice(source) ? '' : source.id;
+        causation = undefined;
+      } else n++;
+      const id = this.#ids.idAt(position, n);
       let meta: Record<string, unknown> | Uint8Array | null = metadata;
       if (source !== undefined && !isDeletionNotice(source) && !native) {
-        const sourceId = source.id;
         const correlation = metadata?.$correlationId ?? source.metadata.$correlationId ?? sourceId;
         // Without user metadata the text is known: written as bytes, the store skips building and
         // serialising an object per emitted event (the same bytes JSON.stringify would give). A
         // stored id is a lower-case UUID, so the text is ASCII when the correlation is the id.
-        if (metadata === null && correlation === sourceId) {
-          meta = Buffer.from('{"$causedBy":"' + sourceId + '","$causationId":"' + sourceId + '","$correlationId":"' + sourceId + '"}', 'latin1');
-        } else if (metadata === null && typeof correlation === 'string') {
+        if (metadata === null && correlation === sourceId && isPlainUuid(sourceId)) meta = causation ??= arena.causation(sourceId);
+        else if (metadata === null && typeof correlation === 'string') {
           const cause = JSON.stringify(sourceId);
           meta = Buffer.from(`{"$causedBy":${cause},"$causationId":${cause},"$correlationId":${JSON.stringify(correlation)}}`);
         } else meta = { ...metadata, $causedBy: sourceId, $causationId: sourceId, $correlationId: correlation };
       }
-      const body = kind === 'r' ? Buffer.from(String(data)) : data;
+      let body = data;
+      if (kind === 'r') {
+        const text = String(data);
+        body = arena.ascii(text) ?? Buffer.from(text);
+      }
       add(stream, meta === null ? { id, type, data: body } : { id, type, data: body, metadata: meta });
     }
   }
+
+  readonly #arena = new PayloadArena();
 
   get #processorIsNative(): boolean {
     return this.#processor?.native === true;
@@ -650,7 +680,35 @@ export class ProjectionRunner {
 
   /** Makes a flush's partition states what loads see until they are committed. */
   #stage(flush: FlushOutput): void {
-    for (const part of flush.parts) this.#pendingStates.set(part[0], part.length === 3 ? { s: part[1], r: part[2], flush } : { s: part[1], flush });
+    if (flush.parts.length > 0 || (flush.pages !== undefined && flush.pages.length > 0)) this.#unsettledFlushes.push({ flush, keys: undefined, parsed: [] });
+  }
+
+  /** A partition's state in a flush not yet committed (the newest such flush's), or undefined. */
+  #stagedState(key: string): { s: unknown; r?: string | null } | undefined {
+    for (let i = this.#unsettledFlushes.length - 1; i >= 0; i--) {
+      const staged = this.#unsettledFlushes[i]!;
+      const { flush } = staged;
+      if (staged.keys === undefined) {
+        // Where each key is: a part's index, or -1 - the index of the page that has it. A part
+        // wins over a page: with pages, parts are the partitions whose result changed.
+        const keys = new Map<string, number>();
+        flush.pages?.forEach((page, p) => {
+          for (const k of page.keys) keys.set(k, -1 - p);
+        });
+        flush.parts.forEach((part, n) => keys.set(part[0], n));
+        staged.keys = keys;
+      }
+      const where = staged.keys.get(key);
+      if (where === undefined) continue;
+      if (where >= 0) {
+        const part = flush.parts[where]!;
+        return part.length === 3 ? { s: part[1], r: part[2] } : { s: part[1] };
+      }
+      const p = -1 - where;
+      const states = (staged.parsed[p] ??= new Map(JSON.parse(flush.pages![p]!.json) as [string, unknown][]));
+      return { s: states.get(key) };
+    }
+    return undefined;
   }
 
   /** States for the isolate's cache misses: from a commit in flight, the state pages, or partition streams. */
@@ -659,7 +717,7 @@ export class ProjectionRunner {
     const fromPages = new Map<number, string[]>();
     const fromStreams: string[] = [];
     for (const key of keys) {
-      const pending = this.#pendingStates.get(key);
+      const pending = this.#stagedState(key);
       const where = this.#where.get(key);
       out[key] = pending === undefined ? null : pending.r === undefined ? { s: pending.s } : { s: pending.s, r: pending.r };
       if (pending !== undefined || (where === undefined && this.#fresh)) continue;
@@ -755,7 +813,7 @@ export class ProjectionRunner {
  * Batches whose commit may still be pending when the next batch is taken: the isolate works on
  * later batches while earlier flushes commit (in order, one at a time), so a checkpoint's fsync
  * does not stall reading and user code. Loads of partitions evicted meanwhile see the staged
- * states of flushes not yet committed (`#pendingStates`). Deep enough for answered batches to
+ * states of flushes not yet committed (`#unsettledFlushes`). Deep enough for answered batches to
  * queue behind a checkpoint's fsync; they hold no events while they wait (see below).
  */
 const PIPELINE_DEPTH = 16;
@@ -806,9 +864,26 @@ const STATE_PAGE_THRESHOLD = 32;
 /** A page's states are kept well under the store's default event size limit (1 MiB). */
 const STATE_PAGE_BYTES = 512 * 1024;
 
-/** The changed states as pages of `[key, state]` pairs, each page's JSON under `STATE_PAGE_BYTES` (a larger state gets a page of its own), written as JSON bytes. */
-function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]): StatePage[] {
-  const pages: StatePage[] = [];
+/**
+ * The isolate writes the pages of a flush that changed many partitions itself, as the text stored:
+ * the host then neither parses the states from the isolate's answer nor serialises them again.
+ */
+const PAGE_LIMITS: PageLimits = { above: STATE_PAGE_THRESHOLD, chars: STATE_PAGE_BYTES };
+
+/** A flush staged and not yet committed (`#unsettledFlushes`): where its partitions are, and its pages parsed, both made when a load first asks. */
+interface StagedFlush {
+  readonly flush: FlushOutput;
+  keys: Map<string, number> | undefined;
+  readonly parsed: Map<string, unknown>[];
+}
+
+/**
+ * The changed states as pages of `[key, state]` pairs, each page's JSON under `STATE_PAGE_BYTES` (a
+ * larger state gets a page of its own), written as JSON bytes: for processors that answer with
+ * `parts` only (the native system projections).
+ */
+function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]): StatePageText[] {
+  const pages: StatePageText[] = [];
   let keys: string[] = [];
   let texts: string[] = [];
   let bytes = 0;
@@ -829,10 +904,15 @@ function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]
   return pages;
 }
 
-/** A page of partition states: its keys, and its JSON text `[[key, state], …]` as stored. */
-interface StatePage {
-  readonly keys: readonly string[];
-  readonly json: string;
+
+/** A UUID's text as a stored event id has it (lower-case hex), which JSON writes without escapes. */
+function isPlainUuid(id: string): boolean {
+  if (id.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = id.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c === 0x2d && (i === 8 || i === 13 || i === 18 || i === 23)))) return false;
+  }
+  return true;
 }
 
 function positionOf(item: BatchItem): bigint {

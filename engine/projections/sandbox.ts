@@ -61,12 +61,30 @@ export interface FlushOutput {
   /** [state] or [state, resultText|null] when the result changed. */
   readonly root?: [unknown] | [unknown, string | null];
   readonly shared?: unknown;
+  /** The changed partitions; with `pages`, only those whose result changed. */
   readonly parts: readonly ([string, unknown] | [string, unknown, string | null])[];
+  /**
+   * The changed partitions' states as the text of state pages (`[[key, state], …]`), when the
+   * flush changed more partitions than the `pages` limits of `process` allow as `parts`.
+   */
+  readonly pages?: readonly StatePageText[];
   readonly timers: readonly [number, string][];
   readonly wm: number;
   readonly maxT: number;
   /** Partitions given their first state since the last flush, for the partition catalogue. */
   readonly created?: readonly string[];
+}
+
+/** One state page: its partitions, and its JSON text `[[key, state], …]` as stored. */
+export interface StatePageText {
+  readonly keys: readonly string[];
+  readonly json: string;
+}
+
+/** When a flush's states come as page texts (`FlushOutput.pages`): above `above` changed partitions, pages of at most `chars` characters. */
+export interface PageLimits {
+  readonly above: number;
+  readonly chars: number;
 }
 
 /** What a checkpoint gives back to a fresh isolate. */
@@ -120,7 +138,9 @@ export class ProjectionSandbox {
   readonly #limits: SandboxLimits;
   readonly #isolate: IsolatedVM.Isolate;
   #context: IsolatedVM.Context | undefined;
-  #process: IsolatedVM.Reference<(headers: string, bodies: string | null, ascii: boolean, flush: boolean, seq: number, withIds: boolean) => string> | undefined;
+  #process:
+    | IsolatedVM.Reference<(headers: string, bodies: string | null, ascii: boolean, flush: boolean, seq: number, withIds: boolean, pagesAbove?: number, pageChars?: number) => string>
+    | undefined;
   #getState: IsolatedVM.Reference<(key: string) => string | null> | undefined;
   #progress: IsolatedVM.Reference<() => number> | undefined;
   #filename: string;
@@ -207,14 +227,23 @@ export class ProjectionSandbox {
    * Runs one batch. A throw in user code comes back in `fault`; a timeout or an out-of-memory is
    * thrown as `ProjectionFaultedError` with `eventIndex` when it could still be asked.
    */
-  async process(batch: EncodedBatch, flush: boolean, seq = 0, withIds = true): Promise<BatchOutput> {
+  async process(batch: EncodedBatch, flush: boolean, seq = 0, withIds = true, pages?: PageLimits): Promise<BatchOutput> {
     let text: string;
     try {
-      text = (await this.#process!.apply(undefined, [batch.headers, batch.bodies, batch.ascii, flush, seq, withIds], { timeout: this.#limits.batchTimeoutMs })) as string;
+      text = (await this.#process!.apply(undefined, [batch.headers, batch.bodies, batch.ascii, flush, seq, withIds, pages?.above, pages?.chars], {
+        timeout: this.#limits.batchTimeoutMs,
+      })) as string;
     } catch (err) {
       throw await this.#runtimeFault(err);
     }
-    return JSON.parse(text) as BatchOutput;
+    // A flush with page texts has them after the answer's JSON, past a newline (which JSON.stringify
+    // never writes); the answer alone ends with its object's `}`, a page with its array's `]`.
+    const end = pages === undefined || text.charCodeAt(text.length - 1) !== 0x5d ? -1 : text.indexOf('\n');
+    if (end < 0) return JSON.parse(text) as BatchOutput;
+    const out = JSON.parse(text.slice(0, end)) as Omit<BatchOutput, 'flush'> & { flush: Omit<FlushOutput, 'pages'> & { pages: [string[], number][] } };
+    let at = end + 1;
+    const texts: StatePageText[] = out.flush.pages.map(([keys, length]) => ({ keys, json: text.slice(at, (at += length)) }));
+    return { ...out, flush: { ...out.flush, pages: texts } };
   }
 
   /** The state (and last result) of a partition held in the isolate; undefined when not cached. */

@@ -176,6 +176,24 @@ describe('projection language', () => {
       expect((await run.read('refs')).map((e) => e.type)).to.deep.equal(['$@', '$@']);
     });
 
+    it('gives every output of an event its causation metadata, for links to non-ASCII streams too', async () => {
+      run = await project(
+        [['ordér-1', 'Placed', { amount: 10 }], ['order-2', 'Placed', { amount: 5 }]],
+        `fromAll().when({ Placed: (s, e) => { linkTo('linked', e); linkTo('linked-too', e); emit('out', 'Seen', { n: 1 }); } })`,
+        { emit: true },
+      );
+      const sources = [...(await run.read('ordér-1')), ...(await run.read('order-2'))];
+      const links = await run.read('linked');
+      expect(links.map((e) => Buffer.from(e.dataBytes).toString())).to.deep.equal(['0@ordér-1', '0@order-2']);
+      const outputs = [links, await run.read('linked-too'), await run.read('out')];
+      for (const [i, source] of sources.entries()) {
+        for (const stream of outputs) {
+          expect(stream[i]?.metadata).to.deep.equal({ $causedBy: source.id, $causationId: source.id, $correlationId: source.id });
+        }
+      }
+      expect(new Set(outputs.flatMap((stream) => stream.map((e) => e.id))).size).to.equal(6);
+    });
+
     it('copyTo copies the body and type (the V8 behaviour Telltale keeps)', async () => {
       run = await project(orders, `fromStream('order-2').when({ $any: (s, e) => { copyTo('copies', e, { extra: 1 }); } })`, { emit: true });
       const [copy] = await run.read('copies');

@@ -82,4 +82,27 @@ describe('partition state pages', () => {
     await t.manager.whenProcessed('count');
     for (let i = 0; i < 20; i++) expect(await t.manager.state('count', `a-${i}`)).to.deep.equal({ n: 30 });
   });
+
+  it('loads an evicted partition from the pages of a checkpoint still being committed', async () => {
+    // The same race with flushes of more than 32 partitions, whose states the isolate hands over
+    // as page texts: a load must find the newest state in those texts before they are stored.
+    const slow = new Proxy(t.store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown;
+        if (key === 'appendToStreams') return async (...args: Parameters<Store['appendToStreams']>) => {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return target.appendToStreams(...args);
+        };
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await t.restart({ maxBatch: 20, limits: { partitionCacheSize: 30, checkpointHandledThreshold: 60, maxDirtyPartitions: 400 } }, slow);
+    const given: GivenEvent[] = [];
+    for (let i = 0; i < 2000; i++) given.push([`a-${(i * 37) % 100}`, 'Tick']);
+    await appendAll(t.store, given);
+    await t.manager.create('count', COUNTER);
+    await t.manager.whenProcessed('count');
+    expect((await readStream(t.store, '$projections-count-states')).length).to.be.greaterThan(10);
+    for (let i = 0; i < 100; i++) expect(await t.manager.state('count', `a-${i}`)).to.deep.equal({ n: 20 });
+  });
 });
