@@ -10,7 +10,6 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 
 export type LoadClient = 'wrk' | 'autocannon';
 
@@ -77,6 +76,8 @@ function ownCpu(): number {
 async function cannon(load: Load): Promise<LoadFigures> {
   const spec = load.requests;
   let i = 0;
+  // Loaded when used: the bench's server child imports this module too.
+  const { default: autocannon } = await import('autocannon');
   const cpu0 = ownCpu();
   const result = await autocannon({
     url: load.url,

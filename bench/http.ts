@@ -260,6 +260,7 @@ export async function run(options: BenchOptions): Promise<object> {
     // The HTTP stack's own ceiling on this machine: a route that does nothing, same connections.
     let ping: Costed | undefined;
     if (runs('ping')) {
+      await warmUp(client, read(['/ping'], 2));
       ping = await measure('empty route (/ping)', read(['/ping'], Math.min(duration, 5)), 0);
       figures.pingCeiling = ping;
     }
