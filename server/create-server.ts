@@ -116,10 +116,7 @@ export function createServer(options: ServerOptions): TelltaleServer {
   let keptPages: KeptPageReads | undefined;
   const serverFactory: FastifyServerFactory = (handler) => {
     const server = createHttpServer((req, res) => {
-      if (keptPages !== undefined && req.method === 'GET' && !closing.signal.aborted) {
-        const principal = knownPrincipal(req.headers.authorization);
-        if (principal !== undefined && keptPages.serve(req, res, principal, () => handler(req, res))) return;
-      }
+      if (keptPages !== undefined && req.method === 'GET' && !closing.signal.aborted && keptPages.serve(req, res, knownPrincipal, () => handler(req, res))) return;
       handler(req, res);
     });
     // What fastify sets on a server it makes itself (it leaves a factory's alone).

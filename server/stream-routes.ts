@@ -45,11 +45,12 @@ interface PageRead {
  */
 export interface KeptPageReads {
   /**
-   * Takes a GET that may be a kept page read by an authenticated `principal` (false: not one; the
-   * caller hands it to fastify now). Once taken, it is answered from the kept page or, when that
-   * does not hold (a miss, a deleted stream, an error), handed to `fallback`, the fastify handler.
+   * Takes a GET that may be a kept page read by a principal `principalOf` knows without a password
+   * check (false: not one; the caller hands it to fastify now). Once taken, it is answered from the
+   * kept page or, when that does not hold (a miss, a deleted stream, an error), handed to
+   * `fallback`, the fastify handler.
    */
-  serve(req: IncomingMessage, res: ServerResponse, principal: Principal, fallback: () => void): boolean;
+  serve(req: IncomingMessage, res: ServerResponse, principalOf: (authorization: string | undefined) => Principal | undefined, fallback: () => void): boolean;
 }
 
 /**
@@ -649,11 +650,14 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext, o
   }
 
   return {
-    serve(req, res, principal, fallback) {
+    serve(req, res, principalOf, fallback) {
       const read = keptReadOf(req);
-      // The ACL is checked per request, as on every route: only a kept grant answers here; a
-      // principal without one (or refused) goes through fastify, where `authorize` decides.
-      if (read === undefined || !ctx.decisions.granted(principal, read.streamId, 'read')) return false;
+      if (read === undefined) return false;
+      // Authentication and the ACL are checked per request, as on every route: only a cached
+      // principal with a kept grant is answered here; anyone else goes through fastify, where the
+      // onRequest hook and `authorize` decide.
+      const principal = principalOf(req.headers.authorization);
+      if (principal === undefined || !ctx.decisions.granted(principal, read.streamId, 'read')) return false;
       // A store that fails here fails again on the full path, which answers with the error.
       answerKept(req, res, read).then(
         (answered) => {
