@@ -1,7 +1,7 @@
-// `npm run bench -- http [--json] [--duration S] [--connections N] [--store memory:|file:DIR] [--only ping,single,batch,read,head,longpoll,store] [--profile DIR]`
+// `npm run bench -- http [--json] [--duration S] [--connections N] [--store memory:|file:DIR] [--only ping,single,batch,read,head,longpoll,store] [--client wrk|autocannon] [--compare autocannon|none] [--profile DIR]`
 //
-// The HTTP API under load, measured with autocannon over keep-alive connections against a server
-// running in a child process (so the load generator does not share its event loop):
+// The HTTP API under load over keep-alive connections, against a server running in a child
+// process (so the load generator does not share its event loop):
 //   - single-event appends (a fresh event id per request, spread over 64 streams),
 //   - batched appends (20 events per request),
 //   - cached page reads (a full page behind the head: immutable, cacheable for a year),
@@ -11,8 +11,12 @@
 // and, in the same run, an empty route (the HTTP stack's ceiling on this machine) and the store's own append rate for the same events through the Node API,
 // so the figures come with the ratio of HTTP to in-process.
 //
-// autocannon runs on the same cores as the server, so every scenario also reports CPU time per
-// request in the server process and in this (load-generating) process: throughput swings with the
+// The load comes from wrk when it is on PATH (a C client, about half autocannon's CPU per
+// request), else from autocannon, and the JSON says which (`client`, and `clientNote` when wrk was
+// missing). With wrk leading, each scenario is measured again with autocannon right after
+// (`autocannon` in each scenario's figures), which is what the figures before wrk were taken with.
+// The load generator runs on the same cores as the server, so every scenario also reports CPU time
+// per request in the server process and in the load generator: throughput swings with the
 // machine's load, CPU per request much less, and 1e6 / µs is what one core would sustain.
 // `--profile DIR` runs the server under --cpu-prof (the profile is written when it stops).
 import { fork, type ChildProcess } from 'node:child_process';
@@ -20,76 +24,22 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import { eventBody, EVENTS_JSON, runLoad, wrkOnPath, type Load, type LoadClient, type LoadFigures } from './http-load.js';
 import type { BenchOptions } from './main.js';
 
 const PASSWORD = 'bench-password';
 const AUTH = `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`;
-const EVENTS_JSON = 'application/vnd.eventstore.events+json';
 const STREAMS = 64;
 
-interface Figures {
-  readonly requestsPerSec: number;
-  readonly requests: number;
-  readonly eventsPerSec: number;
-  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
-  readonly non2xx: number;
-  readonly errors: number;
-}
-
-/** `n` events as an Event Store batch; written as text, so the load generator spends little on it. */
-function eventBody(n: number): string {
-  let body = '[';
-  for (let i = 0; i < n; i++) {
-    if (i > 0) body += ',';
-    body += `{"eventId":"${randomUUID()}","eventType":"OrderPlaced","data":{"orderId":"${randomUUID()}","amount":42.5,"currency":"EUR","lines":3}}`;
-  }
-  return `${body}]`;
-}
-
 /**
- * autocannon over keep-alive connections. Requests without a body are given as fixed `paths`,
- * which autocannon encodes once and cycles through; appends need a fresh event id per request, so
- * they are built per request (`path` and `body`), which costs the load generator more CPU.
+ * Untimed reads before a read scenario is measured, as the appends get above. Without them the
+ * first read scenario of a run pays for compiling the read path, for growing the young generation
+ * and, after the append scenarios, for the collector promoting their events (the first scavenges of
+ * the read phase took 15–36 ms each), and measured 1.5–9 µs more server CPU per request than the
+ * same reads run again later in the same run.
  */
-async function cannon(
-  url: string,
-  options: { connections: number; duration: number; method?: 'GET' | 'POST'; headers?: Record<string, string>; eventsPerRequest: number } & ({ paths: readonly string[] } | { path: (i: number) => string; body: () => string }),
-): Promise<Figures> {
-  let i = 0;
-  const method = options.method ?? 'GET';
-  const headers = { authorization: AUTH, ...(options.headers ?? {}) };
-  const dynamic = 'body' in options ? options : undefined;
-  const result = await autocannon({
-    url,
-    connections: options.connections,
-    duration: options.duration,
-    pipelining: 1,
-    requests:
-      dynamic === undefined
-        ? (options as { paths: readonly string[] }).paths.map((path) => ({ method, headers, path }))
-        : [{ method, headers, setupRequest: (req) => ({ ...req, path: dynamic.path(i++), body: dynamic.body() }) }],
-  });
-  const rps = result.requests.average;
-  return {
-    requestsPerSec: Math.round(rps),
-    requests: result.requests.total,
-    eventsPerSec: Math.round(rps * options.eventsPerRequest),
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-  };
-}
-
-/**
- * Untimed reads of `paths` before a read scenario is measured, as the appends get above. Without
- * them the first read scenario of a run pays for compiling the read path, for growing the young
- * generation and, after the append scenarios, for the collector promoting their events (the first
- * scavenges of the read phase took 15–36 ms each), and measured 1.5–9 µs more server CPU per
- * request than the same reads run again later in the same run.
- */
-async function warmUp(url: string, connections: number, paths: readonly string[]): Promise<void> {
-  await cannon(url, { connections, duration: 2, headers: { accept: 'application/vnd.eventstore.atom+json' }, paths, eventsPerRequest: 0 });
+async function warmUp(client: LoadClient, load: Load): Promise<void> {
+  await runLoad(client, load);
 }
 
 function post(url: string, path: string, body: string): Promise<number> {
@@ -194,13 +144,13 @@ function startChild(storeUrl: string, profileDir: string | undefined): Promise<{
   });
 }
 
-/** The server process's CPU time so far (user + system, and system alone), in microseconds. */
-function serverCpu(child: ChildProcess): Promise<{ cpu: number; system: number }> {
+/** The server process's CPU time so far (user + system, and system alone), in microseconds, and its answers outside 2xx. */
+function serverCpu(child: ChildProcess): Promise<{ cpu: number; system: number; non2xx: number }> {
   return new Promise((resolve) => {
     const onMessage = (m: unknown) => {
       if (typeof m !== 'object' || m === null || !('cpu' in m)) return;
       child.off('message', onMessage);
-      resolve(m as { cpu: number; system: number });
+      resolve(m as { cpu: number; system: number; non2xx: number });
     };
     child.on('message', onMessage);
     child.send('cpu');
@@ -214,12 +164,23 @@ function ownCpu(): number {
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
-interface Costed extends Figures {
+interface Costed {
+  /** The load generator that drove this measurement. */
+  readonly client: LoadClient;
+  readonly requestsPerSec: number;
+  readonly requests: number;
+  readonly eventsPerSec: number;
+  readonly latencyMs: LoadFigures['latencyMs'];
+  /** Answers outside 2xx, counted by the load generator (wrk on GETs: above 399): none is expected. */
+  readonly non2xx: number;
+  /** Answers outside 2xx, counted by the server (its response metrics): none is expected. */
+  readonly serverNon2xx: number;
+  readonly errors: number;
   /** Server CPU time (user + system) per request, µs. */
   readonly serverCpuUsPerRequest: number;
   /** The part of it spent in the kernel (socket reads and writes, mostly), µs. */
   readonly serverSystemCpuUsPerRequest: number;
-  /** autocannon's CPU time per request (this process), µs: what the load generator takes from the shared cores. */
+  /** The load generator's CPU time per request, µs: what it takes from the shared cores. */
   readonly clientCpuUsPerRequest: number;
   /** Requests/s one core would sustain at the server's CPU cost: 1e6 / serverCpuUsPerRequest. */
   readonly serverOneCoreRequestsPerSec: number;
@@ -227,24 +188,38 @@ interface Costed extends Figures {
   readonly clientCpuShare: number;
 }
 
-/** Runs a scenario and adds what it cost in CPU, per request, in the server and in autocannon. */
-async function costed(child: ChildProcess, work: () => Promise<Figures>): Promise<Costed> {
+/** Drives `load` with `client` and adds what it cost in CPU, per request, in the server and in the load generator. */
+async function costed(child: ChildProcess, client: LoadClient, load: Load, eventsPerRequest: number): Promise<Costed> {
   const server0 = await serverCpu(child);
-  const client0 = ownCpu();
-  const figures = await work();
-  const client1 = ownCpu();
+  const figures = await runLoad(client, load);
   const server1 = await serverCpu(child);
   const n = Math.max(1, figures.requests);
   const server = (server1.cpu - server0.cpu) / n;
-  const client = (client1 - client0) / n;
+  const clientUs = figures.clientCpuUs / n;
+  const { clientCpuUs: _, ...rest } = figures;
   return {
-    ...figures,
+    client,
+    ...rest,
+    eventsPerSec: Math.round(figures.requestsPerSec * eventsPerRequest),
+    serverNon2xx: server1.non2xx - server0.non2xx,
     serverCpuUsPerRequest: round1(server),
     serverSystemCpuUsPerRequest: round1((server1.system - server0.system) / n),
-    clientCpuUsPerRequest: round1(client),
+    clientCpuUsPerRequest: round1(clientUs),
     serverOneCoreRequestsPerSec: Math.round(1e6 / server),
-    clientCpuShare: Number((client / (client + server)).toFixed(2)),
+    clientCpuShare: Number((clientUs / (clientUs + server)).toFixed(2)),
   };
+}
+
+/** Which generator drives the load: `--client`, else wrk when it is on PATH, else autocannon (with the reason). */
+function chooseClient(flag: string | true | undefined): { client: LoadClient; note?: string } {
+  if (flag === 'wrk') {
+    if (!wrkOnPath()) throw new Error('--client wrk: no wrk on PATH (on Debian or Ubuntu: apt-get install wrk)');
+    return { client: 'wrk' };
+  }
+  if (flag === 'autocannon') return { client: 'autocannon' };
+  if (flag !== undefined) throw new Error(`--client must be wrk or autocannon, got ${String(flag)}`);
+  if (wrkOnPath()) return { client: 'wrk' };
+  return { client: 'autocannon', note: 'wrk is not on PATH, so autocannon (Node, in the bench process) drove the load; it costs ~2× more CPU per request than wrk, taken from the cores the server runs on. apt-get install wrk for the cheaper client.' };
 }
 
 export async function run(options: BenchOptions): Promise<object> {
@@ -254,29 +229,44 @@ export async function run(options: BenchOptions): Promise<object> {
   const profileDir = typeof options.flags.profile === 'string' ? options.flags.profile : undefined;
   const only = typeof options.flags.only === 'string' ? new Set(options.flags.only.split(',')) : undefined;
   const runs = (name: string) => only === undefined || only.has(name);
+  const { client, note } = chooseClient(options.flags.client);
+  // With wrk leading, each scenario is measured with autocannon too, right after, so the figures
+  // stay comparable with those taken before wrk was used (`--compare none` skips it).
+  if (options.flags.compare !== undefined && options.flags.compare !== 'none' && options.flags.compare !== 'autocannon') throw new Error(`--compare must be autocannon or none, got ${String(options.flags.compare)}`);
+  const compare = client === 'wrk' && options.flags.compare !== 'none';
   const { child, url } = await startChild(storeUrl, profileDir);
   try {
-    options.log(`server ${url} on ${storeUrl}; ${connections} connections, ${duration}s per scenario`);
+    options.log(`server ${url} on ${storeUrl}; ${connections} connections, ${duration}s per scenario; load from ${client}${compare ? ', then autocannon for comparison' : ''}`);
+    const read = (paths: readonly string[], seconds: number): Load => ({ url, connections, durationSeconds: seconds, headers: { authorization: AUTH, accept: 'application/vnd.eventstore.atom+json' }, requests: { kind: 'paths', paths } });
+    const appends = (streamPrefix: string, eventsPerRequest: number, seconds: number, conns = connections): Load => ({ url, connections: conns, durationSeconds: seconds, headers: { authorization: AUTH }, requests: { kind: 'appends', streamPrefix, streams: STREAMS, eventsPerRequest } });
+    /** The scenario with the leading client, then (when comparing) with autocannon, reported under `autocannon`. */
+    const measure = async (label: string, load: Load, eventsPerRequest: number): Promise<Costed & { autocannon?: Costed }> => {
+      const line = (c: Costed) =>
+        `  ${c.client}: ${c.requestsPerSec}/s${eventsPerRequest > 1 ? ` (${c.eventsPerSec} events/s)` : ''} p99 ${c.latencyMs.p99} ms${c.non2xx + c.serverNon2xx + c.errors > 0 ? ` NON-2XX ${c.non2xx} (server: ${c.serverNon2xx}) ERRORS ${c.errors}` : ''}; CPU per request: server ${c.serverCpuUsPerRequest} µs (kernel ${c.serverSystemCpuUsPerRequest}), ${c.client} ${c.clientCpuUsPerRequest} µs`;
+      options.log(`${label}…`);
+      const lead = await costed(child, client, load, eventsPerRequest);
+      options.log(line(lead));
+      if (!compare) return lead;
+      const other = await costed(child, 'autocannon', load, eventsPerRequest);
+      options.log(line(other));
+      return { ...lead, autocannon: other };
+    };
     // Warm up: the first request pays for the password check (scrypt) and JIT.
-    await cannon(url, { connections: 8, duration: 1, method: 'POST', headers: { 'content-type': EVENTS_JSON }, body: () => eventBody(1), path: (i) => `/streams/warmup-${i % 8}`, eventsPerRequest: 1 });
-    // The HTTP stack's own ceiling on this machine: a route that does nothing, same connections.
-    const figures: Record<string, unknown> = { store: storeUrl, connections, durationSeconds: duration };
+    await runLoad(client, appends('warmup-', 1, 1, 8));
+    const figures: Record<string, unknown> = { client, ...(note !== undefined ? { clientNote: note } : {}), store: storeUrl, connections, durationSeconds: duration };
     const ratios: Record<string, number> = {};
     const targets: Record<string, { target: number; met: boolean }> = {};
     const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
     // The HTTP stack's own ceiling on this machine: a route that does nothing, same connections.
     let ping: Costed | undefined;
     if (runs('ping')) {
-      options.log('empty route (/ping)…');
-      ping = await costed(child, () => cannon(url, { connections, duration: Math.min(duration, 5), paths: ['/ping'], eventsPerRequest: 0 }));
-      options.log(`  ${ping.requestsPerSec}/s; CPU per request: server ${ping.serverCpuUsPerRequest} µs (kernel ${ping.serverSystemCpuUsPerRequest}), autocannon ${ping.clientCpuUsPerRequest} µs`);
+      await warmUp(client, read(['/ping'], 2));
+      ping = await measure('empty route (/ping)', read(['/ping'], Math.min(duration, 5)), 0);
       figures.pingCeiling = ping;
     }
     let single: Costed | undefined;
     if (runs('single')) {
-      options.log('single-event appends…');
-      single = await costed(child, () => cannon(url, { connections, duration, method: 'POST', headers: { 'content-type': EVENTS_JSON }, body: () => eventBody(1), path: (i) => `/streams/bench-${i % STREAMS}`, eventsPerRequest: 1 }));
-      options.log(`  ${single.requestsPerSec}/s p99 ${single.latencyMs.p99} ms; CPU per request: server ${single.serverCpuUsPerRequest} µs (kernel ${single.serverSystemCpuUsPerRequest}), autocannon ${single.clientCpuUsPerRequest} µs`);
+      single = await measure('single-event appends', appends('bench-', 1, duration), 1);
       figures.singleAppends = single;
       if (ping !== undefined) ratios.appendsToPing = ratio(single.requestsPerSec, ping.requestsPerSec);
       targets.singleAppendsPerSec = { target: 20_000, met: single.requestsPerSec >= 20_000 };
@@ -284,19 +274,15 @@ export async function run(options: BenchOptions): Promise<object> {
     }
     let batched: Costed | undefined;
     if (runs('batch')) {
-      options.log('batched appends (20 events)…');
-      batched = await costed(child, () => cannon(url, { connections, duration, method: 'POST', headers: { 'content-type': EVENTS_JSON }, body: () => eventBody(20), path: (i) => `/streams/batch-${i % STREAMS}`, eventsPerRequest: 20 }));
-      options.log(`  ${batched.eventsPerSec} events/s; CPU per request: server ${batched.serverCpuUsPerRequest} µs (kernel ${batched.serverSystemCpuUsPerRequest}), autocannon ${batched.clientCpuUsPerRequest} µs`);
+      batched = await measure('batched appends (20 events)', appends('batch-', 20, duration), 20);
       figures.batchedAppends = { ...batched, eventsPerRequest: 20 };
     }
     if (runs('read')) {
       // Pages of their own streams (40 events each, so events 0–19 are a full page behind the head).
       for (let s = 0; s < STREAMS; s++) for (let k = 0; k < 2; k++) await post(url, `/streams/read-${s}`, eventBody(20));
-      options.log('cached page reads…');
       const paths = Array.from({ length: STREAMS }, (_, s) => `/streams/read-${s}/0/forward/20`);
-      await warmUp(url, connections, paths);
-      const reads = await costed(child, () => cannon(url, { connections, duration, headers: { accept: 'application/vnd.eventstore.atom+json' }, paths, eventsPerRequest: 20 }));
-      options.log(`  ${reads.requestsPerSec}/s p99 ${reads.latencyMs.p99} ms; CPU per request: server ${reads.serverCpuUsPerRequest} µs (kernel ${reads.serverSystemCpuUsPerRequest}), autocannon ${reads.clientCpuUsPerRequest} µs`);
+      await warmUp(client, read(paths, 2));
+      const reads = await measure('cached page reads', read(paths, duration), 20);
       figures.cachedPageReads = reads;
       if (ping !== undefined) ratios.pageReadsToPing = ratio(reads.requestsPerSec, ping.requestsPerSec);
       targets.pageReadsPerSec = { target: 30_000, met: reads.requestsPerSec >= 30_000 };
@@ -305,12 +291,9 @@ export async function run(options: BenchOptions): Promise<object> {
       // The head page of a stream is never immutable (no-cache): the server keeps its latest render
       // only while the stream's last event and metadata stay the same, checking the store per request.
       if (!runs('read')) for (let s = 0; s < STREAMS; s++) for (let k = 0; k < 2; k++) await post(url, `/streams/read-${s}`, eventBody(20));
-      options.log('head page reads (not immutable, kept while the stream is quiet)…');
       const paths = Array.from({ length: STREAMS }, (_, s) => `/streams/read-${s}`);
-      await warmUp(url, connections, paths);
-      const head = await costed(child, () => cannon(url, { connections, duration: Math.min(duration, 5), headers: { accept: 'application/vnd.eventstore.atom+json' }, paths, eventsPerRequest: 20 }));
-      options.log(`  ${head.requestsPerSec}/s p99 ${head.latencyMs.p99} ms; CPU per request: server ${head.serverCpuUsPerRequest} µs (kernel ${head.serverSystemCpuUsPerRequest}), autocannon ${head.clientCpuUsPerRequest} µs`);
-      figures.headPageReads = head;
+      await warmUp(client, read(paths, 2));
+      figures.headPageReads = await measure('head page reads (not immutable, kept while the stream is quiet)', read(paths, Math.min(duration, 5)), 20);
     }
     if (runs('longpoll')) {
       options.log('long-poll subscribers…');
@@ -361,7 +344,9 @@ if (process.env.TELLTALE_BENCH_HTTP_CHILD !== undefined && process.send !== unde
   process.on('message', (m) => {
     if (m !== 'cpu') return;
     const u = process.cpuUsage();
-    process.send!({ cpu: u.user + u.system, system: u.system });
+    let non2xx = 0;
+    for (const [status, n] of server.metrics.responses) if (status < 200 || status > 299) non2xx += n;
+    process.send!({ cpu: u.user + u.system, system: u.system, non2xx });
   });
   process.once('SIGTERM', () => {
     void server.close().then(() => store.close()).then(() => process.exit(0));

@@ -58,6 +58,15 @@ export class AccessDecisions {
     });
   }
 
+  /**
+   * Whether a kept grant, still fresh, lets `principal` do `action` on `streamId`; asks nothing.
+   * False says only that no grant is kept: `check` decides.
+   */
+  granted(principal: Principal, streamId: string, action: StreamAction): boolean {
+    const until = this.#byPrincipal.get(principal)?.[action].get(streamId);
+    return until !== undefined && until > Date.now();
+  }
+
   /** Forgets every grant: stream metadata or `$settings` changed. */
   invalidate(): void {
     this.#byPrincipal = new WeakMap();

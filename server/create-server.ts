@@ -2,8 +2,9 @@
 // subscriptions over one Store. It wires the parts together and translates errors in one place;
 // the routes live in their own modules.
 import { setMaxListeners } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory } from 'fastify';
 import { PersistentSubscriptions, TooManySubscribersError } from '../engine/subscriptions/index.js';
 import { ANONYMOUS, NotAuthenticatedError, StreamAccess, SYSTEM, type Principal } from '../store/acl.js';
 import { errorStatus, isTelltaleError, WrongExpectedRevisionError } from '../store/errors.js';
@@ -15,7 +16,7 @@ import { HttpError, badRequest, unsupportedMediaType } from './http-error.js';
 import { ServerMetrics } from './metrics.js';
 import type { ServerContext } from './server-context.js';
 import { projectionMetrics, registerProjectionRoutes, type ProjectionsPort } from './projection-routes.js';
-import { registerStreamRoutes } from './stream-routes.js';
+import { registerStreamRoutes, type KeptPageReads } from './stream-routes.js';
 import { registerSubscriptionRoutes } from './subscription-routes.js';
 import { registerUserRoutes } from './user-routes.js';
 import { Users } from './users.js';
@@ -88,6 +89,8 @@ export interface TelltaleServer {
   readonly metrics: ServerMetrics;
 }
 
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
 
 function errorBody(code: string, message: string): string {
@@ -108,14 +111,30 @@ export function createServer(options: ServerOptions): TelltaleServer {
   let address: ServerAddress | undefined;
   const sockets = new Set<Socket>();
 
+  // Stream page reads that a kept render answers are served before fastify (see KeptPageReads);
+  // set once the stream routes are registered.
+  let keptPages: KeptPageReads | undefined;
+  const serverFactory: FastifyServerFactory = (handler) => {
+    const server = createHttpServer((req, res) => {
+      if (keptPages !== undefined && req.method === 'GET' && !closing.signal.aborted && keptPages.serve(req, res, knownPrincipal, () => handler(req, res))) return;
+      handler(req, res);
+    });
+    // What fastify sets on a server it makes itself (it leaves a factory's alone).
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.requestTimeout = 0;
+    server.setTimeout(0);
+    return server;
+  };
+
   const app = Fastify({
+    serverFactory,
     logger: false,
     bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
     // Stream names may be up to 1024 UTF-8 bytes, percent-encoded in the path.
     routerOptions: { maxParamLength: 4096 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    keepAliveTimeout: 30_000,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
   });
 
   const ctx: ServerContext = {
@@ -155,22 +174,20 @@ export function createServer(options: ServerOptions): TelltaleServer {
 
   // ---- authentication: every request gets a principal before routing decisions ----
   app.decorateRequest('principal', null as unknown as Principal);
+  /** Who sends `header`, when that is known without a password check (undefined: `users.authenticate` decides). */
+  function knownPrincipal(header: string | undefined): Principal | undefined {
+    if (insecure) return SYSTEM;
+    if (header === undefined) return ANONYMOUS;
+    return users.authenticated(header);
+  }
   // Callback hooks rather than async ones: a client that keeps sending the same credentials is
   // answered from the authentication cache without a promise per request.
   app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     if (closing.signal.aborted) reply.header('connection', 'close');
-    if (insecure) {
-      req.principal = SYSTEM;
-      return done();
-    }
     const header = req.headers.authorization;
-    if (header === undefined) {
-      req.principal = ANONYMOUS;
-      return done();
-    }
-    const known = users.authenticated(header);
-    if (known !== undefined) {
-      req.principal = known;
+    const known = knownPrincipal(header);
+    if (known !== undefined || header === undefined) {
+      req.principal = known ?? ANONYMOUS;
       return done();
     }
     req.principal = ANONYMOUS;
@@ -226,7 +243,7 @@ export function createServer(options: ServerOptions): TelltaleServer {
   metrics.addSource(() => subscriptionMetrics(subscriptions));
   metrics.addSource(() => backendMetrics(store));
 
-  registerStreamRoutes(app, ctx, { pageCacheBytes: options.pageCacheBytes ?? 64 * 1024 * 1024 });
+  keptPages = registerStreamRoutes(app, ctx, { pageCacheBytes: options.pageCacheBytes ?? 64 * 1024 * 1024 });
   registerSubscriptionRoutes(app, ctx);
   registerUserRoutes(app, ctx, { insecure });
   registerFeedRoutes(app, ctx, options.projections);

@@ -43,7 +43,11 @@ const MAX_BASES = 256;
 
 /** The base of absolute links: the Host the client used (when it is a plain host[:port]). */
 export function baseUrl(ctx: ServerContext, req: FastifyRequest): string {
-  const host = req.headers.host;
+  return baseUrlFor(ctx, req.headers.host);
+}
+
+/** `baseUrl` from the Host header itself (for requests answered before fastify sees them). */
+export function baseUrlFor(ctx: ServerContext, host: string | undefined): string {
   if (host === undefined) return ctx.boundUrl();
   const known = BASES.get(host);
   if (known !== undefined) return known;
@@ -77,6 +81,13 @@ export function negotiateAtom(req: FastifyRequest): AtomType {
     throw notAcceptable(`format=${String(format)} is not served; use format=json`);
   }
   const accept = req.headers.accept;
+  const type = atomTypeFor(accept);
+  if (type === null) throw notAcceptable(`Cannot answer with ${accept}: Telltale serves application/vnd.eventstore.atom+json, application/vnd.kurrent.atom+json and application/json`);
+  return type;
+}
+
+/** The JSON media type to answer an Accept header with (no `?format`); null when none of ours is acceptable (406). */
+export function atomTypeFor(accept: string | undefined): AtomType | null {
   if (accept === undefined || accept === '') return 'application/vnd.eventstore.atom+json';
   // Clients send the same few Accept headers over and over: decide each once.
   let type = NEGOTIATED.get(accept);
@@ -85,7 +96,6 @@ export function negotiateAtom(req: FastifyRequest): AtomType {
     if (NEGOTIATED.size >= MAX_NEGOTIATED) NEGOTIATED.clear();
     NEGOTIATED.set(accept, type);
   }
-  if (type === null) throw notAcceptable(`Cannot answer with ${accept}: Telltale serves application/vnd.eventstore.atom+json, application/vnd.kurrent.atom+json and application/json`);
   return type;
 }
 

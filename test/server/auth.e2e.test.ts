@@ -87,6 +87,31 @@ describe('HTTP authentication and ACLs', () => {
     expect((await appendBatch(s.url, 'revoked', batch('D'), {}, bob)).status).to.equal(201);
   });
 
+  it('checks the ACL on every read of a kept page, and applies an $acl change to the next one', async () => {
+    await appendBatch(s.url, 'kept-guarded', batch(...Array.from({ length: 25 }, (_, i) => `E${i}`)));
+    const acl = (r: string) => call(s.url, '/streams/kept-guarded/metadata', { headers: { 'content-type': 'application/json' }, body: { $acl: { $r: r } } });
+    expect((await acl('sales')).status).to.equal(201);
+    const read = async (path: string, auth: string | null) => {
+      const r = await call(s.url, path, { auth, headers: { accept: 'application/vnd.eventstore.atom+json' } });
+      return { status: r.status, body: await r.text() };
+    };
+    for (const path of ['/streams/kept-guarded/0/forward/20', '/streams/kept-guarded']) {
+      const rendered = await read(path, alice);
+      expect(rendered.status, path).to.equal(200);
+      expect(await read(path, alice), path).to.deep.equal(rendered);
+      const refused = await read(path, bob);
+      expect(refused.status, path).to.equal(403);
+      expect(JSON.parse(refused.body).message).to.equal("User 'bob' may not read stream 'kept-guarded'");
+      expect((await read(path, null)).status, path).to.equal(401);
+      expect((await read(path, basic('alice', 'wrong'))).status, path).to.equal(401);
+    }
+    expect((await acl('bob')).status).to.equal(201);
+    for (const path of ['/streams/kept-guarded/0/forward/20', '/streams/kept-guarded']) {
+      expect((await read(path, alice)).status, path).to.equal(403);
+      expect((await read(path, bob)).status, path).to.equal(200);
+    }
+  });
+
   it("applies a change of a user's groups to the user's next request", async () => {
     await appendBatch(s.url, 'sales-only', batch('A'));
     await call(s.url, '/streams/sales-only/metadata', { headers: { 'content-type': 'application/json' }, body: { $acl: { $w: 'sales' } } });

@@ -1,8 +1,9 @@
 // The stream API as Event Store clients use it over HTTP: appends, reads, paging, metadata,
 // deletes, status codes, caching headers and long polling.
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { expect } from '../support/chai.js';
-import { appendBatch, ATOM, batch, call, EVENTS_JSON, feed, link, startServer, type Running } from './server-fixture.js';
+import { ADMIN, appendBatch, ATOM, batch, call, EVENTS_JSON, feed, link, startServer, type Running } from './server-fixture.js';
 
 describe('HTTP stream API', () => {
   let s: Running;
@@ -326,6 +327,77 @@ describe('HTTP stream API', () => {
       expect(json.status, 'an ETag is valid for one media type').to.equal(200);
       await appendBatch(s.url, 'cached', batch('E30'));
       expect((await call(s.url, '/streams/cached', { headers: { accept: ATOM, 'if-none-match': etag } })).status).to.equal(200);
+    });
+    it('answers If-None-Match on a kept page with the same 304 as on a page not kept yet', async () => {
+      // Two streams of the same shape have the same page ETags: one page is kept, the other not yet.
+      for (const stream of ['etag-kept', 'etag-fresh']) await appendBatch(s.url, stream, batch(...Array.from({ length: 25 }, (_, i) => `E${i}`)));
+      const etag = (await feed(s.url, '/streams/etag-kept/0/forward/20')).headers.get('etag')!;
+      const answer = async (path: string) => {
+        const r = await call(s.url, path, { headers: { accept: ATOM, 'if-none-match': etag } });
+        return { status: r.status, headers: [...r.headers].filter(([name]) => name !== 'date'), body: await r.text() };
+      };
+      const fresh = await answer('/streams/etag-fresh/0/forward/20');
+      const kept = await answer('/streams/etag-kept/0/forward/20');
+      expect(fresh.status).to.equal(304);
+      expect(kept).to.deep.equal(fresh);
+    });
+
+    it('keeps a page per representation: embed level, media type and Host each get their own', async () => {
+      await appendBatch(s.url, 'kept-shapes', batch(...Array.from({ length: 25 }, (_, i) => `E${i}`)));
+      const body = async (path: string, headers: Record<string, string> = {}) => (await call(s.url, path, { headers: { accept: ATOM, ...headers } })).text();
+      const page = '/streams/kept-shapes/0/forward/20';
+      const plain = await body(page);
+      const withBodies = await body(`${page}?embed=body`);
+      expect(JSON.parse(withBodies).entries[0].data).to.equal(JSON.stringify({ i: 19 }));
+      expect(JSON.parse(plain).entries[0].data).to.equal(undefined);
+      // fetch sends the URL's own Host whatever it is given: node:http sends the one asked for.
+      const viaHost = (path: string) =>
+        new Promise<string>((resolve, reject) => {
+          const req = request(`${s.url}${path}`, { headers: { authorization: ADMIN, accept: ATOM, host: 'example.test:2113' } }, (res) => {
+            let text = '';
+            res.setEncoding('utf8').on('data', (c: string) => (text += c));
+            res.on('end', () => resolve(text));
+          });
+          req.on('error', reject).end();
+        });
+      const otherHost = await viaHost(page);
+      expect(JSON.parse(otherHost).id).to.equal('http://example.test:2113/streams/kept-shapes');
+      // Read again, each answered from its own kept render.
+      expect(await body(page)).to.equal(plain);
+      expect(await body(`${page}?embed=body`)).to.equal(withBodies);
+      expect(await viaHost(page)).to.equal(otherHost);
+      const json = await call(s.url, page, { headers: { accept: 'application/json' } });
+      expect(json.headers.get('content-type')).to.equal('application/json; charset=utf-8');
+      expect((await call(s.url, `${page}?format=json`, { headers: { accept: 'text/xml' } })).status).to.equal(200);
+      expect((await call(s.url, page, { headers: { accept: 'text/xml' } })).status).to.equal(406);
+    });
+
+    it('answers 404 and 410 for kept pages of streams deleted since, and refuses bad headers on them', async () => {
+      for (const stream of ['kept-deleted', 'kept-tombstoned']) {
+        await appendBatch(s.url, stream, batch(...Array.from({ length: 25 }, (_, i) => `E${i}`)));
+        for (const path of [`/streams/${stream}/0/forward/20`, `/streams/${stream}`]) expect((await feed(s.url, path)).status).to.equal(200);
+      }
+      expect((await call(s.url, '/streams/kept-deleted/0/forward/20', { headers: { accept: ATOM, 'ES-ResolveLinkTos': 'maybe' } })).status).to.equal(400);
+      expect((await call(s.url, '/streams/kept-deleted', { method: 'DELETE' })).status).to.equal(204);
+      expect((await call(s.url, '/streams/kept-tombstoned', { method: 'DELETE', headers: { 'ES-HardDelete': 'true' } })).status).to.equal(204);
+      for (const path of ['/streams/kept-deleted/0/forward/20', '/streams/kept-deleted']) expect((await feed(s.url, path)).status, path).to.equal(404);
+      for (const path of ['/streams/kept-tombstoned/0/forward/20', '/streams/kept-tombstoned']) expect((await feed(s.url, path)).status, path).to.equal(410);
+    });
+
+    it('counts answers from kept pages in the response and read metrics', async () => {
+      await appendBatch(s.url, 'kept-counted', batch(...Array.from({ length: 25 }, (_, i) => `E${i}`)));
+      const page = '/streams/kept-counted/0/forward/20';
+      const etag = (await feed(s.url, page)).headers.get('etag')!;
+      const metrics = async () => {
+        const text = await (await call(s.url, '/metrics')).text();
+        const value = (name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+        return { ok: value('telltale_http_responses_total{code="200"}'), notModified: value('telltale_http_responses_total{code="304"}'), reads: value('telltale_http_read_requests_total'), events: value('telltale_http_read_events_total') };
+      };
+      const before = await metrics();
+      expect((await feed(s.url, page)).status).to.equal(200);
+      expect((await call(s.url, page, { headers: { accept: ATOM, 'if-none-match': etag } })).status).to.equal(304);
+      // The first /metrics answer was counted once sent: one 200 more than the page's.
+      expect(await metrics()).to.deep.equal({ ok: before.ok + 2, notModified: before.notModified + 1, reads: before.reads + 1, events: before.events + 20 });
     });
   });
 
