@@ -466,6 +466,12 @@ export function prelude(global, config) {
   let cacheLimit = config.partitionCacheSize;
   let handledSinceFlush = 0;
   let emittedSinceFlush = 0;
+  // Handled events after which a flush is due: the threshold, or more for a large root state.
+  let flushAfter = config.checkpointHandledThreshold;
+  // Below this a state is checkpointed every threshold, as Event Store does.
+  const LARGE_STATE_CHARS = 256 * 1024;
+  // The root state's JSON text from the last flush, until `process` hands it over.
+  let rootText = null;
   // Partitions that got their first state since the last flush (no state anywhere before): the
   // host writes them to the partition catalogue with that flush.
   let created = [];
@@ -672,8 +678,17 @@ export function prelude(global, config) {
           res = text;
         }
       }
-      if (key === '') rootOut = res === undefined ? [entry.s] : [entry.s, res];
-      else parts.push(res === undefined ? [key, entry.s] : [key, entry.s, res]);
+      if (key === '') {
+        // The root state leaves as its own JSON text after the batch's output (see `process`):
+        // the host stores that text as it is, without parsing a state that may be MBs.
+        rootText = stringify(entry.s);
+        if (rootText === undefined) rootText = 'null';
+        rootOut = res === undefined ? [null] : [null, res];
+        // A large state is handed over less often: on average at most
+        // `checkpointStateBytesPerEvent` bytes of it per handled event (sandbox.ts says why).
+        const large = config.checkpointStateBytesPerEvent > 0 && rootText.length >= LARGE_STATE_CHARS;
+        flushAfter = Math.max(config.checkpointHandledThreshold, large ? Math.ceil(rootText.length / config.checkpointStateBytesPerEvent) : 0);
+      } else parts.push(res === undefined ? [key, entry.s] : [key, entry.s, res]);
     }
     dirty.clear();
     handledSinceFlush = 0;
@@ -831,12 +846,17 @@ export function prelude(global, config) {
       // Emitted events wait for the next checkpoint like states do (the host keeps them and writes
       // them with it), so a projection that emits per event commits every few thousand events,
       // not every batch; a checkpoint also comes once that many events are waiting.
-      const due = handledSinceFlush >= config.checkpointHandledThreshold || emittedSinceFlush >= config.checkpointHandledThreshold;
+      const due = handledSinceFlush >= flushAfter || emittedSinceFlush >= config.checkpointHandledThreshold;
       if (flushRequested || due || dirty.size >= config.maxDirtyPartitions) out.flush = flush();
       evict();
     }
     out.cached = cache.size;
-    return stringify(out);
+    const text = stringify(out);
+    if (rootText === null) return text;
+    // JSON.stringify never writes a raw newline, so the first one ends the output.
+    const withRoot = text + '\n' + rootText;
+    rootText = null;
+    return withRoot;
   }
 
   function getState(key) {

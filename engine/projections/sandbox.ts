@@ -29,6 +29,17 @@ export interface SandboxLimits {
   readonly checkpointHandledThreshold: number;
   /** A flush when this many partitions are dirty. @defaultValue 10000 */
   readonly maxDirtyPartitions: number;
+  /**
+   * A root state of 256 KiB of JSON or more is handed over to the host (and checkpointed) less
+   * often than every `checkpointHandledThreshold` events: after at least its JSON length divided by
+   * this many handled events, so flushes cost on average at most this many bytes of state per
+   * handled event. Event Store checkpoints a state of any size every threshold; a rule's state of
+   * many MBs (README's one-state form) made that nearly all of a projection's cost, each byte
+   * serialised in the isolate, copied, written, fsynced and read back at ~50 ns. Emitted events
+   * still force a flush after `checkpointHandledThreshold` of them, and a caught-up projection
+   * still flushes at once. 0 turns the policy off. @defaultValue 64
+   */
+  readonly checkpointStateBytesPerEvent: number;
 }
 
 export const defaultSandboxLimits: SandboxLimits = {
@@ -38,6 +49,7 @@ export const defaultSandboxLimits: SandboxLimits = {
   partitionCacheSize: 100000,
   checkpointHandledThreshold: 4000,
   maxDirtyPartitions: 10000,
+  checkpointStateBytesPerEvent: 64,
 };
 
 /** What the isolate answers for one batch (the prelude's `process`). */
@@ -58,8 +70,10 @@ export interface BatchOutput {
 }
 
 export interface FlushOutput {
-  /** [state] or [state, resultText|null] when the result changed. */
+  /** [state] or [state, resultText|null] when the result changed; the state is null when `rootJson` has it. */
   readonly root?: [unknown] | [unknown, string | null];
+  /** The root state as the isolate's JSON text: kept as text, so a state of MBs is never parsed and serialised again on the host. */
+  readonly rootJson?: string;
   readonly shared?: unknown;
   readonly parts: readonly ([string, unknown] | [string, unknown, string | null])[];
   readonly timers: readonly [number, string][];
@@ -72,6 +86,8 @@ export interface FlushOutput {
 /** What a checkpoint gives back to a fresh isolate. */
 export interface RestoredState {
   readonly root?: unknown;
+  /** The root state as JSON text (as checkpointed), in place of `root`. */
+  readonly rootJson?: string;
   readonly shared?: unknown;
   readonly rootResult?: string | null;
   readonly timers?: readonly [number, string][];
@@ -175,6 +191,7 @@ export class ProjectionSandbox {
       partitionCacheSize: this.#limits.partitionCacheSize,
       checkpointHandledThreshold: this.#limits.checkpointHandledThreshold,
       maxDirtyPartitions: this.#limits.maxDirtyPartitions,
+      checkpointStateBytesPerEvent: this.#limits.checkpointStateBytesPerEvent,
     };
     await context.eval(`(${prelude.toString()})(globalThis, ${JSON.stringify(config)});`, { timeout: 1000 });
     // The entry points are taken before the user's script runs, so it cannot replace them.
@@ -200,7 +217,7 @@ export class ProjectionSandbox {
   /** Restores checkpointed state; `emitEnabled` decides whether emit/linkTo fault. */
   async restore(state: RestoredState | undefined, emitEnabled: boolean): Promise<void> {
     const restore = await this.#context!.eval('__telltale.restore', { reference: true, timeout: 1000 });
-    await restore.apply(undefined, [state === undefined ? '' : JSON.stringify(state), emitEnabled], { timeout: this.#limits.batchTimeoutMs });
+    await restore.apply(undefined, [state === undefined ? '' : restoredText(state), emitEnabled], { timeout: this.#limits.batchTimeoutMs });
   }
 
   /**
@@ -214,7 +231,11 @@ export class ProjectionSandbox {
     } catch (err) {
       throw await this.#runtimeFault(err);
     }
-    return JSON.parse(text) as BatchOutput;
+    // A flush's root state follows the output after a newline (JSON.stringify writes none).
+    const end = text.indexOf('\n');
+    if (end < 0) return JSON.parse(text) as BatchOutput;
+    const out = JSON.parse(text.slice(0, end)) as BatchOutput;
+    return out.flush === undefined ? out : { ...out, flush: { ...out.flush, rootJson: text.slice(end + 1) } };
   }
 
   /** The state (and last result) of a partition held in the isolate; undefined when not cached. */
@@ -261,6 +282,14 @@ export class ProjectionSandbox {
   #invalid(err: unknown, message?: string): ProjectionInvalidError {
     return new ProjectionInvalidError(this.#name, message ?? errorMessage(err), { cause: err, ...lineOf(err, this.#filename) });
   }
+}
+
+/** The restore text the prelude reads: the state's JSON, with a root kept as text spliced in as it is. */
+function restoredText(state: RestoredState): string {
+  const { rootJson, ...rest } = state;
+  if (rootJson === undefined) return JSON.stringify(rest);
+  const others = JSON.stringify({ ...rest, root: undefined });
+  return others === '{}' ? `{"root":${rootJson}}` : `{"root":${rootJson},${others.slice(1)}`;
 }
 
 function errorMessage(err: unknown): string {
