@@ -845,8 +845,9 @@ export function prelude(global, config) {
     else {
       // Emitted events wait for the next checkpoint like states do (the host keeps them and writes
       // them with it), so a projection that emits per event commits every few thousand events,
-      // not every batch; a checkpoint also comes once that many events are waiting.
-      const due = handledSinceFlush >= flushAfter || emittedSinceFlush >= config.checkpointHandledThreshold;
+      // not every batch; a checkpoint also comes once that many events are waiting (with a large
+      // state, as many as handled events, up to 8 thresholds: the host holds them meanwhile).
+      const due = handledSinceFlush >= flushAfter || emittedSinceFlush >= Math.min(flushAfter, 8 * config.checkpointHandledThreshold);
       if (flushRequested || due || dirty.size >= config.maxDirtyPartitions) out.flush = flush();
       evict();
     }

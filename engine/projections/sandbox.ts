@@ -35,9 +35,10 @@ export interface SandboxLimits {
    * this many handled events, so flushes cost on average at most this many bytes of state per
    * handled event. Event Store checkpoints a state of any size every threshold; a rule's state of
    * many MBs (README's one-state form) made that nearly all of a projection's cost, each byte
-   * serialised in the isolate, copied, written, fsynced and read back at ~50 ns. Emitted events
-   * still force a flush after `checkpointHandledThreshold` of them, and a caught-up projection
-   * still flushes at once. 0 turns the policy off. @defaultValue 64
+   * serialised in the isolate, copied, written, fsynced and read back at ~50 ns. Emitted events,
+   * which the host holds until the next checkpoint, force a flush after as many of them, but no
+   * more than 8 × `checkpointHandledThreshold`, and a caught-up projection still flushes at once.
+   * 0 turns the policy off. @defaultValue 64
    */
   readonly checkpointStateBytesPerEvent: number;
 }
