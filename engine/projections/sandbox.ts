@@ -87,8 +87,6 @@ export interface FlushOutput {
 /** What a checkpoint gives back to a fresh isolate. */
 export interface RestoredState {
   readonly root?: unknown;
-  /** The root state as JSON text (as checkpointed), in place of `root`. */
-  readonly rootJson?: string;
   readonly shared?: unknown;
   readonly rootResult?: string | null;
   readonly timers?: readonly [number, string][];
@@ -218,7 +216,7 @@ export class ProjectionSandbox {
   /** Restores checkpointed state; `emitEnabled` decides whether emit/linkTo fault. */
   async restore(state: RestoredState | undefined, emitEnabled: boolean): Promise<void> {
     const restore = await this.#context!.eval('__telltale.restore', { reference: true, timeout: 1000 });
-    await restore.apply(undefined, [state === undefined ? '' : restoredText(state), emitEnabled], { timeout: this.#limits.batchTimeoutMs });
+    await restore.apply(undefined, [state === undefined ? '' : JSON.stringify(state), emitEnabled], { timeout: this.#limits.batchTimeoutMs });
   }
 
   /**
@@ -283,14 +281,6 @@ export class ProjectionSandbox {
   #invalid(err: unknown, message?: string): ProjectionInvalidError {
     return new ProjectionInvalidError(this.#name, message ?? errorMessage(err), { cause: err, ...lineOf(err, this.#filename) });
   }
-}
-
-/** The restore text the prelude reads: the state's JSON, with a root kept as text spliced in as it is. */
-function restoredText(state: RestoredState): string {
-  const { rootJson, ...rest } = state;
-  if (rootJson === undefined) return JSON.stringify(rest);
-  const others = JSON.stringify({ ...rest, root: undefined });
-  return others === '{}' ? `{"root":${rootJson}}` : `{"root":${rootJson},${others.slice(1)}`;
 }
 
 function errorMessage(err: unknown): string {
