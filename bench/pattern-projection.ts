@@ -39,10 +39,13 @@ const ALERTS = 'alerts-small-medium-large';
  * still written, at the end). It still flushes: every 4000 events (the checkpoint threshold) the
  * isolate hands the host its whole state, checkpointed or not. `one-state-final-checkpoint`: the
  * first with that threshold past the end of the run, so the state crosses once, at the end (and
- * the alerts are written then): what the rule costs in the isolate without the flushes. The two
- * authored forms run by default; the diagnostic ones when `--e2e-forms` names them (each takes minutes).
+ * the alerts are written then): what the rule costs in the isolate without the flushes.
+ * `one-state-every-4000`: the first with the size-aware checkpoint policy off
+ * (`checkpointStateBytesPerEvent: 0`), so the whole state is handed over and checkpointed every
+ * 4000 events however large it is, as before that policy. The two authored forms run by default;
+ * the diagnostic ones when `--e2e-forms` names them (each takes minutes).
  */
-type Form = 'one-state' | 'one-state-no-checkpoints' | 'one-state-final-checkpoint' | 'partitioned';
+type Form = 'one-state' | 'one-state-no-checkpoints' | 'one-state-final-checkpoint' | 'one-state-every-4000' | 'partitioned';
 
 function projection(form: Form, alerts: string): string {
   const source = form !== 'partitioned' ? 'fromAll()' : `fromAll().partitionBy((e) => (e.eventType === 'CardCharged' ? e.data.card : null))`;
@@ -147,7 +150,15 @@ async function inProjection(store: Store, form: Form, events: number, plain: { s
   // A batch that ends in a checkpoint stringifies the one-state form's whole state (MBs): on this
   // shared machine that has taken more than the default 2 s batch limit (a wall-clock limit) and
   // faulted the projection, so the limit is raised; the figures then say what such a batch costs.
-  const manager = new ProjectionManager(store, { systemProjections: false, limits: { memoryLimitMiB: 1024, batchTimeoutMs: 60_000, ...(form === 'one-state-final-checkpoint' ? { checkpointHandledThreshold: 1e9 } : {}) } });
+  const manager = new ProjectionManager(store, {
+    systemProjections: false,
+    limits: {
+      memoryLimitMiB: 1024,
+      batchTimeoutMs: 60_000,
+      ...(form === 'one-state-final-checkpoint' ? { checkpointHandledThreshold: 1e9 } : {}),
+      ...(form === 'one-state-every-4000' ? { checkpointStateBytesPerEvent: 0 } : {}),
+    },
+  });
   await manager.start();
   const cpu = cpuNow();
   const mainCpu = mainThreadCpuNow();

@@ -149,7 +149,7 @@ export async function createProjectionProcessor(options: ProjectionProcessorOpti
     const flush = out.flush;
     if (flush !== undefined) {
       if (flush.root !== undefined) {
-        checkpoint.root = flush.root[0];
+        checkpoint.root = flush.rootJson === undefined ? flush.root[0] : (JSON.parse(flush.rootJson) as unknown);
         if (flush.root.length === 2) checkpoint.rootResult = flush.root[1];
       }
       if (flush.shared !== undefined) checkpoint.shared = flush.shared;

@@ -466,6 +466,12 @@ export function prelude(global, config) {
   let cacheLimit = config.partitionCacheSize;
   let handledSinceFlush = 0;
   let emittedSinceFlush = 0;
+  // Handled events after which a flush is due: the threshold, or more for a large root state.
+  let flushAfter = config.checkpointHandledThreshold;
+  // Below this a state is checkpointed every threshold, as Event Store does.
+  const LARGE_STATE_CHARS = 256 * 1024;
+  // The root state's JSON text from the last flush, until `process` hands it over.
+  let rootText = null;
   // Partitions that got their first state since the last flush (no state anywhere before): the
   // host writes them to the partition catalogue with that flush.
   let created = [];
@@ -659,6 +665,8 @@ export function prelude(global, config) {
   function flush() {
     const parts = [];
     let rootOut;
+    // The length of the root state's JSON text, which follows the answer (see `process`).
+    let rootChars;
     for (const key of dirty) {
       const entry = key === '' ? root : cache.get(key);
       if (!entry) continue;
@@ -672,13 +680,23 @@ export function prelude(global, config) {
           res = text;
         }
       }
-      if (key === '') rootOut = res === undefined ? [entry.s] : [entry.s, res];
-      else parts.push(res === undefined ? [key, entry.s] : [key, entry.s, res]);
+      if (key === '') {
+        // The root state leaves as its own JSON text after the batch's output (see `process`):
+        // the host stores that text as it is, without parsing a state that may be MBs.
+        rootText = stringify(entry.s);
+        if (rootText === undefined) rootText = 'null';
+        rootOut = res === undefined ? [null] : [null, res];
+        rootChars = rootText.length;
+        // A large state is handed over less often: on average at most
+        // `checkpointStateBytesPerEvent` bytes of it per handled event (sandbox.ts says why).
+        const large = config.checkpointStateBytesPerEvent > 0 && rootText.length >= LARGE_STATE_CHARS;
+        flushAfter = Math.max(config.checkpointHandledThreshold, large ? Math.ceil(rootText.length / config.checkpointStateBytesPerEvent) : 0);
+      } else parts.push(res === undefined ? [key, entry.s] : [key, entry.s, res]);
     }
     dirty.clear();
     handledSinceFlush = 0;
     emittedSinceFlush = 0;
-    const out = { root: rootOut, shared: def.isBiState ? sharedState() : undefined, parts, timers, wm, maxT };
+    const out = { root: rootOut, rootChars, shared: def.isBiState ? sharedState() : undefined, parts, timers, wm, maxT };
     if (created.length > 0) {
       out.created = created;
       created = [];
@@ -812,6 +830,7 @@ export function prelude(global, config) {
     emits = [];
     pageLimits = typeof pagesAbove === 'number' && typeof pageChars === 'number' ? { above: pagesAbove, chars: pageChars } : null;
     pageTexts = null;
+    rootText = null;
     let events;
     try {
       events = parse(headersText);
@@ -884,16 +903,22 @@ export function prelude(global, config) {
     else {
       // Emitted events wait for the next checkpoint like states do (the host keeps them and writes
       // them with it), so a projection that emits per event commits every few thousand events,
-      // not every batch; a checkpoint also comes once that many events are waiting.
-      const due = handledSinceFlush >= config.checkpointHandledThreshold || emittedSinceFlush >= config.checkpointHandledThreshold;
+      // not every batch; a checkpoint also comes once that many events are waiting (with a large
+      // state, as many as handled events, up to 8 thresholds: the host holds them meanwhile).
+      const due = handledSinceFlush >= flushAfter || emittedSinceFlush >= Math.min(flushAfter, 8 * config.checkpointHandledThreshold);
       if (flushRequested || due || dirty.size >= config.maxDirtyPartitions) out.flush = flush();
       evict();
     }
     out.cached = cache.size;
-    if (pageTexts === null) return stringify(out);
-    // The page texts follow the answer's JSON after a newline (JSON.stringify never writes one).
-    let text = stringify(out) + '\n';
-    for (let i = 1; i < pageTexts.length; i += 2) text += pageTexts[i];
+    if (pageTexts === null && rootText === null) return stringify(out);
+    // Texts the host keeps as they are follow the answer: the root state's JSON, then the state
+    // pages'. The answer is then framed by newlines (JSON.stringify never writes one), so the host
+    // tells the two layouts apart by the first character and finds the answer's end without
+    // scanning the texts; their lengths are in the answer.
+    let text = '\n' + stringify(out) + '\n';
+    if (rootText !== null) text += rootText;
+    if (pageTexts !== null) for (let i = 1; i < pageTexts.length; i += 2) text += pageTexts[i];
+    rootText = null;
     pageTexts = null;
     return text;
   }

@@ -90,6 +90,8 @@ export class ProjectionRunner {
   #chunkRevision: bigint = -1n;
   #counters: Counters = { processed: 0, handled: 0 };
   #rootState: unknown = undefined;
+  /** The root state as the isolate's JSON text, when it came so (then `#rootState` is unset). */
+  #rootJson: string | undefined;
   #rootResult: string | null | undefined;
   #timers: readonly [number, string][] = [];
   #wm: number | undefined;
@@ -229,6 +231,7 @@ export class ProjectionRunner {
   }
 
   #rootFromCheckpoint(): { s: unknown; r?: string | null } | undefined {
+    if (this.#rootJson !== undefined) return { s: JSON.parse(this.#rootJson) as unknown, r: this.#rootResult };
     if (this.#rootState === undefined) return undefined;
     return { s: this.#rootState, r: this.#rootResult };
   }
@@ -255,6 +258,7 @@ export class ProjectionRunner {
         this.#point = readPointOf(meta);
         this.#counters.processed = extra.processed ?? 0;
         this.#rootState = state;
+        this.#rootJson = undefined;
         this.#rootResult = extra.rootResult;
         restored = { root: state, shared: extra.shared, rootResult: extra.rootResult, timers: extra.timers, wm: extra.wm, maxT: extra.maxT };
       }
@@ -474,9 +478,14 @@ export class ProjectionRunner {
     };
     const partitioned = this.#definition !== undefined && isPartitioned(this.#definition);
     if (flush.root !== undefined) {
-      this.#rootState = partitioned && this.#definition?.isBiState ? flush.shared : flush.root[0];
+      const shared = partitioned && this.#definition?.isBiState;
+      this.#rootState = shared ? flush.shared : flush.rootJson === undefined ? flush.root[0] : undefined;
+      this.#rootJson = shared ? undefined : flush.rootJson;
       if (flush.root.length === 2) this.#rootResult = flush.root[1];
-    } else if (flush.shared !== undefined) this.#rootState = flush.shared;
+    } else if (flush.shared !== undefined) {
+      this.#rootState = flush.shared;
+      this.#rootJson = undefined;
+    }
     this.#timers = flush.timers;
     this.#wm = flush.wm;
     this.#maxT = flush.maxT;
@@ -535,15 +544,17 @@ export class ProjectionRunner {
         };
         const stream = checkpointStream(c.name);
         if (this.#checkpointRevision < 0n) add(metastreamOf(stream), checkpointStreamMetadata());
-        // Serialised once here, as the bytes stored, so their size can decide the layout.
-        const data = Buffer.from(JSON.stringify(this.#rootState ?? {}) ?? '{}');
+        // The isolate's JSON text as it came (serialised here only for a state that came parsed).
+        const json = this.#rootJson ?? JSON.stringify(this.#rootState ?? {}) ?? '{}';
         const metadata = Buffer.from(JSON.stringify({ ...tag, $telltale: extra }));
-        let checkpoint: EventData = { type: CHECKPOINT_TYPE, data, isJson: true, metadata };
-        if (data.length + metadata.length > CHECKPOINT_INLINE_BYTES) {
+        let checkpoint: EventData;
+        if (Buffer.byteLength(json) + metadata.length <= CHECKPOINT_INLINE_BYTES) {
+          checkpoint = { type: CHECKPOINT_TYPE, data: Buffer.from(json), isJson: true, metadata };
+        } else {
           // Too large for one event: the state and its bookkeeping go to the chunks stream, in
           // the same commit, and `$tb` hides the chunks of earlier checkpoints (scavenge reclaims them).
           const chunkStream = checkpointChunksStream(c.name);
-          const whole = Buffer.concat([Buffer.from('{"s":'), data, Buffer.from(`,"x":${JSON.stringify(extra)}}`)]);
+          const whole = Buffer.from(`{"s":${json},"x":${JSON.stringify(extra)}}`);
           const chunks: EventData[] = [];
           for (let at = 0; at < whole.length; at += CHECKPOINT_CHUNK_BYTES) {
             chunks.push({ type: CHECKPOINT_CHUNK_TYPE, data: whole.subarray(at, at + CHECKPOINT_CHUNK_BYTES), metadata: { $e: c.epoch } });

@@ -29,6 +29,18 @@ export interface SandboxLimits {
   readonly checkpointHandledThreshold: number;
   /** A flush when this many partitions are dirty. @defaultValue 10000 */
   readonly maxDirtyPartitions: number;
+  /**
+   * A root state of 256 KiB of JSON or more is handed over to the host (and checkpointed) less
+   * often than every `checkpointHandledThreshold` events: after at least its JSON length divided by
+   * this many handled events, so flushes cost on average at most this many bytes of state per
+   * handled event. Event Store checkpoints a state of any size every threshold; a rule's state of
+   * many MBs (README's one-state form) made that nearly all of a projection's cost, each byte
+   * serialised in the isolate, copied, written, fsynced and read back at ~50 ns. Emitted events,
+   * which the host holds until the next checkpoint, force a flush after as many of them, but no
+   * more than 8 × `checkpointHandledThreshold`, and a caught-up projection still flushes at once.
+   * 0 turns the policy off. @defaultValue 64
+   */
+  readonly checkpointStateBytesPerEvent: number;
 }
 
 export const defaultSandboxLimits: SandboxLimits = {
@@ -38,6 +50,7 @@ export const defaultSandboxLimits: SandboxLimits = {
   partitionCacheSize: 100000,
   checkpointHandledThreshold: 4000,
   maxDirtyPartitions: 10000,
+  checkpointStateBytesPerEvent: 64,
 };
 
 /** What the isolate answers for one batch (the prelude's `process`). */
@@ -58,8 +71,10 @@ export interface BatchOutput {
 }
 
 export interface FlushOutput {
-  /** [state] or [state, resultText|null] when the result changed. */
+  /** [state] or [state, resultText|null] when the result changed; the state is null when `rootJson` has it. */
   readonly root?: [unknown] | [unknown, string | null];
+  /** The root state as the isolate's JSON text: kept as text, so a state of MBs is never parsed and serialised again on the host. */
+  readonly rootJson?: string;
   readonly shared?: unknown;
   /** The changed partitions; with `pages`, only those whose result changed. */
   readonly parts: readonly ([string, unknown] | [string, unknown, string | null])[];
@@ -195,6 +210,7 @@ export class ProjectionSandbox {
       partitionCacheSize: this.#limits.partitionCacheSize,
       checkpointHandledThreshold: this.#limits.checkpointHandledThreshold,
       maxDirtyPartitions: this.#limits.maxDirtyPartitions,
+      checkpointStateBytesPerEvent: this.#limits.checkpointStateBytesPerEvent,
     };
     await context.eval(`(${prelude.toString()})(globalThis, ${JSON.stringify(config)});`, { timeout: 1000 });
     // The entry points are taken before the user's script runs, so it cannot replace them.
@@ -236,14 +252,17 @@ export class ProjectionSandbox {
     } catch (err) {
       throw await this.#runtimeFault(err);
     }
-    // A flush with page texts has them after the answer's JSON, past a newline (which JSON.stringify
-    // never writes); the answer alone ends with its object's `}`, a page with its array's `]`.
-    const end = pages === undefined || text.charCodeAt(text.length - 1) !== 0x5d ? -1 : text.indexOf('\n');
-    if (end < 0) return JSON.parse(text) as BatchOutput;
-    const out = JSON.parse(text.slice(0, end)) as Omit<BatchOutput, 'flush'> & { flush: Omit<FlushOutput, 'pages'> & { pages: [string[], number][] } };
+    // A flush with texts kept as they are (the root state's, then state pages') answers
+    // "\n{answer}\n" followed by them, their lengths in the answer (see the prelude's `process`).
+    if (text.charCodeAt(0) !== 0x0a) return JSON.parse(text) as BatchOutput;
+    const end = text.indexOf('\n', 1);
+    type Framed = Omit<FlushOutput, 'pages' | 'rootJson'> & { rootChars?: number; pages?: [string[], number][] };
+    const out = JSON.parse(text.slice(1, end)) as Omit<BatchOutput, 'flush'> & { flush: Framed };
+    const { rootChars, pages: pageLengths, ...kept } = out.flush;
     let at = end + 1;
-    const texts: StatePageText[] = out.flush.pages.map(([keys, length]) => ({ keys, json: text.slice(at, (at += length)) }));
-    return { ...out, flush: { ...out.flush, pages: texts } };
+    const rootJson = rootChars === undefined ? undefined : text.slice(at, (at += rootChars));
+    const texts = pageLengths?.map(([keys, length]): StatePageText => ({ keys, json: text.slice(at, (at += length)) }));
+    return { ...out, flush: { ...kept, ...(rootJson === undefined ? {} : { rootJson }), ...(texts === undefined ? {} : { pages: texts }) } };
   }
 
   /** The state (and last result) of a partition held in the isolate; undefined when not cached. */

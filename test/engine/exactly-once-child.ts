@@ -17,12 +17,33 @@ export const EXACTLY_ONCE_QUERY = `fromAll()
     }
   })`;
 
+/**
+ * The same alerts in one state (README's rule form): every card's counts and a log of every charge
+ * (about 405 bytes each, so the state passes 256 KiB and then the 512 KiB of a chunked checkpoint),
+ * with no linkTo, so flushes are not forced by emitted events but come from the size-aware policy.
+ */
+export const EXACTLY_ONCE_ONE_STATE_QUERY = `fromAll()
+  .when({
+    $init: function () { return { cards: {}, log: [] }; },
+    Charge: function (s, e) {
+      var c = s.cards[e.streamId] || (s.cards[e.streamId] = { n: 0, sum: 0 });
+      c.n++;
+      c.sum += e.body.amount;
+      s.log.push('x'.repeat(400) + e.body.amount);
+      if (c.n % 20 === 0) emit('alerts-' + e.streamId, 'TwentiethCharge', { n: c.n, sum: c.sum });
+    }
+  })`;
+
 export interface ExactlyOnceScenario {
   readonly description: string;
+  /** The projection's text. @defaultValue EXACTLY_ONCE_QUERY */
+  readonly query?: string;
+  /** Whether the projection keeps one state (checked as a whole) instead of partition states. */
+  readonly oneState?: boolean;
   readonly cards: number;
   readonly events: number;
   readonly maxBatch: number;
-  readonly limits: { checkpointHandledThreshold: number; partitionCacheSize: number; maxDirtyPartitions: number };
+  readonly limits: { checkpointHandledThreshold: number; partitionCacheSize: number; maxDirtyPartitions: number; checkpointStateBytesPerEvent?: number };
   /** Which card an event goes to, from the input generator's next number. */
   readonly cardOf: (n: number, cards: number) => number;
   /** Whether checkpoints must have written partition states as pages. */
@@ -52,6 +73,19 @@ export const SCENARIOS: Readonly<Record<string, ExactlyOnceScenario>> = {
     cardOf: (n, cards) => (n >> 8) % cards,
     pages: true,
   },
+  // One state of about 1.1 MB: past 256 KiB it is checkpointed every 500-2200 events instead of
+  // every 50 (checkpointStateBytesPerEvent 512), in chunks past 512 KiB, and restored from them.
+  'one-state': {
+    description: 'one large state, checkpointed by the size-aware policy in chunks',
+    query: EXACTLY_ONCE_ONE_STATE_QUERY,
+    oneState: true,
+    cards: 12,
+    events: 3000,
+    maxBatch: 50,
+    limits: { checkpointHandledThreshold: 50, partitionCacheSize: 5, maxDirtyPartitions: 20, checkpointStateBytesPerEvent: 512 },
+    cardOf: (n, cards) => n % cards,
+    pages: false,
+  },
 };
 
 async function main(dir: string, scenario: ExactlyOnceScenario): Promise<void> {
@@ -60,7 +94,7 @@ async function main(dir: string, scenario: ExactlyOnceScenario): Promise<void> {
   const store = await openStore(`file:${dir}`);
   const manager = new ProjectionManager(store, { systemProjections: false, maxBatch: scenario.maxBatch, limits: scenario.limits });
   await manager.start();
-  if (!manager.list().some((s) => s.name === 'cards')) await manager.create('cards', EXACTLY_ONCE_QUERY, { emit: true });
+  if (!manager.list().some((s) => s.name === 'cards')) await manager.create('cards', scenario.query ?? EXACTLY_ONCE_QUERY, { emit: true });
   process.stdout.write('ready\n');
   // Progress lines let the test kill this process part-way through, however fast the machine.
   const ticker = setInterval(() => process.stdout.write(`progress ${manager.status('cards').eventsProcessed}\n`), 5);

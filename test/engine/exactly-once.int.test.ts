@@ -1,7 +1,8 @@
 // Exactly-once effects (decision 9): a process running an emitting, partitioned projection on a
 // durable file: store is SIGKILLed at random moments and restarted; afterwards its emitted streams
-// (ids included) and its partition states equal those of a clean, uninterrupted run. Two
-// scenarios: states in one checkpoint stream per partition, and states in state pages.
+// (ids included) and its partition states equal those of a clean, uninterrupted run. Three
+// scenarios: states in one checkpoint stream per partition, states in state pages, and one large
+// state checkpointed in chunks less often than every threshold (the size-aware policy).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,14 +42,15 @@ interface Outcome {
   readonly partitions: string[];
 }
 
-async function outcome(store: Store, manager: ProjectionManager, cards: number): Promise<Outcome> {
+async function outcome(store: Store, manager: ProjectionManager, scenario: ExactlyOnceScenario): Promise<Outcome> {
   const streams: Outcome['streams'] = {};
-  for (const name of ['all-charges', ...Array.from({ length: cards }, (_, i) => `alerts-card-${i}`)]) {
+  for (const name of ['all-charges', ...Array.from({ length: scenario.cards }, (_, i) => `alerts-card-${i}`)]) {
     streams[name] = (await readStream(store, name)).map((e) => ({ id: e.id, type: e.type, data: e.isJson ? e.data : Buffer.from(e.dataBytes).toString() }));
   }
   const states: Record<string, unknown> = {};
-  for (let i = 0; i < cards; i++) states[`card-${i}`] = await manager.state('cards', `card-${i}`);
-  return { streams, states, partitions: await manager.partitions('cards') };
+  if (scenario.oneState) states[''] = await manager.state('cards');
+  else for (let i = 0; i < scenario.cards; i++) states[`card-${i}`] = await manager.state('cards', `card-${i}`);
+  return { streams, states, partitions: scenario.oneState ? [] : await manager.partitions('cards') };
 }
 
 
@@ -72,13 +74,19 @@ describe('exactly-once projection effects', function () {
       await writeInput(cleanStore, scenario);
       const cleanManager = new ProjectionManager(cleanStore, { systemProjections: false, maxBatch: scenario.maxBatch, limits: scenario.limits });
       await cleanManager.start();
-      await cleanManager.create('cards', EXACTLY_ONCE_QUERY, { emit: true });
+      await cleanManager.create('cards', scenario.query ?? EXACTLY_ONCE_QUERY, { emit: true });
       await cleanManager.whenProcessed('cards');
-      const clean = await outcome(cleanStore, cleanManager, scenario.cards);
+      const clean = await outcome(cleanStore, cleanManager, scenario);
       if (scenario.pages) expect((await readStream(cleanStore, '$projections-cards-states')).length).to.be.greaterThan(0);
+      // Large-state checkpoints: chunked, and far fewer than one per 50 events.
+      if (scenario.oneState) {
+        expect(Number((await cleanStore.getStreamInfo('$projections-cards-checkpoint-chunks')).lastRevision)).to.be.greaterThan(0);
+        expect(Number((await cleanStore.getStreamInfo('$projections-cards-checkpoint')).lastRevision)).to.be.lessThan(scenario.events / 50 / 2);
+      }
       await cleanManager.close();
       await cleanStore.close();
-      expect(clean.streams['all-charges']!.length).to.be.greaterThan((scenario.events * 2) / 3);
+      if (scenario.oneState) expect(Object.values(clean.streams).flat().length).to.be.greaterThan(scenario.events / 20 / 2);
+      else expect(clean.streams['all-charges']!.length).to.be.greaterThan((scenario.events * 2) / 3);
 
       // The same input, in a child process killed at random moments.
       const dir = tempDir();
@@ -99,15 +107,17 @@ describe('exactly-once projection effects', function () {
       const manager = new ProjectionManager(store, { systemProjections: false, limits: scenario.limits });
       await manager.start();
       await manager.whenProcessed('cards');
-      const recovered = await outcome(store, manager, scenario.cards);
+      const recovered = await outcome(store, manager, scenario);
       await manager.close();
       await store.close();
 
       expect(recovered.states).to.deep.equal(clean.states);
       expect(recovered.streams).to.deep.equal(clean.streams);
       expect(recovered.partitions).to.deep.equal(clean.partitions);
-      const withState = Object.keys(clean.states).filter((key) => clean.states[key] !== undefined);
-      expect([...clean.partitions].sort()).to.deep.equal(withState.sort());
+      if (!scenario.oneState) {
+        const withState = Object.keys(clean.states).filter((key) => clean.states[key] !== undefined);
+        expect([...clean.partitions].sort()).to.deep.equal(withState.sort());
+      }
     });
   }
 });

@@ -51,6 +51,45 @@ describe('projection state larger than one event', () => {
     return chunked;
   }
 
+  it('checkpoints a state past 256 KiB less often than every threshold (checkpointStateBytesPerEvent)', async () => {
+    // About 240 bytes of state per event: 256 KiB after ~1100 events. Below that a checkpoint
+    // comes every 100 events, as configured; past it one comes after at least the state's size
+    // divided by 64 (4096 and more) events, so none until the projection is caught up.
+    const checkpointsOver = async (checkpointStateBytesPerEvent: number): Promise<number> => {
+      await t.restart({ maxBatch: 50, limits: { checkpointHandledThreshold: 100, checkpointStateBytesPerEvent } });
+      const name = `wide-${checkpointStateBytesPerEvent}`;
+      await t.manager.create(name, WIDE);
+      await t.manager.whenProcessed(name);
+      expect(((await t.manager.state(name)) as { n: number }).n).to.equal(3000);
+      return Number((await t.store.getStreamInfo(`$projections-${name}-checkpoint`)).lastRevision) + 1;
+    };
+    await appendAll(t.store, seen(0, 3000));
+    const sized = await checkpointsOver(64);
+    const every = await checkpointsOver(0);
+    expect(every).to.be.at.least(25);
+    expect(sized).to.be.at.most(14);
+
+    // The policy changes when checkpoints come, not what they hold.
+    await t.restart({ limits: { checkpointStateBytesPerEvent: 64 } });
+    expect(await t.manager.state('wide-64')).to.deep.equal(await t.manager.state('wide-0'));
+  });
+
+  it('serves the last checkpointed state, kept as the JSON text the isolate gave, once the projection has faulted', async () => {
+    await appendAll(t.store, [...seen(0, 2000), ['k-0', 'Boom']]);
+    await t.restart({ maxBatch: 50, limits: { checkpointHandledThreshold: 100 } });
+    await t.manager.create('wide', `fromAll().when({
+      $init: function () { return { keys: {}, n: 0 }; },
+      Seen: function (s, e) { s.keys[e.data.k] = 'v'.repeat(220) + e.data.k; s.n++; },
+      Boom: function () { throw new Error('boom'); },
+    })`);
+    await t.manager.whenProcessed('wide');
+    expect(t.manager.status('wide').status).to.equal('Faulted');
+    const state = (await t.manager.state('wide')) as { keys: Record<string, string>; n: number };
+    expect(state.n).to.be.at.least(100).and.at.most(2000);
+    expect(Object.keys(state.keys)).to.have.length(state.n);
+    expect(state.keys['key-0']).to.equal(`${'v'.repeat(220)}key-0`);
+  });
+
   it('goes back to a single checkpoint event once the state is small again', async () => {
     await appendAll(t.store, seen(0, 6000));
     await t.manager.create('wide', `fromAll().when({
