@@ -14,6 +14,20 @@ function ticks(streams: number, times: number): GivenEvent[] {
   return out;
 }
 
+/** The store with every multi-stream commit (a checkpoint) held back 5 ms, so batches run ahead of commits. */
+function slowCommits(store: Store): Store {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (key === 'appendToStreams') return async (...args: Parameters<Store['appendToStreams']>) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return target.appendToStreams(...args);
+      };
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 describe('partition state pages', () => {
   const t = managerPerTest();
 
@@ -64,16 +78,7 @@ describe('partition state pages', () => {
   it('loads the newest state of an evicted partition while older checkpoints are still being committed', async () => {
     // Commits that take a while: the isolate runs several batches ahead of them, evicting and
     // loading back states whose newest version is only in a flush not yet committed.
-    const slow = new Proxy(t.store, {
-      get(target, key, receiver) {
-        const value = Reflect.get(target, key, receiver) as unknown;
-        if (key === 'appendToStreams') return async (...args: Parameters<Store['appendToStreams']>) => {
-          await new Promise((resolve) => setTimeout(resolve, 5));
-          return target.appendToStreams(...args);
-        };
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const slow = slowCommits(t.store);
     await t.restart({ maxBatch: 10, limits: { partitionCacheSize: 8, checkpointHandledThreshold: 10, maxDirtyPartitions: 40 } }, slow);
     const given: GivenEvent[] = [];
     for (let i = 0; i < 600; i++) given.push([`a-${(i * 7) % 20}`, 'Tick']);
@@ -86,16 +91,7 @@ describe('partition state pages', () => {
   it('loads an evicted partition from the pages of a checkpoint still being committed', async () => {
     // The same race with flushes of more than 32 partitions, whose states the isolate hands over
     // as page texts: a load must find the newest state in those texts before they are stored.
-    const slow = new Proxy(t.store, {
-      get(target, key, receiver) {
-        const value = Reflect.get(target, key, receiver) as unknown;
-        if (key === 'appendToStreams') return async (...args: Parameters<Store['appendToStreams']>) => {
-          await new Promise((resolve) => setTimeout(resolve, 5));
-          return target.appendToStreams(...args);
-        };
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const slow = slowCommits(t.store);
     await t.restart({ maxBatch: 20, limits: { partitionCacheSize: 30, checkpointHandledThreshold: 60, maxDirtyPartitions: 400 } }, slow);
     const given: GivenEvent[] = [];
     for (let i = 0; i < 2000; i++) given.push([`a-${(i * 37) % 100}`, 'Tick']);
