@@ -13,6 +13,13 @@
 import { EXPECT_ANY, EXPECT_NO_STREAM, EXPECT_REVISION, EXPECT_STREAM_EXISTS, WRITE_METASTREAM, WRITE_SOFT_DELETES, WRITE_TOMBSTONE } from './commit-arguments.js';
 import { MAX_ENTRY_EVENTS } from './record-codec.js';
 
+/**
+ * Events a stream's id index holds as a listpack, at most; past it the commit script converts the
+ * index to a hash table. 128 is the `hash-max-listpack-entries` of the redis.conf Redis ships, so on
+ * such a server nothing changes; on the built-in 512 it bounds the field-by-field search.
+ */
+export const LISTPACK_IDS = 128;
+
 /** Lua helpers on bodies (record-codec.ts layout) and on `$all` entries shared by the scripts. */
 const BODY_HELPERS = `
 -- Library functions as locals: each use is then a register read, not a global and a field lookup.
@@ -73,6 +80,14 @@ end
 export const COMMIT_SCRIPT = `#!lua
 local TOMBSTONE = '9223372036854775807'
 local RUN = ${MAX_ENTRY_EVENTS}
+-- Events a stream's id index holds while it stays a listpack (see write).
+local LISTPACK_IDS = ${LISTPACK_IDS}
+-- A value longer than hash-max-listpack-value (64 built in; 1025 bytes covers the usual settings).
+local long = nil
+local function longValue()
+  if not long then long = string.rep('-', 1025) end
+  return long
+end
 local REVISION, ANY, NO_STREAM, STREAM_EXISTS = ${EXPECT_REVISION}, ${EXPECT_ANY}, ${EXPECT_NO_STREAM}, ${EXPECT_STREAM_EXISTS}
 local TOMBSTONE_FLAG, META_FLAG, SOFT_DELETES_FLAG = ${WRITE_TOMBSTONE}, ${WRITE_METASTREAM}, ${WRITE_SOFT_DELETES}
 local tag = ARGV[1]
@@ -225,7 +240,16 @@ local function write(w, created)
     -- A recreation clears 'd' below, and a tombstoned stream takes no writes: the mark goes.
     if (w.flagged or marked[w.stream]) and not w.recreate then ids[#ids] = ids[#ids] .. '*' end
     pushAll('RPUSH', w.s, positions)
+    -- The write that takes the stream past LISTPACK_IDS events also stores a value too long for a
+    -- listpack, which turns the id index into a hash table, and deletes it again (Redis does not
+    -- turn it back). A listpack hash is searched field by field, and every append searches it twice
+    -- for an id that is not there (the 'any' probe, and HSET before inserting a new field): up to
+    -- the server's hash-max-listpack-entries (512 built in) that was a tenth of a small append's
+    -- server CPU. Streams of up to LISTPACK_IDS events keep the compact encoding.
+    local convert = w.last + 1 <= LISTPACK_IDS and rev + 1 > LISTPACK_IDS
+    if convert then ids[#ids + 1] = 'x'; ids[#ids + 1] = longValue() end
     pushAll('HSET', w.i, ids)
+    if convert then redis.call('HDEL', w.i, 'x') end
     w.pos = head
     if w.meta then
       local described = string.sub(w.stream, 3)
@@ -272,7 +296,10 @@ for c = 1, ncommits do
     flags, revision, n, stream, at = sunpack('>BdI4Hc0', group, at)
     local bodies = {}
     for b = 1, math.ceil(n / RUN) do bodies[b], at = sunpack('>I4c0', group, at) end
-    local w = { stream = stream, expected = flags % 4, revision = revision, n = n, bodies = bodies, i = ikey .. stream, s = skey .. stream }
+    -- Every field decide and write set is in the constructor, which sizes the table once: added
+    -- later, they made Lua grow and rehash it for each write.
+    local w = { stream = stream, expected = flags % 4, revision = revision, n = n, bodies = bodies, i = ikey .. stream, s = skey .. stream,
+      last = -1, flagged = false, kind = false, rev = false, pos = false }
     if flags >= TOMBSTONE_FLAG then
       w.tombstone = math.floor(flags / TOMBSTONE_FLAG) % 2 == 1
       w.meta = math.floor(flags / META_FLAG) % 2 == 1

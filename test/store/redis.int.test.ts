@@ -5,6 +5,7 @@ import { Cluster, Redis } from 'ioredis';
 import { BackendUnavailableError, openStore, WrongExpectedRevisionError, type EventData, type EventStore, type RecordedEvent, type Store } from '../../store/index.js';
 import { KeyLayout } from '../../store/redis/key-layout.js';
 import type { RedisBackend } from '../../store/redis/redis-backend.js';
+import { LISTPACK_IDS } from '../../store/redis/scripts.js';
 import { expect } from '../support/chai.js';
 import { requireService } from '../support/services.js';
 import { collect, storeConformance } from './conformance.js';
@@ -124,6 +125,40 @@ describe('redis store', function () {
       } finally {
         await store.close();
         await dropStore(admin, prefix);
+      }
+    });
+  });
+
+  // The commit script turns a stream's id index from a listpack into a hash table when a write takes
+  // the stream past LISTPACK_IDS events (scripts.ts): retries must find ids from both sides of it.
+  describe('the id index past LISTPACK_IDS events', () => {
+    let prefix = '';
+    afterEach(async () => dropStore(admin, prefix));
+
+    it('becomes a hash table, keeps every id findable and leaves no field of its own', async () => {
+      prefix = `tt-test-${randomUUID()}`;
+      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      const index = `${new KeyLayout(prefix).tag}:i:one`;
+      try {
+        const singles = events(LISTPACK_IDS);
+        for (const e of singles) await store.appendToStream('one', [e]);
+        // A server set to convert smaller hashes (hash-max-listpack-entries) has done so already.
+        const [, entries] = (await admin.config('GET', 'hash-max-listpack-entries')) as [string, string];
+        if (Number(entries) >= LISTPACK_IDS) expect(await admin.object('ENCODING', index)).to.equal('listpack');
+        const crossing = events(3);
+        await store.appendToStream('one', crossing);
+        expect(await admin.object('ENCODING', index)).to.equal('hashtable');
+        expect(await admin.hlen(index)).to.equal(LISTPACK_IDS + 3 + 1);
+
+        const first = await store.appendToStream('one', [singles[0]!]);
+        expect(first.idempotent).to.equal(true);
+        expect(first.nextExpectedRevision).to.equal(0n);
+        expect((await store.appendToStream('one', crossing)).idempotent).to.equal(true);
+        expect((await store.appendToStream('one', crossing, { expectedRevision: BigInt(LISTPACK_IDS - 1) })).idempotent).to.equal(true);
+        await expect(store.appendToStream('one', [...crossing.slice(1), ...events(1)])).to.be.rejectedWith(WrongExpectedRevisionError);
+        expect((await collect(store.readStream('one'))).map((e) => e.id)).to.deep.equal([...singles, ...crossing].map((e) => e.id));
+      } finally {
+        await store.close();
       }
     });
   });
