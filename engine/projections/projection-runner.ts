@@ -97,6 +97,8 @@ export class ProjectionRunner {
   #wm: number | undefined;
   #maxT: number | undefined;
   #ids: EmittedEventIds;
+  /** Bytes of emitted and linked events' payloads (links' `N@stream`, causation metadata). */
+  readonly #arena = new PayloadArena();
   /**
    * Flushes whose output is back but whose commit is not done, oldest first: a load during the
    * commits sees their states (the newest flush that has the partition wins). Indexed by key only
@@ -654,8 +656,6 @@ export class ProjectionRunner {
     }
   }
 
-  readonly #arena = new PayloadArena();
-
   get #processorIsNative(): boolean {
     return this.#processor?.native === true;
   }
@@ -914,7 +914,6 @@ function statePages(parts: readonly (readonly [string, unknown, ...unknown[]])[]
   if (keys.length > 0) pages.push({ keys, json: `[${texts.join(',')}]` });
   return pages;
 }
-
 
 /** A UUID's text as a stored event id has it (lower-case hex), which JSON writes without escapes. */
 function isPlainUuid(id: string): boolean {
