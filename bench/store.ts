@@ -181,21 +181,36 @@ function redisUrl(flags: BenchOptions['flags']): string {
 // ------------------------------------------------------------------------------------------------
 // Peers
 
-/** The physical limit: the same bytes, the same write + fdatasync grouping, nothing else. */
+/**
+ * The physical limit: the same bytes, the same write + fdatasync grouping, nothing else. Given
+ * `preallocate` bytes, the file is zero-filled (and that made durable) first and the writes go
+ * round within it, so every fdatasync flushes data only: the limit for a log that, like
+ * Telltale's and Event Store's, writes into space allocated ahead. Without it the file grows with
+ * each write, as the issue's probe does.
+ */
 class RawProbe {
   readonly #fd: number;
+  readonly #preallocated: number;
   #position = 0;
   #queue: { buf: Buffer; done: () => void }[] = [];
   #flushing = false;
 
-  constructor(file: string) {
+  constructor(file: string, preallocate = 0) {
     this.#fd = fs.openSync(file, 'w');
+    this.#preallocated = preallocate;
+    const zeros = Buffer.alloc(1024 * 1024);
+    for (let at = 0; at < preallocate; at += zeros.length) fs.writeSync(this.#fd, zeros, 0, Math.min(zeros.length, preallocate - at), at);
+    if (preallocate > 0) fs.fdatasyncSync(this.#fd);
   }
 
   append(buf: Buffer): Promise<void> {
     return new Promise((done) => {
       this.#queue.push({ buf, done });
-      if (!this.#flushing) void this.#flush();
+      // The log's grouping: a flush starts once the current tick's appends are all queued.
+      if (!this.#flushing) {
+        this.#flushing = true;
+        process.nextTick(() => void this.#flush());
+      }
     });
   }
 
@@ -208,6 +223,7 @@ class RawProbe {
       // cache (a thread-pool round trip costs more than the copy), then an asynchronous fdatasync.
       const buffers = batch.map((b) => b.buf);
       const bytes = buffers.reduce((n, b) => n + b.length, 0);
+      if (this.#preallocated > 0 && this.#position + bytes > this.#preallocated) this.#position = 0;
       if (fs.writevSync(this.#fd, buffers, this.#position) !== bytes) throw new Error('short write');
       this.#position += bytes;
       await new Promise<void>((resolve, reject) => fs.fdatasync(this.#fd, (e) => (e ? reject(e) : resolve())));
@@ -251,11 +267,12 @@ function storeContender(name: string, opened: BenchStore): Contender {
   };
 }
 
-function rawContender(dir: string): Contender {
-  const probe = new RawProbe(join(dir, 'raw.log'));
+function rawContender(dir: string, preallocate = 0): Contender {
+  const name = preallocate > 0 ? 'rawProbePreallocated' : 'rawProbe';
+  const probe = new RawProbe(join(dir, `${name}.log`), preallocate);
   let base = 0;
   return {
-    name: 'rawProbe',
+    name,
     async batched(seconds) {
       const start = performance.now();
       let n = 0;
@@ -520,6 +537,7 @@ export async function run(options: BenchOptions): Promise<object> {
       contenders.push(rawRedisPeer(redisUrl(options.flags), benchEvent));
     } else if (withPeers) {
       contenders.push(rawContender(root));
+      contenders.push(rawContender(root, 64 * 1024 * 1024));
       for (const [name, make] of [['sqlite', () => sqliteContender(root)], ['postgres', () => postgresContender()]] as const) {
         try {
           contenders.push(await make());
@@ -609,7 +627,7 @@ export async function run(options: BenchOptions): Promise<object> {
         backendName === 'redis'
           ? { appendBatched100: '≥ 0.7 of the raw Lua baseline (issue 7)', append100Writers: '≥ 50k events/s', readAll: '≥ 500k events/s' }
           : {
-              appendBatched100: '≥ 0.8 of raw probe, ahead of SQLite, ≥ 2× PostgreSQL',
+              appendBatched100: '≥ 0.8 of raw probe, ahead of SQLite, ≥ 2× PostgreSQL (rawProbePreallocated: the same probe writing into preallocated space, as the log does; shown beside it)',
               append100Writers: '≥ 0.6 of raw probe, p99 ≤ 10 ms',
               readAll: '≥ 1M events/s',
               reopen: '< 1 s for 1M events',

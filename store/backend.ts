@@ -12,6 +12,14 @@ export interface PreparedEvent {
   readonly data: Uint8Array;
   /** Empty when the event has no metadata. */
   readonly metadata: Uint8Array;
+  /**
+   * The data as the JSON text it was serialised to, when it was given as a value: a backend that
+   * copies payloads into a buffer of its own may write the text there itself, and never ask for
+   * `data` (whose bytes are then encoded on first use).
+   */
+  readonly dataText?: string;
+  /** The metadata as JSON text, likewise. */
+  readonly metadataText?: string;
 }
 
 export interface PreparedWrite {

@@ -469,16 +469,19 @@ export class EventStore implements Store {
     }
     const id = event.id === undefined ? randomUUID() : typeof event.id === 'string' ? normalizeUuid(event.id) : undefined;
     if (id === undefined) throw new InvalidArgumentError(`Event ${index} has an id that is not a UUID: ${JSON.stringify(event.id)}`, 'invalid-event');
-    const data = event.data === undefined ? EMPTY_JSON : encodePayload(event.data, index, 'data');
-    let metadata: Uint8Array = EMPTY;
+    const data = event.data === undefined ? EMPTY_JSON : event.data instanceof Uint8Array ? event.data : jsonText(event.data, index, 'data');
+    let metadata: Uint8Array | string = EMPTY;
     if (event.metadata !== undefined && event.metadata !== null) {
       if (event.metadata instanceof Uint8Array) metadata = event.metadata;
-      else if (typeof event.metadata === 'object' && !Array.isArray(event.metadata)) metadata = encodePayload(event.metadata, index, 'metadata');
+      else if (typeof event.metadata === 'object' && !Array.isArray(event.metadata)) metadata = jsonText(event.metadata, index, 'metadata');
       else throw new InvalidArgumentError(`Event ${index} metadata must be a JSON object or bytes`, 'invalid-event');
     }
-    const size = data.length + metadata.length;
-    if (size > this.#maxEventBytes) throw new EventTooLargeError(size, this.#maxEventBytes);
-    return { id, type: event.type, isJson: !(event.data instanceof Uint8Array) || event.isJson === true, data, metadata };
+    // Text takes at most three UTF-8 bytes per UTF-16 unit: measured exactly only when that bound is over the limit.
+    if (boundOf(data) + boundOf(metadata) > this.#maxEventBytes) {
+      const size = bytesOf(data) + bytesOf(metadata);
+      if (size > this.#maxEventBytes) throw new EventTooLargeError(size, this.#maxEventBytes);
+    }
+    return new ValuesEvent(id, event.type, !(event.data instanceof Uint8Array) || event.isJson === true, data, metadata);
   }
 }
 
@@ -494,9 +497,49 @@ function linkText(bytes: Uint8Array): string {
   }
 }
 
-/** A payload's bytes: given bytes as they are, anything else as JSON text. */
-function encodePayload(value: unknown, index: number, field: 'data' | 'metadata'): Uint8Array {
-  if (value instanceof Uint8Array) return value;
+/**
+ * A prepared event whose data or metadata was given as a value: kept as the JSON text it was
+ * serialised to, and encoded to bytes only if a backend asks for them (the log writes the text
+ * straight into its commit buffer: one copy instead of an allocation and two copies).
+ */
+class ValuesEvent implements PreparedEvent {
+  readonly dataText: string | undefined;
+  readonly metadataText: string | undefined;
+  #data: Uint8Array | undefined;
+  #metadata: Uint8Array | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly type: string,
+    readonly isJson: boolean,
+    data: Uint8Array | string,
+    metadata: Uint8Array | string,
+  ) {
+    if (typeof data === 'string') this.dataText = data;
+    else this.#data = data;
+    if (typeof metadata === 'string') this.metadataText = metadata;
+    else this.#metadata = metadata;
+  }
+
+  get data(): Uint8Array {
+    return (this.#data ??= Buffer.from(this.dataText!, 'utf8'));
+  }
+
+  get metadata(): Uint8Array {
+    return (this.#metadata ??= Buffer.from(this.metadataText!, 'utf8'));
+  }
+}
+
+function boundOf(payload: Uint8Array | string): number {
+  return typeof payload === 'string' ? payload.length * 3 : payload.length;
+}
+
+function bytesOf(payload: Uint8Array | string): number {
+  return typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length;
+}
+
+/** A payload given as a value, as JSON text. */
+function jsonText(value: unknown, index: number, field: 'data' | 'metadata'): string {
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
@@ -504,8 +547,7 @@ function encodePayload(value: unknown, index: number, field: 'data' | 'metadata'
     throw new InvalidArgumentError(`Event ${index} ${field} is not serialisable as JSON: ${(e as Error).message}`, 'invalid-event');
   }
   if (json === undefined) throw new InvalidArgumentError(`Event ${index} ${field} is not a JSON value (${typeof value})`, 'invalid-event');
-  // Buffer.from slices Node's shared pool for small payloads; TextEncoder allocates an ArrayBuffer each.
-  return Buffer.from(json, 'utf8');
+  return json;
 }
 
 /** The results of a commit's writes (module functions, so a commit allocates no closure for them). */

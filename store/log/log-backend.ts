@@ -19,6 +19,13 @@
 // re-read at open (that is what keeps open time flat); each read verifies the checksums of the
 // records it returns instead, so a flipped byte in old data surfaces as `CorruptLogError` on the
 // first read that touches it, never as a wrong event.
+//
+// Preallocation: as Event Store's chunks are created at their full size, the active segment is
+// kept zero-filled (and that made durable) a few MiB ahead of its end, in the background. An
+// append then overwrites blocks the file already owns, so its fdatasync writes the data and no
+// new file length (on ext4 here: no journal commit; 0.25 against 0.37 ms per 26 KB fdatasync).
+// A segment is cut back to its records when it is sealed or the store closes; after a crash, the
+// zeros at the end of the last segment are recognised at open and cut, and are not a torn tail.
 import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import type {
@@ -43,6 +50,7 @@ import { LockFile } from './lock-file.js';
 import { RecentIds } from './recent-ids.js';
 import {
   checkRecord,
+  commitBound,
   encodeCommit,
   FLAG_COMMIT_FIRST,
   FLAG_COMMIT_LAST,
@@ -113,6 +121,11 @@ export interface RecoveryReport {
 }
 
 const INDEX_FILE = 'index.tti';
+/** Zeros kept ready ahead of the active segment's end; a fill starts when less than half is left. */
+const PREFILL_AHEAD_BYTES = 8 * 1024 * 1024;
+/** The first fill of a segment; each one after is as large as what the segment holds, up to the above. */
+const PREFILL_FIRST_BYTES = 256 * 1024;
+const ZEROS = Buffer.alloc(1024 * 1024);
 const CHUNK_BYTES = 4 * 1024 * 1024;
 const HINTS = 1024;
 /** A sequential reader's next read fetches this much, and the rest waits in its hint. */
@@ -330,19 +343,22 @@ export class LogBackend implements StorageBackend {
     const lastOfWrite: number[] = new Array<number>(writes.length).fill(-1);
     if (plan.records.length > 0) {
       const inputs: readonly RecordInput[] = plan.records;
-      const lengths = recordLengths(inputs);
-      let total = 0;
-      for (const length of lengths) {
-        if (length > MAX_RECORD_BYTES) throw new EventTooLargeError(length - RECORD_OVERHEAD_BYTES, MAX_RECORD_BYTES - RECORD_OVERHEAD_BYTES);
-        total += length;
+      const bound = commitBound(inputs);
+      // Only a commit whose bound passes the record limit can hold a record that does: measure those exactly.
+      if (bound > MAX_RECORD_BYTES) {
+        for (const length of recordLengths(inputs)) {
+          if (length > MAX_RECORD_BYTES) throw new EventTooLargeError(length - RECORD_OVERHEAD_BYTES, MAX_RECORD_BYTES - RECORD_OVERHEAD_BYTES);
+        }
       }
-      // A commit never spans two segments: the segment closes before it instead.
+      const start = this.#nextPosition;
+      const positions: number[] = [];
+      const encoded = Buffer.allocUnsafe(bound);
+      const total = encodeCommit(inputs, encoded, 0, start, this.#clock(), positions);
+      const buffer = total === bound ? encoded : encoded.subarray(0, total);
+      // A commit never spans two segments: the segment closes before it instead (positions are logical, so they stand).
       if (this.#nextPosition > this.#writeSegmentStart && this.#nextPosition - this.#writeSegmentStart + total > this.#segmentBytes) {
         this.#writeSegmentStart = this.#nextPosition;
       }
-      const start = this.#nextPosition;
-      const buffer = Buffer.allocUnsafe(total);
-      const positions = encodeCommit(inputs, lengths, buffer, 0, start, this.#clock());
       for (let i = 0; i < plan.records.length; i++) {
         const planned = plan.records[i]!;
         const position = positions[i]!;
@@ -454,8 +470,14 @@ export class LogBackend implements StorageBackend {
     };
   }
 
+  /**
+   * Starts a flush once the current tick's work is done (`process.nextTick` runs after the
+   * microtasks queued so far): writers answered by one fdatasync append again in promise
+   * continuations, and all of them go into the next write and fdatasync rather than the first
+   * alone and the rest behind it.
+   */
   #kick(): void {
-    if (this.#flushing === undefined) this.#flushing = this.#flushLoop();
+    if (this.#flushing === undefined) this.#flushing = new Promise<void>((resolve) => process.nextTick(() => void this.#flushLoop().then(resolve)));
   }
 
   async #flushLoop(): Promise<void> {
@@ -484,20 +506,63 @@ export class LogBackend implements StorageBackend {
       let segment = this.#active;
       if (segment.start !== segmentStart) {
         // Seal the segment before the next one exists, so a later segment implies every earlier one is whole.
-        if (this.#durable && !touched.includes(segment)) await this.#sync(segment.fd);
+        await this.#seal(segment);
         segment = await this.#createSegment(segmentStart);
       }
       const group = batch.slice(i, j);
       const physical = segment.physicalOf(group[0]!.position);
       const buffers = group.map((c) => c.buffer);
+      const end = physical + buffers.reduce((n, b) => n + b.length, 0);
+      if (segment.prefilling !== undefined && end > segment.prefillFrom) await segment.prefilling;
       pwriteSync(segment.fd, buffers, physical);
-      segment.size = Math.max(segment.size, physical + buffers.reduce((n, b) => n + b.length, 0));
+      segment.size = Math.max(segment.size, end);
+      segment.allocated = Math.max(segment.allocated, end);
       touched.push(segment);
       i = j;
     }
+    if (this.#durable) this.#prefill(this.#active);
     if (this.#durable) await Promise.all(touched.map((s) => this.#sync(s.fd)));
     this.#stats.commits++;
     for (const commit of batch) this.#stats.events += commit.records.length;
+  }
+
+  /**
+   * Keeps zeros written and durable ahead of the active segment's end, so appends overwrite
+   * allocated blocks. Runs in the background; a failure only means appends extend the file again.
+   */
+  #prefill(segment: Segment): void {
+    if (segment.prefilling !== undefined || segment.allocated - segment.size >= PREFILL_AHEAD_BYTES / 2) return;
+    const from = Math.max(segment.allocated, segment.size);
+    const limit = SEGMENT_HEADER_BYTES + this.#segmentBytes;
+    const to = Math.min(limit, from + Math.min(PREFILL_AHEAD_BYTES, Math.max(PREFILL_FIRST_BYTES, segment.size - SEGMENT_HEADER_BYTES)));
+    if (to <= from) return;
+    segment.prefillFrom = from;
+    segment.prefilling = (async () => {
+      try {
+        for (let at = from; at < to; at += ZEROS.length) await pwrite(segment.fd, ZEROS.subarray(0, Math.min(ZEROS.length, to - at)), at);
+        await fdatasync(segment.fd);
+        segment.allocated = Math.max(segment.allocated, to);
+      } catch {
+        // Nothing depends on the zeros: the next append writes past them and its fdatasync commits the length.
+      } finally {
+        segment.prefilling = undefined;
+        segment.prefillFrom = Infinity;
+      }
+    })();
+  }
+
+  /** Cuts a segment back to its records (dropping the zeros ahead of them) and makes it durable. */
+  async #seal(segment: Segment): Promise<void> {
+    await this.#trimPrefill(segment);
+    if (this.#durable) await this.#sync(segment.fd);
+  }
+
+  async #trimPrefill(segment: Segment): Promise<void> {
+    while (segment.prefilling !== undefined) await segment.prefilling;
+    if (segment.allocated > segment.size) {
+      fs.ftruncateSync(segment.fd, segment.size);
+      segment.allocated = segment.size;
+    }
   }
 
   /** fdatasync, counted and timed for `stats()`. */
@@ -537,7 +602,8 @@ export class LogBackend implements StorageBackend {
       const { records, positions } = commit;
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
-        this.#index.apply(r.streamId, r.revision === TOMBSTONE_REVISION ? -1 : Number(r.revision), positions[i]!, r.event.data);
+        // Only a metastream's data is read (for the soft-delete marker); others are never asked for bytes.
+        this.#index.apply(r.streamId, r.revision === TOMBSTONE_REVISION ? -1 : Number(r.revision), positions[i]!, isMetastream(r.streamId) ? r.event.data : undefined);
       }
       const segment = this.#segmentAt(commit.position);
       segment.addSample(commit.position, segment.physicalOf(commit.position));
@@ -1033,6 +1099,13 @@ export class LogBackend implements StorageBackend {
     }
     const scanned = physical - startPhysical;
     if (badAt < 0 && txStart < 0) return { end: segment.scavenged ? segment.start : segment.start + fileEnd - SEGMENT_HEADER_BYTES, scanned };
+    if (last && txStart < 0 && (await this.#zerosFrom(segment, badAt))) {
+      // The zeros written ahead of the records (see Preallocation above): the log ends here.
+      fs.ftruncateSync(segment.fd, badAt);
+      fs.fsyncSync(segment.fd);
+      segment.size = segment.allocated = badAt;
+      return { end: segment.start + badAt - SEGMENT_HEADER_BYTES, scanned: badAt - startPhysical };
+    }
     const where = badAt >= 0 ? badAt : txStart;
     if (!last) throw new CorruptLogError(file, where, badAt >= 0 ? 'bad record (length, checksum, framing or position)' : 'a commit is cut short at the end of a sealed segment');
     if (badAt >= 0 && (await this.#validRecordAfter(segment, badAt + 1))) {
@@ -1042,8 +1115,20 @@ export class LogBackend implements StorageBackend {
     const cut = txStart >= 0 ? txStart : badAt;
     fs.ftruncateSync(segment.fd, cut);
     fs.fsyncSync(segment.fd);
-    segment.size = cut;
+    segment.size = segment.allocated = cut;
     return { end: segment.start + cut - SEGMENT_HEADER_BYTES, scanned, truncated: { file, offset: cut, bytes: fileEnd - cut } };
+  }
+
+  /** Whether every byte of the segment from `from` to its end is zero. */
+  async #zerosFrom(segment: Segment, from: number): Promise<boolean> {
+    for (let at = from; at < segment.size; at += CHUNK_BYTES) {
+      const buf = await pread(segment.fd, Math.min(CHUNK_BYTES, segment.size - at), at);
+      for (let i = 0; i < buf.length; i += ZEROS.length) {
+        const piece = buf.subarray(i, Math.min(buf.length, i + ZEROS.length));
+        if (!piece.equals(ZEROS.subarray(0, piece.length))) return false;
+      }
+    }
+    return true;
   }
 
   /** Whether a whole, valid record starts anywhere in the segment at or after `from`. */
@@ -1207,7 +1292,7 @@ export class LogBackend implements StorageBackend {
       this.#writeSegmentStart = this.#nextPosition;
       if (this.#nextPosition > this.#durableHead) await this.#whenDurable(this.#nextPosition);
       await this.#flushing;
-      if (this.#durable) await fdatasync(this.#active.fd);
+      await this.#seal(this.#active);
       await this.#createSegment(this.#nextPosition);
     });
   }
@@ -1220,6 +1305,9 @@ export class LogBackend implements StorageBackend {
     this.#closed = true;
     while (this.#flushing) await this.#flushing;
     await this.#maintenance;
+    // A zero-fill still running must finish before its file is closed (its descriptor could be reused).
+    if (this.#failure) while (this.#active.prefilling) await this.#active.prefilling;
+    else await this.#seal(this.#active);
     if (!this.#failure && this.#checkpointPosition !== this.#durableHead) await this.#checkpoint();
     this.#listeners.clear();
     for (const s of this.#segments) s.retire();

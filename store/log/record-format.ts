@@ -96,21 +96,50 @@ export function recordLengths(inputs: readonly RecordInput[]): number[] {
 }
 
 /**
- * Encodes one commit's records into `out` at `offset`, the first at logical `position`; returns
- * the positions of the records. `out` must have `sum(recordLength)` bytes free.
+ * An upper bound of the bytes `encodeCommit` writes for `inputs` (exact when every payload is
+ * bytes). Text payloads are written straight into the commit's buffer, so their UTF-8 length is
+ * learnt while writing them rather than measured first.
  */
-export function encodeCommit(inputs: readonly RecordInput[], lengths: readonly number[], out: Buffer, offset: number, position: number, created: number): number[] {
-  const positions: number[] = [];
-  let at = offset;
-  let pos = position;
+export function commitBound(inputs: readonly RecordInput[]): number {
+  let total = 0;
+  let stream = '';
+  let streamBytes = 0;
+  let type = '';
+  let typeBytes = 0;
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;
     const event = input.event;
-    const length = lengths[i]!;
+    if (input.streamId !== stream) {
+      stream = input.streamId;
+      streamBytes = nameBytes(stream);
+    }
+    if (event.type !== type) {
+      type = event.type;
+      typeBytes = nameBytes(type);
+    }
+    total +=
+      RECORD_OVERHEAD_BYTES +
+      streamBytes +
+      typeBytes +
+      (event.dataText !== undefined ? event.dataText.length * 3 : event.data.length) +
+      (event.metadataText !== undefined ? event.metadataText.length * 3 : event.metadata.length);
+  }
+  return total;
+}
+
+/**
+ * Encodes one commit's records into `out` at `offset`, the first at logical `position`, pushing
+ * each record's position onto `positions`; returns the offset after the last record. `out` must
+ * have `commitBound(inputs)` bytes free from `offset`.
+ */
+export function encodeCommit(inputs: readonly RecordInput[], out: Buffer, offset: number, position: number, created: number, positions: number[]): number {
+  let at = offset;
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i]!;
+    const event = input.event;
     let flags = event.isJson ? FLAG_JSON : 0;
     if (i === 0) flags |= FLAG_COMMIT_FIRST;
     if (i === inputs.length - 1) flags |= FLAG_COMMIT_LAST;
-    out.writeUInt32LE(length, at);
     out[at + 4] = RECORD_KIND_EVENT;
     out[at + 5] = flags;
     let p = at + RECORD_HEADER_BYTES;
@@ -118,28 +147,39 @@ export function encodeCommit(inputs: readonly RecordInput[], lengths: readonly n
     p += s;
     const t = writeName(out, event.type, p);
     p += t;
+    const d = writePayload(out, p, event.dataText, event);
+    p += d;
+    const m = event.metadataText !== undefined ? out.write(event.metadataText, p) : copyBytes(out, p, event.metadata);
+    p += m;
+    const length = p + 8 - at;
+    out.writeUInt32LE(length, at);
     out.writeUInt16LE(s, at + 6);
     out.writeUInt16LE(t, at + 8);
     out.writeUInt16LE(0, at + 10);
-    out.writeUInt32LE(event.data.length, at + 12);
-    out.writeUInt32LE(event.metadata.length, at + 16);
-    writeU64(out, at + 20, pos);
+    out.writeUInt32LE(d, at + 12);
+    out.writeUInt32LE(m, at + 16);
+    writeU64(out, at + 20, position + (at - offset));
     if (input.revision === TOMBSTONE_REVISION) {
       out.writeUInt32LE(0xffffffff, at + 28);
       out.writeUInt32LE(TOMBSTONE_HIGH, at + 32);
     } else writeU64(out, at + 28, Number(input.revision));
     out.writeDoubleLE(created, at + 36);
     writeUuid(out, at + RECORD_ID_OFFSET, event.id);
-    out.set(event.data, p);
-    p += event.data.length;
-    out.set(event.metadata, p);
-    out.writeUInt32LE(crc32(out, at, at + length - 8), at + length - 8);
-    out.writeUInt32LE(length, at + length - 4);
-    positions.push(pos);
+    out.writeUInt32LE(crc32(out, at, p), p);
+    out.writeUInt32LE(length, p + 4);
+    positions.push(position + (at - offset));
     at += length;
-    pos += length;
   }
-  return positions;
+  return at;
+}
+
+function writePayload(out: Buffer, at: number, text: string | undefined, event: PreparedEvent): number {
+  return text !== undefined ? out.write(text, at) : copyBytes(out, at, event.data);
+}
+
+function copyBytes(out: Buffer, at: number, bytes: Uint8Array): number {
+  out.set(bytes, at);
+  return bytes.length;
 }
 
 const uuidScratch = new Uint32Array(4);

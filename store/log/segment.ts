@@ -49,6 +49,15 @@ export class Segment {
   /** Sparse map: logical positions of record starts and their file offsets, ascending. */
   readonly samplesLogical: number[];
   readonly samplesPhysical: number[];
+  /**
+   * Bytes the file holds, header included: `size` plus, in the active segment, zeros written
+   * ahead of it and made durable (see LogBackend's prefill). Writes below it overwrite blocks the
+   * file system has already allocated, so their fdatasync need not commit a new file length.
+   */
+  allocated: number;
+  /** The zero-fill running ahead of `size`, and where it starts; data must not pass `prefillFrom` while it runs. */
+  prefilling: Promise<void> | undefined;
+  prefillFrom = Infinity;
   #refs = 0;
   #retired = false;
 
@@ -57,13 +66,14 @@ export class Segment {
     readonly start: number,
     readonly generation: number,
     readonly fd: number,
-    /** File size in bytes, header included. */
+    /** Bytes of records and header: where the next record goes (the file may be longer, see `allocated`). */
     public size: number,
     samplesLogical: number[] = [],
     samplesPhysical: number[] = [],
   ) {
     this.samplesLogical = samplesLogical;
     this.samplesPhysical = samplesPhysical;
+    this.allocated = size;
   }
 
   get file(): string {

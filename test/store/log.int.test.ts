@@ -141,6 +141,83 @@ describe('log backend', () => {
     await reopened.close();
   });
 
+  describe('zeros written ahead of the records (preallocation)', () => {
+    const lastLength = (file: string): number => {
+      const fd = openSync(file, 'r');
+      const b = Buffer.alloc(4);
+      readSync(fd, b, 0, 4, statSync(file).size - 4);
+      closeSync(fd);
+      return b.readUInt32LE(0);
+    };
+
+    it('keeps the active segment filled ahead while open, and cuts it back to its records on close', async () => {
+      const store = await populate();
+      const file = join(dir, segmentsOf(dir)[0]!);
+      // The fill runs in the background after a write; wait for it to land.
+      for (let i = 0; i < 200 && lastLength(file) !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(lastLength(file), 'zeros at the end of the open segment').to.equal(0);
+      const whole = await collect(store.readAll());
+      await store.close();
+      // After close the file ends with a record's trailing length, not with zeros.
+      expect(lastLength(file)).to.be.greaterThan(60);
+      const reopened = await LogBackend.open(dir);
+      expect(reopened.recovery.truncated).to.equal(undefined);
+      const again = new EventStore(reopened);
+      expect((await collect(again.readAll())).map((e) => e.id)).to.deep.equal(whole.map((e) => e.id));
+      await again.close();
+    });
+
+    it('reads zeros after the last record at open (a crash while they stood) as the end of the log, not as a torn tail', async () => {
+      const store = await populate();
+      await store.close();
+      const file = join(dir, segmentsOf(dir)[0]!);
+      const appendZeros = (bytes: number): number => {
+        const size = statSync(file).size;
+        const fd = openSync(file, 'r+');
+        writeSync(fd, Buffer.alloc(bytes), 0, bytes, size);
+        closeSync(fd);
+        return size;
+      };
+      // With the index checkpoint (it covers the records, not the zeros), then with a full rescan.
+      for (const [round, withCheckpoint] of [true, false].entries()) {
+        const before = await openStore(`file:${dir}`);
+        const whole = (await collect(before.readAll())).map((e) => e.id);
+        await before.close();
+        const size = appendZeros(3 * 1024 * 1024 + 17);
+        if (!withCheckpoint) rmSync(join(dir, 'index.tti'));
+        const backend = await LogBackend.open(dir);
+        expect(backend.recovery.truncated, `checkpoint: ${withCheckpoint}`).to.equal(undefined);
+        expect(statSync(file).size).to.equal(size);
+        const reopened = new EventStore(backend);
+        expect((await collect(reopened.readAll())).map((e) => e.id)).to.deep.equal(whole);
+        await reopened.appendToStream('after-zeros', events(2), { expectedRevision: round === 0 ? 'no_stream' : 1n });
+        await reopened.close();
+      }
+      const check = await openStore(`file:${dir}`);
+      expect((await collect(check.readStream('after-zeros'))).length).to.equal(4);
+      await check.close();
+    });
+
+    it('still cuts a torn commit that has zeros after it', async () => {
+      const store = await populate();
+      const whole = await collect(store.readAll());
+      await store.appendToStream('torn', events(4));
+      await store.close();
+      const file = join(dir, segmentsOf(dir)[0]!);
+      truncateSync(file, statSync(file).size - 30);
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.alloc(1024 * 1024), 0, 1024 * 1024, statSync(file).size);
+      closeSync(fd);
+      rmSync(join(dir, 'index.tti'));
+      const backend = await LogBackend.open(dir);
+      expect(backend.recovery.truncated?.file).to.equal(file);
+      const reopened = new EventStore(backend);
+      expect((await collect(reopened.readAll())).map((e) => e.id)).to.deep.equal(whole.map((e) => e.id));
+      expect((await reopened.getStreamInfo('torn')).lastRevision).to.equal(-1n);
+      await reopened.close();
+    });
+  });
+
   it('cuts a tail torn after the index checkpoint without rescanning the rest', async () => {
     const store = await populate();
     await store.close();
