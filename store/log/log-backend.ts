@@ -121,6 +121,10 @@ export interface RecoveryReport {
 }
 
 const INDEX_FILE = 'index.tti';
+/** fdatasyncs in flight at once (see `#kick`); measured here, two overlap almost fully. */
+const SYNCS_IN_FLIGHT = 2;
+/** Queued bytes that start a flush within the tick, so a large commit or a burst need not wait for its end. */
+const EAGER_FLUSH_BYTES = 16 * 1024;
 /** Zeros kept ready ahead of the active segment's end; a fill starts when less than half is left. */
 const PREFILL_AHEAD_BYTES = 8 * 1024 * 1024;
 /** The first fill of a segment; each one after is as large as what the segment holds, up to the above. */
@@ -245,7 +249,15 @@ export class LogBackend implements StorageBackend {
   /** The decision (or exclusive step) still running, if any: later ones wait for it, in order. */
   #decisions: Promise<unknown> | undefined;
   #queue: QueuedCommit[] = [];
+  #queuedBytes = 0;
+  /** Batches written, or being written, and waiting for an fdatasync; oldest first. */
+  #syncing: { readonly batch: QueuedCommit[]; synced: boolean }[] = [];
+  /** A batch's write phase is running (it may wait for a seal or the prefill); the next one waits for it. */
+  #writing = false;
+  #flushScheduled = false;
+  /** Settles once nothing is queued, written or syncing. */
   #flushing: Promise<void> | undefined;
+  #flushed: (() => void) | undefined;
   #waiters: Waiter[] = [];
   #failure: Error | undefined;
   #maintenance: Promise<unknown> = Promise.resolve();
@@ -372,7 +384,8 @@ export class LogBackend implements StorageBackend {
       this.#lastRecordPosition = positions[positions.length - 1]!;
       this.#averageRecordBytes = this.#averageRecordBytes * 0.9 + (total / positions.length) * 0.1;
       this.#queue.push({ buffer, position: start, segmentStart: this.#writeSegmentStart, records: plan.records, positions, lastRecordPosition: this.#lastRecordPosition });
-      this.#kick();
+      this.#queuedBytes += total;
+      this.#kick(this.#queuedBytes >= EAGER_FLUSH_BYTES);
     }
     const outcomes = writes.map((w, i): WriteOutcome => {
       const known = plan.known[i];
@@ -471,32 +484,81 @@ export class LogBackend implements StorageBackend {
   }
 
   /**
-   * Starts a flush once the current tick's work is done (`process.nextTick` runs after the
-   * microtasks queued so far): writers answered by one fdatasync append again in promise
-   * continuations, and all of them go into the next write and fdatasync rather than the first
-   * alone and the rest behind it.
+   * Group commit, pipelined. What is queued is written and its fdatasync started at the end of the
+   * current tick (`process.nextTick` runs after the microtasks queued so far, so writers answered
+   * by one fdatasync, appending again in promise continuations, share the next one), or at once
+   * when `eager` and enough bytes are queued. Up to `SYNCS_IN_FLIGHT` fdatasyncs run at a time:
+   * the next batch is written and synced while the previous one's fdatasync is still running,
+   * so the disk's wait overlaps the encoding of the appends that follow instead of adding to it.
    */
-  #kick(): void {
-    if (this.#flushing === undefined) this.#flushing = new Promise<void>((resolve) => process.nextTick(() => void this.#flushLoop().then(resolve)));
-  }
-
-  async #flushLoop(): Promise<void> {
-    try {
-      while (this.#queue.length > 0 && this.#failure === undefined) {
-        const batch = this.#queue;
-        this.#queue = [];
-        await this.#writeBatch(batch);
-        this.#publish(batch);
-      }
-    } catch (e) {
-      this.#fail(e);
-    } finally {
-      this.#flushing = undefined;
+  #kick(eager = false): void {
+    if (this.#flushing === undefined) this.#flushing = new Promise<void>((resolve) => (this.#flushed = resolve));
+    if (eager) this.#flush();
+    if (this.#queue.length > 0 && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(() => {
+        this.#flushScheduled = false;
+        this.#flush();
+      });
     }
   }
 
-  /** One write per segment touched (almost always one) and one fdatasync each. */
-  async #writeBatch(batch: QueuedCommit[]): Promise<void> {
+  /** Writes what is queued and starts its fdatasync, unless a write is running or every sync slot is taken (their end kicks again). */
+  #flush(): void {
+    if (this.#queue.length > 0 && !this.#writing && this.#failure === undefined && this.#syncing.length < SYNCS_IN_FLIGHT) {
+      const entry = { batch: this.#queue, synced: false };
+      this.#queue = [];
+      this.#queuedBytes = 0;
+      this.#syncing.push(entry);
+      this.#writing = true;
+      void this.#flushBatch(entry);
+    }
+    this.#settleIfIdle();
+  }
+
+  async #flushBatch(entry: { readonly batch: QueuedCommit[]; synced: boolean }): Promise<void> {
+    try {
+      const touched = await this.#writeBatch(entry.batch);
+      this.#writing = false;
+      if (this.#queue.length > 0) this.#kick();
+      if (this.#durable) await Promise.all(touched.map((s) => this.#sync(s.fd)));
+      this.#stats.commits++;
+      for (const commit of entry.batch) this.#stats.events += commit.records.length;
+      entry.synced = true;
+      this.#publishSynced();
+    } catch (e) {
+      this.#writing = false;
+      this.#fail(e);
+    }
+    this.#settleIfIdle();
+  }
+
+  /**
+   * Publishes every batch up to the newest whose fdatasync has returned: that fdatasync was
+   * issued after every earlier batch was written (write phases run one at a time, and a
+   * segment is synced before the next one is created), so it made them durable too.
+   */
+  #publishSynced(): void {
+    if (this.#failure) return;
+    let last = -1;
+    for (let k = 0; k < this.#syncing.length; k++) if (this.#syncing[k]!.synced) last = k;
+    if (last < 0) return;
+    const done = this.#syncing.splice(0, last + 1);
+    this.#publish(done.length === 1 ? done[0]!.batch : done.flatMap((d) => d.batch));
+    if (this.#queue.length > 0) this.#kick();
+  }
+
+  #settleIfIdle(): void {
+    if (this.#flushing === undefined || this.#flushScheduled || this.#writing) return;
+    if ((this.#queue.length > 0 && this.#failure === undefined) || this.#syncing.length > 0) return;
+    const flushed = this.#flushed!;
+    this.#flushing = undefined;
+    this.#flushed = undefined;
+    flushed();
+  }
+
+  /** Writes a batch, one write per segment touched (almost always one); returns the segments to sync. */
+  async #writeBatch(batch: QueuedCommit[]): Promise<Segment[]> {
     const touched: Segment[] = [];
     let i = 0;
     while (i < batch.length) {
@@ -521,9 +583,7 @@ export class LogBackend implements StorageBackend {
       i = j;
     }
     if (this.#durable) this.#prefill(this.#active);
-    if (this.#durable) await Promise.all(touched.map((s) => this.#sync(s.fd)));
-    this.#stats.commits++;
-    for (const commit of batch) this.#stats.events += commit.records.length;
+    return touched;
   }
 
   /**
@@ -644,6 +704,7 @@ export class LogBackend implements StorageBackend {
     for (const w of this.#waiters) w.reject(this.#failure);
     this.#waiters = [];
     this.#queue = [];
+    this.#syncing = [];
   }
 
   // ---------------------------------------------------------------------------------------------
