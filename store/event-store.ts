@@ -442,10 +442,15 @@ export class EventStore implements Store {
     const events = new Array<PreparedEvent>(write.events.length);
     for (let i = 0; i < events.length; i++) events[i] = this.#prepareEvent(write.events[i]!, i);
     if (events.length > 1) {
-      const ids = new Set<string>();
-      for (const [i, e] of events.entries()) {
-        if (ids.has(e.id)) throw new InvalidArgumentError(`Event ${i} repeats the id ${e.id} within one append`, 'invalid-event');
-        ids.add(e.id);
+      const ids = new Array<string>(events.length);
+      for (let i = 0; i < events.length; i++) ids[i] = events[i]!.id;
+      // One Set built from the array (a single native pass); only a batch with a repeat is walked to name it.
+      if (new Set(ids).size !== ids.length) {
+        const seen = new Set<string>();
+        for (let i = 0; i < ids.length; i++) {
+          if (seen.has(ids[i]!)) throw new InvalidArgumentError(`Event ${i} repeats the id ${ids[i]} within one append`, 'invalid-event');
+          seen.add(ids[i]!);
+        }
       }
     }
     if (isMetastream(write.streamId)) {
@@ -505,8 +510,10 @@ function linkText(bytes: Uint8Array): string {
 class ValuesEvent implements PreparedEvent {
   readonly dataText: string | undefined;
   readonly metadataText: string | undefined;
-  #data: Uint8Array | undefined;
-  #metadata: Uint8Array | undefined;
+  // Plain (TypeScript-private) fields: one of these is built per event appended, and `#` fields
+  // cost more to initialise.
+  private dataBytes: Uint8Array | undefined;
+  private metadataBytes: Uint8Array | undefined;
 
   constructor(
     readonly id: string,
@@ -515,18 +522,20 @@ class ValuesEvent implements PreparedEvent {
     data: Uint8Array | string,
     metadata: Uint8Array | string,
   ) {
-    if (typeof data === 'string') this.dataText = data;
-    else this.#data = data;
-    if (typeof metadata === 'string') this.metadataText = metadata;
-    else this.#metadata = metadata;
+    const dataIsText = typeof data === 'string';
+    this.dataText = dataIsText ? data : undefined;
+    this.dataBytes = dataIsText ? undefined : data;
+    const metadataIsText = typeof metadata === 'string';
+    this.metadataText = metadataIsText ? metadata : undefined;
+    this.metadataBytes = metadataIsText ? undefined : metadata;
   }
 
   get data(): Uint8Array {
-    return (this.#data ??= Buffer.from(this.dataText!, 'utf8'));
+    return (this.dataBytes ??= Buffer.from(this.dataText!, 'utf8'));
   }
 
   get metadata(): Uint8Array {
-    return (this.#metadata ??= Buffer.from(this.metadataText!, 'utf8'));
+    return (this.metadataBytes ??= Buffer.from(this.metadataText!, 'utf8'));
   }
 }
 

@@ -24,6 +24,27 @@ export function uuidWords(id: string, out: Uint32Array, at: number): boolean {
   return true;
 }
 
+/**
+ * Writes a UUID's 16 bytes into `out` at `at`, straight from its text; false (and some bytes
+ * written) when `id` is not 8-4-4-4-12 hex digits.
+ */
+export function writeUuidBytes(id: string, out: Uint8Array, at: number): boolean {
+  if (id.length !== 36) return false;
+  let k = at;
+  for (let i = 0; i < 36; i += 2) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (id.charCodeAt(i) !== 45) return false;
+      i--;
+      continue;
+    }
+    const hi = HEX[id.charCodeAt(i)] ?? -1;
+    const lo = HEX[id.charCodeAt(i + 1)] ?? -1;
+    if ((hi | lo) < 0) return false;
+    out[k++] = (hi << 4) | lo;
+  }
+  return true;
+}
+
 const HEX = (() => {
   const table = new Int8Array(128).fill(-1);
   for (let i = 0; i < 10; i++) table[48 + i] = i;

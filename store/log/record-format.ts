@@ -26,7 +26,7 @@
 import type { PreparedEvent, StoredRecord } from '../backend.js';
 import { TOMBSTONE_REVISION } from '../stream-name.js';
 import { crc32 } from './crc32.js';
-import { uuidWords } from '../uuid.js';
+import { writeUuidBytes } from '../uuid.js';
 
 export const RECORD_KIND_EVENT = 1;
 export const FLAG_JSON = 1;
@@ -149,7 +149,7 @@ export function encodeCommit(inputs: readonly RecordInput[], out: Buffer, offset
     p += t;
     const d = writePayload(out, p, event.dataText, event);
     p += d;
-    const m = event.metadataText !== undefined ? out.write(event.metadataText, p) : copyBytes(out, p, event.metadata);
+    const m = event.metadataText !== undefined ? writeText(out, p, event.metadataText) : copyBytes(out, p, event.metadata);
     p += m;
     const length = p + 8 - at;
     out.writeUInt32LE(length, at);
@@ -174,7 +174,17 @@ export function encodeCommit(inputs: readonly RecordInput[], out: Buffer, offset
 }
 
 function writePayload(out: Buffer, at: number, text: string | undefined, event: PreparedEvent): number {
-  return text !== undefined ? out.write(text, at) : copyBytes(out, at, event.data);
+  return text !== undefined ? writeText(out, at, text) : copyBytes(out, at, event.data);
+}
+
+/**
+ * Buffer's own UTF-8 writer, without `Buffer#write`'s argument parsing and offset checks (a
+ * third of the cost of writing a 100-character payload); `out` has room by `commitBound`.
+ */
+const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, text: string, offset: number, length: number) => number }).utf8Write;
+
+function writeText(out: Buffer, at: number, text: string): number {
+  return utf8Write !== undefined ? utf8Write.call(out, text, at, out.length - at) : out.write(text, at);
 }
 
 function copyBytes(out: Buffer, at: number, bytes: Uint8Array): number {
@@ -182,15 +192,9 @@ function copyBytes(out: Buffer, at: number, bytes: Uint8Array): number {
   return bytes.length;
 }
 
-const uuidScratch = new Uint32Array(4);
-
 /** Writes a UUID's 16 bytes from its text (validated by EventStore: 8-4-4-4-12 hex digits). */
 function writeUuid(out: Buffer, at: number, id: string): void {
-  if (!uuidWords(id, uuidScratch, 0)) throw new TypeError(`Not a UUID: ${id}`);
-  out.writeUInt32BE(uuidScratch[0]!, at);
-  out.writeUInt32BE(uuidScratch[1]!, at + 4);
-  out.writeUInt32BE(uuidScratch[2]!, at + 8);
-  out.writeUInt32BE(uuidScratch[3]!, at + 12);
+  if (!writeUuidBytes(id, out, at)) throw new TypeError(`Not a UUID: ${id}`);
 }
 
 function writeU64(out: Buffer, at: number, value: number): void {

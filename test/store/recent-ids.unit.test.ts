@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { expect } from '../support/chai.js';
 import { RecentIds } from '../../store/log/recent-ids.js';
-import { normalizeUuid, uuidWords } from '../../store/uuid.js';
+import { normalizeUuid, uuidWords, writeUuidBytes } from '../../store/uuid.js';
 
 /** The behaviour RecentIds must have: the newest write of each of the last `capacity` remembered ids. */
 class Model {
@@ -33,6 +33,20 @@ describe('RecentIds (the log engine id table)', () => {
     expect([...words]).to.deep.equal([0x01234567, 0x89abcdef, 0x01234567, 0x89abcdef]);
     for (const bad of ['', '01234567-89ab-cdef-0123-456789abcde', '01234567x89ab-cdef-0123-456789abcdef', '0123456g-89ab-cdef-0123-456789abcdef', '01234567-89ab-cdef-0123-456789abcdeé']) {
       expect(uuidWords(bad, words, 0), bad).to.equal(false);
+    }
+  });
+
+  it('writes a UUID as its 16 bytes, in order, and rejects what is not one', () => {
+    const out = Buffer.alloc(20);
+    expect(writeUuidBytes('01234567-89ab-cdef-0123-456789ABCDEF', out, 2)).to.equal(true);
+    expect(out.subarray(2, 18).toString('hex')).to.equal('0123456789abcdef0123456789abcdef');
+    for (let i = 0; i < 200; i++) {
+      const id = randomUUID();
+      expect(writeUuidBytes(id, out, 0)).to.equal(true);
+      expect(out.subarray(0, 16).toString('hex')).to.equal(id.replaceAll('-', ''));
+    }
+    for (const bad of ['', '01234567-89ab-cdef-0123-456789abcde', '01234567x89ab-cdef-0123-456789abcdef', '0123456g-89ab-cdef-0123-456789abcdef', '01234567-89ab-cdef-0123-456789abcdeé', '01234567-89ab-cdef-0123-456789abcdef0']) {
+      expect(writeUuidBytes(bad, out, 0), bad).to.equal(false);
     }
   });
 
