@@ -2,9 +2,10 @@
 // Redis Cluster this file starts, then outages made for real on a redis-server this file owns.
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
-import { BackendUnavailableError, openStore, WrongExpectedRevisionError, type EventData, type EventStore, type RecordedEvent, type Store } from '../../store/index.js';
+import { BackendUnavailableError, EventStore, openStore, WrongExpectedRevisionError, type EventData, type RecordedEvent, type Store } from '../../store/index.js';
 import { KeyLayout } from '../../store/redis/key-layout.js';
-import type { RedisBackend } from '../../store/redis/redis-backend.js';
+import { RedisBackend } from '../../store/redis/redis-backend.js';
+import { parseRedisUrl } from '../../store/redis/redis-url.js';
 import { LISTPACK_IDS } from '../../store/redis/scripts.js';
 import { expect } from '../support/chai.js';
 import { requireService } from '../support/services.js';
@@ -60,32 +61,63 @@ describe('redis store', function () {
   conformanceOn(() => `redis://${REDIS_HOST}:${REDIS_PORT}`, () => admin);
 
   describe('group commit', () => {
-    it('settles concurrent writers into two groups of equal size, which Redis and the client work on in turn', async () => {
+    /** Opens a store with `maxCallsInFlight`, and records each commit call's group size and how many calls were in flight. */
+    async function recordingStore(maxCallsInFlight?: number) {
       const prefix = `tt-test-${randomUUID()}`;
-      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      const backend = await RedisBackend.open(parseRedisUrl(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`), maxCallsInFlight === undefined ? {} : { maxCallsInFlight });
+      const store = new EventStore(backend);
+      // Each script call's packed argument starts with its number of commits (commit-arguments.ts).
+      const client = backend.client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      const send = client.telltaleCommitBuffer!;
+      const calls = { groups: [] as number[], inFlight: 0, mostInFlight: 0 };
+      client.telltaleCommitBuffer = function (this: unknown, ...args: unknown[]) {
+        calls.groups.push((args[4] as Buffer).readUInt32BE(0));
+        calls.mostInFlight = Math.max(calls.mostInFlight, ++calls.inFlight);
+        return send.apply(this, args).finally(() => calls.inFlight--);
+      };
+      return { store, calls, dispose: async () => { await store.close(); await dropStore(admin, prefix); } };
+    }
+
+    async function writeConcurrently(store: EventStore, writers: number, each: number): Promise<void> {
+      await Promise.all(
+        Array.from({ length: writers }, async (_, w) => {
+          for (let i = 0; i < each; i++) await store.appendToStream(`writer-${w}`, events(1), { expectedRevision: i === 0 ? 'no_stream' : BigInt(i - 1) });
+        }),
+      );
+    }
+
+    it('with one call in flight, settles concurrent writers into two groups of equal size, which Redis and the client work on in turn', async () => {
+      const { store, calls, dispose } = await recordingStore(1);
       try {
-        // Each script call's packed argument starts with its number of commits (commit-arguments.ts).
-        const client = (store.backend as RedisBackend).client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-        const send = client.telltaleCommitBuffer!;
-        const groups: number[] = [];
-        client.telltaleCommitBuffer = function (this: unknown, ...args: unknown[]) {
-          groups.push((args[4] as Buffer).readUInt32BE(0));
-          return send.apply(this, args);
-        };
         const writers = 100;
-        await Promise.all(
-          Array.from({ length: writers }, async (_, w) => {
-            for (let i = 0; i < 20; i++) await store.appendToStream(`writer-${w}`, events(1), { expectedRevision: i === 0 ? 'no_stream' : BigInt(i - 1) });
-          }),
-        );
-        expect(groups.reduce((a, b) => a + b, 0)).to.equal(writers * 20);
+        await writeConcurrently(store, writers, 20);
+        expect(calls.groups.reduce((a, b) => a + b, 0)).to.equal(writers * 20);
+        expect(calls.mostInFlight).to.equal(1);
         // The first commit goes alone (and its writer stays one step ahead, so the last group is one
         // short); sending all that waited behind it every time kept groups of 1 and 99 alternating.
-        expect(groups.slice(1, -1).every((n) => n === writers / 2)).to.equal(true, `group sizes ${groups.join(',')}`);
+        expect(calls.groups.slice(1, -1).every((n) => n === writers / 2)).to.equal(true, `group sizes ${calls.groups.join(',')}`);
         expect(Number(await store.headPosition())).to.equal(writers * 20 + 1);
       } finally {
-        await store.close();
-        await dropStore(admin, prefix);
+        await dispose();
+      }
+    });
+
+    it('by default keeps two calls in flight and splits concurrent writers into groups of a third, so Redis finds the next group waiting', async () => {
+      const { store, calls, dispose } = await recordingStore();
+      try {
+        const writers = 100;
+        await writeConcurrently(store, writers, 20);
+        expect(calls.groups.reduce((a, b) => a + b, 0)).to.equal(writers * 20);
+        expect(calls.mostInFlight).to.equal(2);
+        // The first two commits go alone; then no group takes more than a third of the writers (one
+        // share per call in flight and one for the client), and groups do not crumble into small ones.
+        const settled = calls.groups.slice(2, -2);
+        expect(settled.every((n) => n <= Math.ceil(writers / 3))).to.equal(true, `group sizes ${calls.groups.join(',')}`);
+        expect(settled.reduce((a, b) => a + b, 0) / settled.length).to.be.greaterThan(writers / 5, `group sizes ${calls.groups.join(',')}`);
+        expect(Number(await store.headPosition())).to.equal(writers * 20 + 1);
+        for (let w = 0; w < writers; w++) expect((await collect(store.readStream(`writer-${w}`))).map((e) => Number(e.revision))).to.deep.equal(Array.from({ length: 20 }, (_, i) => i));
+      } finally {
+        await dispose();
       }
     });
   });
@@ -97,8 +129,8 @@ describe('redis store', function () {
       try {
         const retried = events(2);
         await store.appendToStream('b', retried);
-        // Sent in one tick: the first goes alone, the rest together in the next script call, whose
-        // reply lists every write's outcome one after another.
+        // Sent in one tick: the first two go alone (two calls in flight), the rest together in the
+        // next script call, whose reply lists every write's outcome one after another.
         const settled = await Promise.allSettled([
           store.appendToStreams([{ streamId: 'a', events: events(1) }]),
           store.appendToStreams([
