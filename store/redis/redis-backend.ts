@@ -13,8 +13,9 @@
 // append must not be applied behind the caller's back after it was told it failed), so a cut or a
 // restart fails the commands in flight with `BackendUnavailableError`, and new ones fail fast
 // until ioredis has reconnected on its own. Commit notifications come over sharded pub/sub on a
-// second connection; when it (re)subscribes, listeners are woken, so subscriptions read again from
-// their cursor and see whatever was committed while they could not hear.
+// second connection, subscribed once the store has a listener; when it (re)subscribes, listeners
+// are woken, so subscriptions read again from their cursor and see whatever was committed while
+// they could not hear.
 import { randomUUID } from 'node:crypto';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type {
@@ -91,6 +92,8 @@ export class RedisBackend implements StorageBackend {
   #target = 1;
   readonly #depth: number;
   #closed = false;
+  /** Whether the commit channel is wanted (a listener came): see #hear. */
+  #hearing = false;
 
   private constructor(client: Client, subscriber: Client | undefined, keys: KeyLayout, durable: boolean, options: RedisBackendOptions) {
     this.#client = client as Client & ScriptCommands;
@@ -200,14 +203,29 @@ export class RedisBackend implements StorageBackend {
     // Resubscribe ourselves, and wake listeners only once the server has confirmed it: from then on
     // no commit can slip between their next read and our next notification.
     subscriber.on('ready', () => {
-      if (this.#closed) return;
-      subscriber.ssubscribe(channel).then(
-        () => this.#signal(),
-        () => undefined,
-      );
+      if (!this.#closed && this.#hearing) this.#subscribe(subscriber);
     });
     await subscriber.connect();
-    await subscriber.ssubscribe(channel);
+  }
+
+  /**
+   * Subscribes to the commit channel when the first listener comes (a subscription), not at open:
+   * a store that only writes would otherwise be sent every commit of every process on the store,
+   * its own included, one message per script call, which Redis writes to one more socket and this
+   * process reads and discards. A cluster's sharded subscribers subscribe at open (#listen).
+   */
+  #hear(): void {
+    this.#hearing = true;
+    const subscriber = this.#subscriber as Redis | undefined;
+    // Not ready: the 'ready' handler subscribes once the connection is (back) up.
+    if (subscriber !== undefined && subscriber.status === 'ready') this.#subscribe(subscriber);
+  }
+
+  #subscribe(subscriber: Redis): void {
+    subscriber.ssubscribe(this.#keys.channel).then(
+      () => this.#signal(),
+      () => undefined,
+    );
   }
 
   #signal(): void {
@@ -393,6 +411,7 @@ export class RedisBackend implements StorageBackend {
 
   onCommit(listener: () => void): () => void {
     this.#listeners.add(listener);
+    if (!this.#hearing) this.#hear();
     return () => this.#listeners.delete(listener);
   }
 

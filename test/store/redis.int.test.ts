@@ -122,6 +122,35 @@ describe('redis store', function () {
     });
   });
 
+  describe('commit notifications', () => {
+    it('subscribe to the commit channel once the store has a listener, and then carry other stores\' commits', async () => {
+      const prefix = `tt-test-${randomUUID()}`;
+      const url = `redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`;
+      const writer = await openStore(url);
+      const reader = await openStore(url);
+      const subscribers = async () => ((await admin.call('PUBSUB', 'SHARDNUMSUB', new KeyLayout(prefix).channel)) as [string, number])[1];
+      try {
+        await writer.appendToStream('first', events(1));
+        await collect(reader.readAll());
+        expect(await subscribers(), 'stores that only read and write').to.equal(0);
+        const received: string[] = [];
+        const sub = reader.subscribeToAll();
+        for await (const e of sub) {
+          received.push(e.streamId);
+          // Caught up on 'first': only the other store's notification can bring 'second'.
+          if (received.length === 1) await writer.appendToStream('second', events(1));
+          if (received.length === 2) break;
+        }
+        expect(received).to.deep.equal(['first', 'second']);
+        expect(await subscribers()).to.equal(1);
+      } finally {
+        await writer.close();
+        await reader.close();
+        await dropStore(admin, prefix);
+      }
+    });
+  });
+
   describe('group commit of commits with several writes', () => {
     it('answers each commit of a group with its own writes\' outcomes', async () => {
       const prefix = `tt-test-${randomUUID()}`;
