@@ -190,6 +190,46 @@ describe('redis store', function () {
     });
   });
 
+  describe('single-event commits (the commit script\'s short path)', () => {
+    it('are answered each on its own in one group: written, idempotent, wrong revision, missing stream', async () => {
+      const prefix = `tt-test-${randomUUID()}`;
+      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      try {
+        const [x0, x1] = events(2);
+        await store.appendToStream('x', [x0!]);
+        await store.appendToStream('x', [x1!]);
+        // In one tick: the first two go alone, the rest in one script call.
+        const settled = await Promise.allSettled([
+          store.appendToStream('warm-up', events(1)),
+          store.appendToStream('warm-up-2', events(1)),
+          store.appendToStream('x', events(1), { expectedRevision: 1n }),
+          store.appendToStream('x', [x0!]),
+          store.appendToStream('x', events(1), { expectedRevision: 0n }),
+          store.appendToStream('x', events(1), { expectedRevision: 'no_stream' }),
+          store.appendToStream('y', events(1), { expectedRevision: 'stream_exists' }),
+          store.appendToStream('y', events(1), { expectedRevision: 'no_stream' }),
+          store.appendToStream('x', events(1), { expectedRevision: 'stream_exists' }),
+          store.appendToStream('x', [x1!], { expectedRevision: 0n }),
+        ]);
+        const values = settled.map((r) => (r.status === 'fulfilled' ? [Number(r.value.nextExpectedRevision), Number(r.value.position), r.value.idempotent] : r.reason.constructor.name));
+        expect(values.slice(2)).to.deep.equal([
+          [2, 5, false],
+          [0, 1, true],
+          'WrongExpectedRevisionError',
+          'WrongExpectedRevisionError',
+          'WrongExpectedRevisionError',
+          [0, 6, false],
+          [3, 7, false],
+          [1, 2, true],
+        ]);
+        expect((await collect(store.readStream('x'))).map((e) => Number(e.position))).to.deep.equal([1, 2, 5, 7]);
+      } finally {
+        await store.close();
+        await dropStore(admin, prefix);
+      }
+    });
+  });
+
   // The commit script turns a stream's id index from a listpack into a hash table when a write takes
   // the stream past LISTPACK_IDS events (scripts.ts): retries must find ids from both sides of it.
   describe('the id index past LISTPACK_IDS events', () => {
@@ -218,6 +258,27 @@ describe('redis store', function () {
         expect((await store.appendToStream('one', crossing, { expectedRevision: BigInt(LISTPACK_IDS - 1) })).idempotent).to.equal(true);
         await expect(store.appendToStream('one', [...crossing.slice(1), ...events(1)])).to.be.rejectedWith(WrongExpectedRevisionError);
         expect((await collect(store.readStream('one'))).map((e) => e.id)).to.deep.equal([...singles, ...crossing].map((e) => e.id));
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('becomes a hash table when a single-event append takes the stream past it', async () => {
+      prefix = `tt-test-${randomUUID()}`;
+      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      const index = `${new KeyLayout(prefix).tag}:i:one`;
+      try {
+        const singles = events(LISTPACK_IDS + 1);
+        for (const e of singles.slice(0, LISTPACK_IDS)) await store.appendToStream('one', [e]);
+        const [, entries] = (await admin.config('GET', 'hash-max-listpack-entries')) as [string, string];
+        if (Number(entries) >= LISTPACK_IDS) expect(await admin.object('ENCODING', index)).to.equal('listpack');
+        await store.appendToStream('one', [singles[LISTPACK_IDS]!]);
+        expect(await admin.object('ENCODING', index)).to.equal('hashtable');
+        expect(await admin.hlen(index)).to.equal(LISTPACK_IDS + 1 + 1);
+        for (const k of [0, LISTPACK_IDS - 1, LISTPACK_IDS]) {
+          const again = await store.appendToStream('one', [singles[k]!]);
+          expect([again.idempotent, Number(again.nextExpectedRevision)]).to.deep.equal([true, k]);
+        }
       } finally {
         await store.close();
       }
