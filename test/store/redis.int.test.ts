@@ -230,6 +230,28 @@ describe('redis store', function () {
     });
   });
 
+  describe('stream names and types', () => {
+    it('keep non-ASCII and long names byte for byte, in single-event and batched writes', async () => {
+      const prefix = `tt-test-${randomUUID()}`;
+      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      try {
+        const names = ['plain', 'ström-Ünïcode', 'emoji-🎉', `long-${'x'.repeat(80)}`, `long-ström-${'y'.repeat(80)}`];
+        for (const name of names) {
+          await store.appendToStream(name, events(1, `type-${name}`));
+          await store.appendToStream(name, events(3, `type-${name}`));
+        }
+        for (const name of names) {
+          const read = await collect(store.readStream(name));
+          expect(read.map((e) => [e.streamId, e.type])).to.deep.equal(Array.from({ length: 4 }, () => [name, `type-${name}`]));
+        }
+        expect((await collect(store.readAll())).map((e) => e.streamId)).to.deep.equal(names.flatMap((n) => [n, n, n, n]));
+      } finally {
+        await store.close();
+        await dropStore(admin, prefix);
+      }
+    });
+  });
+
   // The commit script turns a stream's id index from a listpack into a hash table when a write takes
   // the stream past LISTPACK_IDS events (scripts.ts): retries must find ids from both sides of it.
   describe('the id index past LISTPACK_IDS events', () => {
