@@ -15,7 +15,7 @@
 import type { PreparedWrite } from '../backend.js';
 import { isSoftDeleteMarker } from '../metadata.js';
 import { isMetastream } from '../stream-name.js';
-import { MAX_ENTRY_EVENTS, runBytes, writeRun } from './record-codec.js';
+import { MAX_ENTRY_EVENTS, nameBytes, runBytes, writeName, writeRun } from './record-codec.js';
 
 /** Bits 0-1 of a write's flags: the kind of expected revision. */
 export const EXPECT_REVISION = 0;
@@ -38,7 +38,7 @@ export function commitArguments(tag: string, commits: readonly GroupedCommit[]):
   for (const commit of commits) {
     size += 12;
     for (const write of commit.writes) {
-      const sb = Buffer.byteLength(write.streamId, 'utf8');
+      const sb = nameBytes(write.streamId);
       streamBytes.push(sb);
       size += 15 + sb;
       for (let from = 0; from < write.events.length; from += MAX_ENTRY_EVENTS) {
@@ -60,7 +60,7 @@ export function commitArguments(tag: string, commits: readonly GroupedCommit[]):
       out.writeDoubleBE(expectedRevision(write), at + 1);
       out.writeUInt32BE(write.events.length, at + 9);
       out.writeUInt16BE(sb, at + 13);
-      out.write(write.streamId, at + 15, sb, 'utf8');
+      writeName(out, write.streamId, at + 15, sb);
       at += 15 + sb;
       for (let from = 0; from < write.events.length; from += MAX_ENTRY_EVENTS) {
         const end = writeRun(out, at + 4, write.streamId, sb, write.events, from, Math.min(write.events.length, from + MAX_ENTRY_EVENTS), commit.created);

@@ -2,9 +2,10 @@
 // Cluster) and key prefix. Layout in store/redis/key-layout.ts, bytes in record-codec.ts, the
 // append decision in scripts.ts; docs/redis.md is the operator's view.
 //
-// Commits are group-committed: while one commit script is in flight, later commits queue and go to
-// Redis together in the next script call, where each is still decided and written atomically on
-// its own. One round trip then carries the appends of many concurrent writers. A write's events
+// Commits are group-committed: while commit scripts are in flight (two at most by default), later
+// commits queue and go to Redis together in the next script call, where each is still decided and
+// written atomically on its own. One round trip then carries the appends of many concurrent
+// writers; Redis runs the calls in the order they were sent. A write's events
 // travel and are stored as runs (record-codec.ts), so the script does a handful of commands per
 // write, not per event.
 //
@@ -12,8 +13,9 @@
 // append must not be applied behind the caller's back after it was told it failed), so a cut or a
 // restart fails the commands in flight with `BackendUnavailableError`, and new ones fail fast
 // until ioredis has reconnected on its own. Commit notifications come over sharded pub/sub on a
-// second connection; when it (re)subscribes, listeners are woken, so subscriptions read again from
-// their cursor and see whatever was committed while they could not hear.
+// second connection, subscribed once the store has a listener; when it (re)subscribes, listeners
+// are woken, so subscriptions read again from their cursor and see whatever was committed while
+// they could not hear.
 import { randomUUID } from 'node:crypto';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type {
@@ -58,6 +60,12 @@ export interface RedisBackendOptions {
   readonly clock?: () => number;
   /** Commits sent in one script call at most. @defaultValue 256 */
   readonly maxGroupCommits?: number;
+  /**
+   * Commit script calls in flight at once. With two, Redis finds the next group waiting when it
+   * has answered one, instead of idling while the client reads the reply and sends the next.
+   * @defaultValue 2
+   */
+  readonly maxCallsInFlight?: number;
 
 }
 
@@ -77,8 +85,15 @@ export class RedisBackend implements StorageBackend {
   readonly #maxGroup: number;
   readonly #listeners = new Set<() => void>();
   readonly #queue: PendingCommit[] = [];
-  #committing = false;
+  /** Script calls in flight, and the commits they carry. */
+  #inFlight = 0;
+  #inFlightCommits = 0;
+  /** The group size concurrent writers settle into (see #flush). */
+  #target = 1;
+  readonly #depth: number;
   #closed = false;
+  /** Whether the commit channel is wanted (a listener came): see #hear. */
+  #hearing = false;
 
   private constructor(client: Client, subscriber: Client | undefined, keys: KeyLayout, durable: boolean, options: RedisBackendOptions) {
     this.#client = client as Client & ScriptCommands;
@@ -86,6 +101,7 @@ export class RedisBackend implements StorageBackend {
     this.#keys = keys;
     this.#clock = options.clock ?? Date.now;
     this.#maxGroup = options.maxGroupCommits ?? 256;
+    this.#depth = Math.max(1, options.maxCallsInFlight ?? 2);
     this.supports = { durable, shared: true, scavenge: true };
   }
 
@@ -187,14 +203,29 @@ export class RedisBackend implements StorageBackend {
     // Resubscribe ourselves, and wake listeners only once the server has confirmed it: from then on
     // no commit can slip between their next read and our next notification.
     subscriber.on('ready', () => {
-      if (this.#closed) return;
-      subscriber.ssubscribe(channel).then(
-        () => this.#signal(),
-        () => undefined,
-      );
+      if (!this.#closed && this.#hearing) this.#subscribe(subscriber);
     });
     await subscriber.connect();
-    await subscriber.ssubscribe(channel);
+  }
+
+  /**
+   * Subscribes to the commit channel when the first listener comes (a subscription), not at open:
+   * a store that only writes would otherwise be sent every commit of every process on the store,
+   * its own included, one message per script call, which Redis writes to one more socket and this
+   * process reads and discards. A cluster's sharded subscribers subscribe at open (#listen).
+   */
+  #hear(): void {
+    this.#hearing = true;
+    const subscriber = this.#subscriber as Redis | undefined;
+    // Not ready: the 'ready' handler subscribes once the connection is (back) up.
+    if (subscriber !== undefined && subscriber.status === 'ready') this.#subscribe(subscriber);
+  }
+
+  #subscribe(subscriber: Redis): void {
+    subscriber.ssubscribe(this.#keys.channel).then(
+      () => this.#signal(),
+      () => undefined,
+    );
   }
 
   #signal(): void {
@@ -204,33 +235,33 @@ export class RedisBackend implements StorageBackend {
   commit(writes: readonly PreparedWrite[]): Promise<WriteOutcome[]> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ writes, created: this.#clock(), resolve, reject });
-      if (!this.#committing) this.#flush();
+      if (this.#inFlight === 0 || (this.#inFlight < this.#depth && this.#queue.length >= this.#target)) this.#flush();
     });
   }
 
   /**
-   * Sends queued commits as one script call. One call is in flight at a time (two measured no
-   * faster: under load Redis's share of the CPU is the limit), so while Redis runs one group the
-   * commits of the next accumulate and the client works on the writers the last reply released.
+   * Sends queued commits as script calls, up to `#depth` calls in flight.
    *
    * `answered` is the size of the group whose reply has just come in: its writers usually come
-   * straight back with their next commits. When more commits are waiting than that, only half of
-   * the two together go now and the rest wait for the next call, so concurrent writers settle
-   * into two groups of equal size that Redis and the client work on in turn. Sending everything
-   * waiting would keep whatever split the first commit made: 100 writers alternated groups of 1
-   * and 99, so Redis and the client mostly waited for each other.
+   * straight back with their next commits. The commits in flight, waiting and just answered are
+   * the writers there are; groups aim at an equal share of them for each call in flight plus one
+   * for the client to prepare, so concurrent writers settle into groups of equal size that Redis
+   * and the client work on in turn. Sending everything waiting would keep whatever split the first
+   * commit made: 100 writers alternated groups of 1 and 99, so Redis and the client mostly waited
+   * for each other. With a call in flight, a group smaller than its share waits for more commits
+   * (a reply or enough commits sends it); with none in flight, whatever waits goes.
    */
-  #flush(answered = Number.POSITIVE_INFINITY): void {
-    this.#committing = false;
-    let want = this.#queue.length > answered ? Math.ceil((this.#queue.length + answered) / 2) : this.#queue.length;
-    while (this.#queue.length > 0 && !this.#committing) {
+  #flush(answered = 0): void {
+    if (answered > 0) this.#target = Math.max(1, Math.ceil((this.#inFlightCommits + this.#queue.length + answered) / (this.#depth + 1)));
+    while (this.#queue.length > 0 && this.#inFlight < this.#depth) {
+      if (this.#inFlight > 0 && this.#queue.length < this.#target) break;
+      const want = this.#inFlight === 0 && answered === 0 ? this.#queue.length : this.#target;
       let take = 0;
       let bytes = 0;
       while (take < this.#queue.length && take < want && take < this.#maxGroup && (take === 0 || bytes < MAX_GROUP_BYTES)) {
         for (const w of this.#queue[take]!.writes) for (const e of w.events) bytes += e.data.length + e.metadata.length + 64;
         take++;
       }
-      want = this.#queue.length;
       this.#send(this.#queue.splice(0, take));
     }
   }
@@ -244,9 +275,12 @@ export class RedisBackend implements StorageBackend {
       for (const c of group) c.reject(e);
       return;
     }
-    this.#committing = true;
+    this.#inFlight++;
+    this.#inFlightCommits += group.length;
     this.#client.telltaleCommitBuffer(2, this.#keys.head, this.#keys.all, ...args).then(
       (results) => {
+        this.#inFlight--;
+        this.#inFlightCommits -= group.length;
         let wrote = false;
         let at = 0;
         group.forEach((c) => {
@@ -265,6 +299,8 @@ export class RedisBackend implements StorageBackend {
         this.#flush(group.length);
       },
       (e: unknown) => {
+        this.#inFlight--;
+        this.#inFlightCommits -= group.length;
         const error = translateRedisError(e, 'committing an append', true);
         for (const c of group) c.reject(error);
         this.#flush(group.length);
@@ -375,6 +411,7 @@ export class RedisBackend implements StorageBackend {
 
   onCommit(listener: () => void): () => void {
     this.#listeners.add(listener);
+    if (!this.#hearing) this.#hear();
     return () => this.#listeners.delete(listener);
   }
 

@@ -2,9 +2,10 @@
 // Redis Cluster this file starts, then outages made for real on a redis-server this file owns.
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
-import { BackendUnavailableError, openStore, WrongExpectedRevisionError, type EventData, type EventStore, type RecordedEvent, type Store } from '../../store/index.js';
+import { BackendUnavailableError, EventStore, openStore, WrongExpectedRevisionError, type EventData, type RecordedEvent, type Store } from '../../store/index.js';
 import { KeyLayout } from '../../store/redis/key-layout.js';
-import type { RedisBackend } from '../../store/redis/redis-backend.js';
+import { RedisBackend } from '../../store/redis/redis-backend.js';
+import { parseRedisUrl } from '../../store/redis/redis-url.js';
 import { LISTPACK_IDS } from '../../store/redis/scripts.js';
 import { expect } from '../support/chai.js';
 import { requireService } from '../support/services.js';
@@ -60,31 +61,91 @@ describe('redis store', function () {
   conformanceOn(() => `redis://${REDIS_HOST}:${REDIS_PORT}`, () => admin);
 
   describe('group commit', () => {
-    it('settles concurrent writers into two groups of equal size, which Redis and the client work on in turn', async () => {
+    /** Opens a store with `maxCallsInFlight`, and records each commit call's group size and how many calls were in flight. */
+    async function recordingStore(maxCallsInFlight?: number) {
       const prefix = `tt-test-${randomUUID()}`;
-      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      const backend = await RedisBackend.open(parseRedisUrl(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`), maxCallsInFlight === undefined ? {} : { maxCallsInFlight });
+      const store = new EventStore(backend);
+      // Each script call's packed argument starts with its number of commits (commit-arguments.ts).
+      const client = backend.client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      const send = client.telltaleCommitBuffer!;
+      const calls = { groups: [] as number[], inFlight: 0, mostInFlight: 0 };
+      client.telltaleCommitBuffer = function (this: unknown, ...args: unknown[]) {
+        calls.groups.push((args[4] as Buffer).readUInt32BE(0));
+        calls.mostInFlight = Math.max(calls.mostInFlight, ++calls.inFlight);
+        return send.apply(this, args).finally(() => calls.inFlight--);
+      };
+      return { store, calls, dispose: async () => { await store.close(); await dropStore(admin, prefix); } };
+    }
+
+    async function writeConcurrently(store: EventStore, writers: number, each: number): Promise<void> {
+      await Promise.all(
+        Array.from({ length: writers }, async (_, w) => {
+          for (let i = 0; i < each; i++) await store.appendToStream(`writer-${w}`, events(1), { expectedRevision: i === 0 ? 'no_stream' : BigInt(i - 1) });
+        }),
+      );
+    }
+
+    it('with one call in flight, settles concurrent writers into two groups of equal size, which Redis and the client work on in turn', async () => {
+      const { store, calls, dispose } = await recordingStore(1);
       try {
-        // Each script call's packed argument starts with its number of commits (commit-arguments.ts).
-        const client = (store.backend as RedisBackend).client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-        const send = client.telltaleCommitBuffer!;
-        const groups: number[] = [];
-        client.telltaleCommitBuffer = function (this: unknown, ...args: unknown[]) {
-          groups.push((args[4] as Buffer).readUInt32BE(0));
-          return send.apply(this, args);
-        };
         const writers = 100;
-        await Promise.all(
-          Array.from({ length: writers }, async (_, w) => {
-            for (let i = 0; i < 20; i++) await store.appendToStream(`writer-${w}`, events(1), { expectedRevision: i === 0 ? 'no_stream' : BigInt(i - 1) });
-          }),
-        );
-        expect(groups.reduce((a, b) => a + b, 0)).to.equal(writers * 20);
+        await writeConcurrently(store, writers, 20);
+        expect(calls.groups.reduce((a, b) => a + b, 0)).to.equal(writers * 20);
+        expect(calls.mostInFlight).to.equal(1);
         // The first commit goes alone (and its writer stays one step ahead, so the last group is one
         // short); sending all that waited behind it every time kept groups of 1 and 99 alternating.
-        expect(groups.slice(1, -1).every((n) => n === writers / 2)).to.equal(true, `group sizes ${groups.join(',')}`);
+        expect(calls.groups.slice(1, -1).every((n) => n === writers / 2)).to.equal(true, `group sizes ${calls.groups.join(',')}`);
         expect(Number(await store.headPosition())).to.equal(writers * 20 + 1);
       } finally {
-        await store.close();
+        await dispose();
+      }
+    });
+
+    it('by default keeps two calls in flight and splits concurrent writers into groups of a third, so Redis finds the next group waiting', async () => {
+      const { store, calls, dispose } = await recordingStore();
+      try {
+        const writers = 100;
+        await writeConcurrently(store, writers, 20);
+        expect(calls.groups.reduce((a, b) => a + b, 0)).to.equal(writers * 20);
+        expect(calls.mostInFlight).to.equal(2);
+        // The first two commits go alone; then no group takes more than a third of the writers (one
+        // share per call in flight and one for the client), and groups do not crumble into small ones.
+        const settled = calls.groups.slice(2, -2);
+        expect(settled.every((n) => n <= Math.ceil(writers / 3))).to.equal(true, `group sizes ${calls.groups.join(',')}`);
+        expect(settled.reduce((a, b) => a + b, 0) / settled.length).to.be.greaterThan(writers / 5, `group sizes ${calls.groups.join(',')}`);
+        expect(Number(await store.headPosition())).to.equal(writers * 20 + 1);
+        for (let w = 0; w < writers; w++) expect((await collect(store.readStream(`writer-${w}`))).map((e) => Number(e.revision))).to.deep.equal(Array.from({ length: 20 }, (_, i) => i));
+      } finally {
+        await dispose();
+      }
+    });
+  });
+
+  describe('commit notifications', () => {
+    it('subscribe to the commit channel once the store has a listener, and then carry other stores\' commits', async () => {
+      const prefix = `tt-test-${randomUUID()}`;
+      const url = `redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`;
+      const writer = await openStore(url);
+      const reader = await openStore(url);
+      const subscribers = async () => ((await admin.call('PUBSUB', 'SHARDNUMSUB', new KeyLayout(prefix).channel)) as [string, number])[1];
+      try {
+        await writer.appendToStream('first', events(1));
+        await collect(reader.readAll());
+        expect(await subscribers(), 'stores that only read and write').to.equal(0);
+        const received: string[] = [];
+        const sub = reader.subscribeToAll();
+        for await (const e of sub) {
+          received.push(e.streamId);
+          // Caught up on 'first': only the other store's notification can bring 'second'.
+          if (received.length === 1) await writer.appendToStream('second', events(1));
+          if (received.length === 2) break;
+        }
+        expect(received).to.deep.equal(['first', 'second']);
+        expect(await subscribers()).to.equal(1);
+      } finally {
+        await writer.close();
+        await reader.close();
         await dropStore(admin, prefix);
       }
     });
@@ -97,8 +158,8 @@ describe('redis store', function () {
       try {
         const retried = events(2);
         await store.appendToStream('b', retried);
-        // Sent in one tick: the first goes alone, the rest together in the next script call, whose
-        // reply lists every write's outcome one after another.
+        // Sent in one tick: the first two go alone (two calls in flight), the rest together in the
+        // next script call, whose reply lists every write's outcome one after another.
         const settled = await Promise.allSettled([
           store.appendToStreams([{ streamId: 'a', events: events(1) }]),
           store.appendToStreams([
@@ -122,6 +183,68 @@ describe('redis store', function () {
         expect(values[2]).to.be.instanceOf(WrongExpectedRevisionError);
         expect(values[3]).to.deep.equal([[1, 2, true]]);
         expect(values[4]).to.deep.equal([[1, 9, false], [0, 10, false], [1, 11, false]]);
+      } finally {
+        await store.close();
+        await dropStore(admin, prefix);
+      }
+    });
+  });
+
+  describe('single-event commits (the commit script\'s short path)', () => {
+    it('are answered each on its own in one group: written, idempotent, wrong revision, missing stream', async () => {
+      const prefix = `tt-test-${randomUUID()}`;
+      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      try {
+        const [x0, x1] = events(2);
+        await store.appendToStream('x', [x0!]);
+        await store.appendToStream('x', [x1!]);
+        // In one tick: the first two go alone, the rest in one script call.
+        const settled = await Promise.allSettled([
+          store.appendToStream('warm-up', events(1)),
+          store.appendToStream('warm-up-2', events(1)),
+          store.appendToStream('x', events(1), { expectedRevision: 1n }),
+          store.appendToStream('x', [x0!]),
+          store.appendToStream('x', events(1), { expectedRevision: 0n }),
+          store.appendToStream('x', events(1), { expectedRevision: 'no_stream' }),
+          store.appendToStream('y', events(1), { expectedRevision: 'stream_exists' }),
+          store.appendToStream('y', events(1), { expectedRevision: 'no_stream' }),
+          store.appendToStream('x', events(1), { expectedRevision: 'stream_exists' }),
+          store.appendToStream('x', [x1!], { expectedRevision: 0n }),
+        ]);
+        const values = settled.map((r) => (r.status === 'fulfilled' ? [Number(r.value.nextExpectedRevision), Number(r.value.position), r.value.idempotent] : r.reason.constructor.name));
+        expect(values.slice(2)).to.deep.equal([
+          [2, 5, false],
+          [0, 1, true],
+          'WrongExpectedRevisionError',
+          'WrongExpectedRevisionError',
+          'WrongExpectedRevisionError',
+          [0, 6, false],
+          [3, 7, false],
+          [1, 2, true],
+        ]);
+        expect((await collect(store.readStream('x'))).map((e) => Number(e.position))).to.deep.equal([1, 2, 5, 7]);
+      } finally {
+        await store.close();
+        await dropStore(admin, prefix);
+      }
+    });
+  });
+
+  describe('stream names and types', () => {
+    it('keep non-ASCII and long names byte for byte, in single-event and batched writes', async () => {
+      const prefix = `tt-test-${randomUUID()}`;
+      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      try {
+        const names = ['plain', 'ström-Ünïcode', 'emoji-🎉', `long-${'x'.repeat(80)}`, `long-ström-${'y'.repeat(80)}`];
+        for (const name of names) {
+          await store.appendToStream(name, events(1, `type-${name}`));
+          await store.appendToStream(name, events(3, `type-${name}`));
+        }
+        for (const name of names) {
+          const read = await collect(store.readStream(name));
+          expect(read.map((e) => [e.streamId, e.type])).to.deep.equal(Array.from({ length: 4 }, () => [name, `type-${name}`]));
+        }
+        expect((await collect(store.readAll())).map((e) => e.streamId)).to.deep.equal(names.flatMap((n) => [n, n, n, n]));
       } finally {
         await store.close();
         await dropStore(admin, prefix);
@@ -157,6 +280,27 @@ describe('redis store', function () {
         expect((await store.appendToStream('one', crossing, { expectedRevision: BigInt(LISTPACK_IDS - 1) })).idempotent).to.equal(true);
         await expect(store.appendToStream('one', [...crossing.slice(1), ...events(1)])).to.be.rejectedWith(WrongExpectedRevisionError);
         expect((await collect(store.readStream('one'))).map((e) => e.id)).to.deep.equal([...singles, ...crossing].map((e) => e.id));
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('becomes a hash table when a single-event append takes the stream past it', async () => {
+      prefix = `tt-test-${randomUUID()}`;
+      const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}?prefix=${prefix}`);
+      const index = `${new KeyLayout(prefix).tag}:i:one`;
+      try {
+        const singles = events(LISTPACK_IDS + 1);
+        for (const e of singles.slice(0, LISTPACK_IDS)) await store.appendToStream('one', [e]);
+        const [, entries] = (await admin.config('GET', 'hash-max-listpack-entries')) as [string, string];
+        if (Number(entries) >= LISTPACK_IDS) expect(await admin.object('ENCODING', index)).to.equal('listpack');
+        await store.appendToStream('one', [singles[LISTPACK_IDS]!]);
+        expect(await admin.object('ENCODING', index)).to.equal('hashtable');
+        expect(await admin.hlen(index)).to.equal(LISTPACK_IDS + 1 + 1);
+        for (const k of [0, LISTPACK_IDS - 1, LISTPACK_IDS]) {
+          const again = await store.appendToStream('one', [singles[k]!]);
+          expect([again.idempotent, Number(again.nextExpectedRevision)]).to.deep.equal([true, k]);
+        }
       } finally {
         await store.close();
       }
