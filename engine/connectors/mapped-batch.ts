@@ -125,24 +125,6 @@ class BatchWriter {
   byte(value: number): void {
     this.buf[this.at++] = value;
   }
-  /** A safe integer in decimal, as String() writes it; the caller has ensured room. */
-  integer(value: number): void {
-    let n = value;
-    if (n < 0) {
-      this.byte(0x2d);
-      n = -n;
-    }
-    let digits = 1;
-    for (let p = 10; p <= n; p *= 10) digits++;
-    const { buf } = this;
-    let at = this.at + digits;
-    this.at = at;
-    do {
-      const q = Math.floor(n / 10);
-      buf[--at] = 0x30 + (n - q * 10);
-      n = q;
-    } while (n > 0);
-  }
   /** A number below 2^48 as 12 lower-case hex digits; the caller has ensured room. */
   hex12(value: number): void {
     const { buf } = this;
@@ -178,6 +160,8 @@ const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 const MAX_48 = 2 ** 48;
 /** Kafka offsets as kafkajs gives them: decimal, no leading zeros; 15 digits stay exact as numbers. */
 const PLAIN_OFFSET = /^(?:0|[1-9]\d{0,14})$/;
+/** Timestamps as kafkajs gives them, in the form String() gives a number (so `$kafka` can hold the text). */
+const PLAIN_TIMESTAMP = /^(?:0|-?[1-9]\d{0,15})$/;
 
 function directBatch(direct: DirectMapping | undefined, topic: string, partition: number): DirectBatch | undefined {
   if (direct === undefined || !isPrintableAscii(topic)) return undefined;
@@ -238,8 +222,9 @@ function writeDirect(w: BatchWriter, b: DirectBatch, message: KafkaMessage, same
   const offsetText = message.offset;
   if (!PLAIN_OFFSET.test(offsetText)) return false;
   const offset = Number(offsetText);
-  const timestamp = Number(message.timestamp);
-  if (offset >= MAX_48 || !Number.isSafeInteger(timestamp)) return false;
+  const timestampText = message.timestamp;
+  const timestamp = Number(timestampText);
+  if (offset >= MAX_48 || !PLAIN_TIMESTAMP.test(timestampText) || !Number.isSafeInteger(timestamp)) return false;
   const key = message.key ?? null;
   if (key !== null && !w.isPlainJsonText(key)) return false;
   if (!isJsonText(value)) return false;
@@ -266,7 +251,7 @@ function writeDirect(w: BatchWriter, b: DirectBatch, message: KafkaMessage, same
     sameTypeAs.length = t;
   }
   // The id: the partition's prefix, then the offset as 12 hex digits.
-  w.ensure(36 + value.length + b.metadataPrefix.length + offsetText.length + 64 + (key?.length ?? 0));
+  w.ensure(36 + value.length + b.metadataPrefix.length + offsetText.length + timestampText.length + 32 + (key?.length ?? 0));
   w.bytes(b.idPrefix);
   w.hex12(offset);
   const dataAt = w.at;
@@ -275,7 +260,7 @@ function writeDirect(w: BatchWriter, b: DirectBatch, message: KafkaMessage, same
   w.bytes(b.metadataPrefix);
   w.latin1(offsetText);
   w.bytes(TIMESTAMP_TEXT);
-  w.integer(timestamp);
+  w.latin1(timestampText);
   w.bytes(KEY_TEXT);
   if (key === null) w.latin1('null');
   else {
