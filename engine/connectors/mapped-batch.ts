@@ -361,6 +361,31 @@ export function mappedBatchCount(buffer: ArrayBuffer): number {
   return new DataView(buffer).getUint32(0, true);
 }
 
+/**
+ * Stream names read lately, by a hash of their bytes: a topic maps to a bounded set of streams
+ * (one per key, say), so most records name one read before. Handing out that string instead of
+ * decoding a new one saves a string per record, and its hash, which V8 keeps with the string, is
+ * already known to the maps the fold and the store look it up in. Names that are not ASCII are
+ * decoded every time (their length in characters is not their length in bytes).
+ */
+const KNOWN_STREAMS = 1 << 14;
+const knownStreams: (string | undefined)[] = new Array<string | undefined>(KNOWN_STREAMS).fill(undefined);
+
+function streamName(buf: Buffer, at: number, length: number): string {
+  let hash = 0x811c9dc5;
+  for (let i = at; i < at + length; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
+  const slot = (hash >>> 0) & (KNOWN_STREAMS - 1);
+  const known = knownStreams[slot];
+  if (known !== undefined && known.length === length) {
+    let same = true;
+    for (let i = 0; i < length && same; i++) same = known.charCodeAt(i) === buf[at + i];
+    if (same) return known;
+  }
+  const name = buf.toString('utf8', at, at + length);
+  if (name.length === length) knownStreams[slot] = name;
+  return name;
+}
+
 /** Reads a batch back; data and metadata are views of `buffer`, which the records keep alive. */
 export function decodeMappedBatch(buffer: ArrayBuffer): IngestRecord[] {
   const buf = Buffer.from(buffer);
@@ -380,7 +405,7 @@ export function decodeMappedBatch(buffer: ArrayBuffer): IngestRecord[] {
     const m = buf.readUInt32LE(p + 19);
     const timestamp = buf.readDoubleLE(p + 23);
     p += FIXED_BYTES;
-    const streamId = buf.toString('utf8', p, p + s);
+    const streamId = streamName(buf, p, s);
     p += s;
     if ((flags & FLAG_SAME_TYPE) === 0) type = buf.toString('utf8', p, p + t);
     p += t;

@@ -48,6 +48,17 @@ describe('encodeMappedMessages / decodeMappedBatch', () => {
     expect(decoded[6]!.offset).to.equal(9007199254740993n);
   });
 
+  it('reads every stream name back as written, names read before and names that share a slot alike', () => {
+    // More names than the decoder keeps, so slots are shared and names replace each other.
+    const keys = Array.from({ length: 40_000 }, (_, i) => (i % 7 === 0 ? `kø${i}` : `k${i}`));
+    const messages = keys.map((k, i) => message(String(i), k, '{}', { type: 'T' }));
+    const buffer = encodeMappedMessages(withoutCoordinates, 'payments', 0, messages);
+    for (let round = 0; round < 2; round++) {
+      expect(decodeMappedBatch(buffer).map((r) => r.streamId)).to.deep.equal(keys.map((k) => `pay-${k}`));
+    }
+    expect(decodeMappedBatch(encodeMappedMessages(withoutCoordinates, 'payments', 0, messages.slice().reverse())).map((r) => r.streamId)).to.deep.equal(keys.map((k) => `pay-${k}`).reverse());
+  });
+
   it('encodes an empty batch, and one that outgrows its first buffer', () => {
     expect(decodeMappedBatch(encodeMappedMessages(withoutCoordinates, 't', 0, []))).to.deep.equal([]);
     const long = [message('0', 'k', `"${'\\u00e9'.repeat(20_000)}`, { type: 'T' }), message('1', 'k', `{"s":"${'é'.repeat(20_000)}"}`, { type: 'T' })];
