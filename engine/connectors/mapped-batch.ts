@@ -116,6 +116,11 @@ class BatchWriter {
     for (let i = 0; i < value.length; i++) buf[at++] = value.charCodeAt(i);
     this.at = at;
   }
+  /** Forgets what was written from `at` on; false, for the caller to return. */
+  dropFrom(at: number): false {
+    this.at = at;
+    return false;
+  }
   /** Whether the `length` bytes at `a` and at `b` are the same. */
   same(a: number, b: number, length: number): boolean {
     const { buf } = this;
@@ -232,15 +237,15 @@ function writeDirect(w: BatchWriter, b: DirectBatch, message: KafkaMessage, same
   w.ensure(FIXED_BYTES);
   w.at += FIXED_BYTES;
   const streamAt = w.at;
-  if (!writeParts(w, b.stream, message, MAX_STREAM_NAME_BYTES)) return (w.at = head), false;
+  if (!writeParts(w, b.stream, message, MAX_STREAM_NAME_BYTES)) return w.dropFrom(head);
   const s = w.at - streamAt;
   const { buf } = w;
   // What `streamNameProblem` refuses besides characters and length: empty, `$all`, metastreams.
-  if (s === 0 || (s >= 2 && buf[streamAt] === 0x24 && buf[streamAt + 1] === 0x24) || (s === 4 && buf.toString('latin1', streamAt, streamAt + 4) === '$all')) return (w.at = head), false;
+  if (s === 0 || (s >= 2 && buf[streamAt] === 0x24 && buf[streamAt + 1] === 0x24) || (s === 4 && buf.toString('latin1', streamAt, streamAt + 4) === '$all')) return w.dropFrom(head);
   const typeAt = w.at;
-  if (!writeParts(w, b.type, message, b.maxTypeLength)) return (w.at = head), false;
+  if (!writeParts(w, b.type, message, b.maxTypeLength)) return w.dropFrom(head);
   let t = w.at - typeAt;
-  if (t === 0) return (w.at = head), false;
+  if (t === 0) return w.dropFrom(head);
   let flags = FLAG_METADATA;
   if (t === sameTypeAs.length && w.same(sameTypeAs.at, typeAt, t)) {
     flags |= FLAG_SAME_TYPE;
