@@ -86,18 +86,23 @@ export async function startKafkaIngest(options: KafkaIngestOptions): Promise<Kaf
       initialState: () => null,
       fold: (state, batch, partition) => {
         // Grouped per stream here (offset order within each) rather than merged afterwards: this
-        // loop runs once per record, so it allocates as little as it can.
-        const byStream = new Map<string, EventData[]>();
+        // loop runs once per record, so it allocates as little as it can — one write per stream,
+        // made when the stream is first seen and listed then (no pass over the map afterwards).
+        const byStream = new Map<string, { readonly streamId: string; readonly events: EventData[] }>();
+        const writes: StreamWrite[] = [];
         const rejected: RejectionReason[] = [];
-        for (const record of batch) {
-          const events = byStream.get(record.streamId);
-          if (events) events.push(record);
-          else byStream.set(record.streamId, [record]);
+        for (let i = 0; i < batch.length; i++) {
+          const record = batch[i]!;
+          const write = byStream.get(record.streamId);
+          if (write !== undefined) write.events.push(record);
+          else {
+            const created = { streamId: record.streamId, events: [record as EventData] };
+            byStream.set(record.streamId, created);
+            writes.push(created);
+          }
           if (record.rejected !== undefined) rejected.push(record.rejected);
         }
         pending.set(partition, { events: batch.length - rejected.length, rejected });
-        const writes: StreamWrite[] = [];
-        for (const [streamId, events] of byStream) writes.push({ streamId, events });
         return { state, writes };
       },
     },

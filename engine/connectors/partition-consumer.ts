@@ -533,6 +533,18 @@ function toKafkaRecords(topic: string, partition: number, messages: readonly Kaf
 
 /** One write per stream, in first-appearance order, events kept in order: a commit names each stream once. */
 export function mergeWrites(writes: readonly StreamWrite[]): StreamWrite[] {
+  // Most takes name each stream once and write to each (ingest's fold groups per stream, and
+  // partitions rarely share a stream): then the writes stand as they are, and a set of names is
+  // all this costs.
+  const names = new Set<string>();
+  let plain = true;
+  for (let i = 0; i < writes.length && plain; i++) {
+    const w = writes[i]!;
+    const before = names.size;
+    names.add(w.streamId);
+    plain = names.size > before && w.events.length > 0;
+  }
+  if (plain) return writes.slice();
   // A write is copied only when a second one for its stream comes (most streams have one).
   const byStream = new Map<string, { streamId: string; events: readonly EventData[]; expectedRevision?: ExpectedRevision; copied: boolean }>();
   for (const w of writes) {

@@ -43,6 +43,33 @@ export type MappedRecord =
 
 export interface RecordMapper {
   map(record: KafkaRecord): MappedRecord;
+  /**
+   * Set when the mapping can be applied to a record's bytes without making a record first (see
+   * `DirectMapping`): mapped `asBytes`, without `coordinates`, from templates over the key, the
+   * headers, the topic and the partition only.
+   */
+  readonly direct?: DirectMapping;
+}
+
+/** A template part the batch encoder writes straight from kafkajs's message. */
+export type DirectPart =
+  | { readonly kind: 'text'; readonly bytes: Buffer }
+  | { readonly kind: 'key' }
+  | { readonly kind: 'header'; readonly name: string }
+  | { readonly kind: 'topic' }
+  | { readonly kind: 'partition' };
+
+/**
+ * What the batch encoder (mapped-batch.ts) needs to map a record byte for byte as `map` would,
+ * for records whose value is JSON text and whose fields are printable ASCII — the usual case; any
+ * other record goes through `map`. Literal text parts are printable ASCII too.
+ */
+export interface DirectMapping {
+  readonly stream: readonly DirectPart[];
+  readonly type: readonly DirectPart[];
+  readonly maxRecordBytes: number;
+  /** Longest event type, in characters. */
+  readonly maxTypeLength: number;
 }
 
 export interface CompileMappingOptions {
@@ -86,6 +113,7 @@ export function compileMapping(mapping: KafkaIngestMapping, options: CompileMapp
   });
 
   return {
+    direct: asBytes && !coordinates && !needsValue ? directMapping(stream, type, maxBytes) : undefined,
     map(record) {
       if (record.value === null) return reject(record, 'no-value', 'The record has no value (a tombstone?)');
       if (record.value.length > maxBytes) {
@@ -130,6 +158,39 @@ export function compileMapping(mapping: KafkaIngestMapping, options: CompileMapp
       };
     },
   };
+}
+
+/** Printable ASCII, the characters a direct part may hold. */
+function isPrintableAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+function directParts(template: FieldTemplate): DirectPart[] | undefined {
+  const parts: DirectPart[] = [];
+  for (const part of template.parts) {
+    if (part.kind === 'text') {
+      if (!isPrintableAscii(part.text)) return undefined;
+      parts.push({ kind: 'text', bytes: Buffer.from(part.text, 'latin1') });
+      continue;
+    }
+    const [root, name] = part.path;
+    if (root === 'key' && part.path.length === 1) parts.push({ kind: 'key' });
+    else if (root === 'headers' && part.path.length === 2) parts.push({ kind: 'header', name: name! });
+    else if (root === 'topic' && part.path.length === 1) parts.push({ kind: 'topic' });
+    else if (root === 'partition' && part.path.length === 1) parts.push({ kind: 'partition' });
+    else return undefined;
+  }
+  return parts;
+}
+
+function directMapping(stream: FieldTemplate, type: FieldTemplate, maxRecordBytes: number): DirectMapping | undefined {
+  const streamParts = directParts(stream);
+  const typeParts = directParts(type);
+  return streamParts && typeParts ? { stream: streamParts, type: typeParts, maxRecordBytes, maxTypeLength: MAX_TYPE_LENGTH } : undefined;
 }
 
 function resolveRecordField(record: KafkaRecord, value: unknown, path: readonly string[]): unknown {
