@@ -441,7 +441,14 @@ export class EventStore implements Store {
     if (!Array.isArray(write.events)) throw new InvalidArgumentError('events must be an array', 'invalid-event');
     const events = new Array<PreparedEvent>(write.events.length);
     for (let i = 0; i < events.length; i++) events[i] = this.#prepareEvent(write.events[i]!, i);
-    if (events.length > 1) {
+    if (events.length > 1 && events.length <= 8) {
+      // A few ids (a Kafka commit's writes hold one or two each): compared pairwise, no Set to build.
+      for (let i = 1; i < events.length; i++) {
+        for (let j = 0; j < i; j++) {
+          if (events[i]!.id === events[j]!.id) throw new InvalidArgumentError(`Event ${i} repeats the id ${events[i]!.id} within one append`, 'invalid-event');
+        }
+      }
+    } else if (events.length > 8) {
       const ids = new Array<string>(events.length);
       for (let i = 0; i < events.length; i++) ids[i] = events[i]!.id;
       // One Set built from the array (a single native pass); only a batch with a repeat is walked to name it.

@@ -523,6 +523,15 @@ export function storeConformance(options: ConformanceOptions): void {
       await rejects(() => store.appendToStream(stream, [{ id: 'not-a-uuid', type: 'T' }]), InvalidArgumentError, 'invalid-event');
       const id = randomUUID();
       await rejects(() => store.appendToStream(stream, [{ id, type: 'T' }, { id, type: 'T' }]), InvalidArgumentError, 'invalid-event');
+      // A long batch whose repeat differs only in case (ids are compared normalised), and a short one.
+      for (const n of [5, 20]) {
+        const batch = events(n);
+        batch[n - 2] = { ...batch[n - 2]!, id: batch[1]!.id!.toUpperCase() };
+        const error = await store.appendToStream(stream, batch).then(() => undefined, (e: unknown) => e);
+        expect(error, `${n} events`).to.be.instanceOf(InvalidArgumentError);
+        expect((error as Error).message).to.contain(`Event ${n - 2} repeats the id ${batch[1]!.id}`);
+      }
+      expect((await store.getStreamInfo(stream)).lastRevision).to.equal(-1n);
       await rejects(() => store.appendToStream(stream, null as unknown as EventData[]), InvalidArgumentError, 'invalid-event');
     });
 
