@@ -23,8 +23,9 @@ const K_RUNS = 5;
  * rounded up to a multiple of 8 from 4 more than needed), so that most events that lengthen a run
  * or start one write in place. */
 const SLACK = 4;
+const QUANTUM = 8;
 /** Capacity of a key's array that must hold `size` slots. */
-const capacityFor = (size: number): number => (size + SLACK + 7) & ~7;
+const capacityFor = (size: number): number => Math.ceil((size + SLACK) / QUANTUM) * QUANTUM;
 /** Key arrays a runtime keeps for reuse, per capacity (see `PatternRuntime.release`). */
 const POOL_MAX = 1024;
 /** Events whose keys `advanceBatch` looks up ahead of processing them (see `gather`). */
@@ -38,13 +39,25 @@ const DEAD = -1;
 const INFLATED = -2;
 /** Slots of a run with a single capture (header and one capture), in a rule without `remember`. */
 const SINGLE = R_CAPS + 4;
-/** Fields of a compact key's record in `PatternState.one`: key, id, start time, `seq - 1` and step
+/** Fields of a compact key's record in `PatternState.one`: key, id, start time, seq delta and step
  * packed as one number, and (only in a rule that evicts idle keys) the key's last event time. */
 const O_KEY = 0;
 const O_ID = 1;
 const O_START = 2;
 const O_PACKED = 3;
 const O_TIME = 4;
+/** Records per page of `PatternState.one` is 2^PAGE_BITS; record `r` is at page `r >> PAGE_BITS`,
+ * slot `(r & PAGE_MASK) * os`. */
+const PAGE_BITS = 10;
+const PAGE_MASK = (1 << PAGE_BITS) - 1;
+
+type Page = Array<number | string>;
+
+/** How many records `one` holds. */
+function recordCount(one: Page[], os: number): number {
+  const n = one.length;
+  return n === 0 ? 0 : ((n - 1) << PAGE_BITS) + (one[n - 1] as Page).length / os;
+}
 
 /** Counters a rule keeps about what it refused or dropped; the engine reports them. */
 export interface PatternCounters {
@@ -81,12 +94,13 @@ export interface PatternState {
    * several times faster than a dictionary-mode object and safe for any key, `__proto__` included. */
   keys: KeyRuns[];
   /** Keys whose only partial match holds one event, the commonest state of a key (each start opens
-   * one): flat records of `os` slots, `[key, id, start, (seq - 1) * steps + step, time?]`, where
-   * `seq - 1` counts the key's events since that one and `time` (kept only when the rule evicts
-   * idle keys) is its last event time. A key array costs ~180 B of heap (array object, header,
-   * spare room), a record 32–40 B. A key is in `keys` or in `one`, never both; the runtime moves it
-   * between them as its runs change. */
-  one: Array<number | string>;
+   * one): records of `os` slots, `[key, id, start, delta * steps + step, time?]`, where `delta`
+   * counts the key's events since that one and `time` (kept only when the rule evicts idle keys) is
+   * its last event time. A key array costs ~180 B of heap (array object, header, spare room), a
+   * record 32–40 B. A key is in `keys` or in `one`, never both; the runtime moves it between them
+   * as its runs change. Records are laid out in pages of 1024, all full but the last: one array
+   * of them all would grow by half of itself at a time, and hold ~1/4 spare on average. */
+  one: Array<Array<number | string>>;
   /** Slots per record of `one`: 4, or 5 when the rule evicts idle keys. */
   os: number;
   /** Within-deadlines in the order runs started: `[deadline, key, deadline, key, …]` from `th`.
@@ -257,12 +271,15 @@ function upgradeState(state: PatternState, os: number): void {
 /** Re-lays the records of `one` for `os` slots each (the rule was given or lost an idle timeout
  * since the state was saved): a record gaining a last event time gets its start time. */
 function relayout(state: PatternState, os: number): void {
-  const old = state.one;
   const from = state.os;
-  const one: Array<number | string> = [];
-  for (let o = 0; o < old.length; o += from) {
-    one.push(old[o + O_KEY] as string, old[o + O_ID] as string | number, old[o + O_START] as number, old[o + O_PACKED] as number);
-    if (os === 5) one.push(from === 5 ? old[o + O_TIME] as number : old[o + O_START] as number);
+  const one: Page[] = [];
+  for (const old of state.one) {
+    const page: Page = [];
+    for (let o = 0; o < old.length; o += from) {
+      page.push(old[o + O_KEY] as string, old[o + O_ID] as string | number, old[o + O_START] as number, old[o + O_PACKED] as number);
+      if (os === 5) page.push(from === 5 ? old[o + O_TIME] as number : old[o + O_START] as number);
+    }
+    one.push(page);
   }
   state.one = one;
   state.os = os;
@@ -394,7 +411,10 @@ export class PatternRuntime<E> {
       index = new Map();
       for (const ks of state.keys) index.set(ks[K_KEY] as string, ks);
       const one = state.one;
-      for (let o = 0; o < one.length; o += this.os) index.set(one[o] as string, o);
+      for (let p = 0; p < one.length; p++) {
+        const page = one[p] as Page;
+        for (let o = 0; o < page.length; o += this.os) index.set(page[o + O_KEY] as string, (p << PAGE_BITS) + o / this.os);
+      }
       this.indexes.set(state, index);
     }
     this.lastState = state;
@@ -419,8 +439,9 @@ export class PatternRuntime<E> {
    * the code that works on key arrays. One per runtime, rewritten for each use; never in a state. */
   private readonly inflated: KeyRuns = new Array(capacityFor(K_RUNS + SINGLE)).fill(0);
 
-  private inflate(state: PatternState, o: number): KeyRuns {
-    const one = state.one;
+  private inflate(state: PatternState, rec: number): KeyRuns {
+    const one = state.one[rec >> PAGE_BITS] as Page;
+    const o = (rec & PAGE_MASK) * this.os;
     const T = this.inflated;
     const n = this.steps.length;
     const packed = one[o + O_PACKED] as number;
@@ -441,10 +462,11 @@ export class PatternRuntime<E> {
     return T;
   }
 
-  /** Writes the record of a compact key whose single run is `src[r, r + SINGLE)` at `o` of `one`
-   * (`one.length`: a new record). `seq` and `time` are the key's. */
-  private putRecord(state: PatternState, o: number, key: string, seq: number, time: number, src: KeyRuns, r: number): void {
-    const one = state.one;
+  /** Writes record `rec` (from `newRecord`, or an existing one) for a compact key whose single run
+   * is `src[r, r + SINGLE)`. `seq` and `time` are the key's. */
+  private putRecord(state: PatternState, rec: number, key: string, seq: number, time: number, src: KeyRuns, r: number): void {
+    const one = state.one[rec >> PAGE_BITS] as Page;
+    const o = (rec & PAGE_MASK) * this.os;
     const n = this.steps.length;
     one[o + O_KEY] = key;
     one[o + O_ID] = src[r + R_CAPS + 3] as string | number;
@@ -454,21 +476,44 @@ export class PatternRuntime<E> {
     if (this.os === 5) one[o + O_TIME] = time;
   }
 
-  /** Removes the record at `o` (the last one takes its place); the caller unindexes its key. */
-  private removeRecord(state: PatternState, o: number): void {
+  /** The index of a new record at the end of the last page, or of a new page when that is full.
+   * A page that filled up is copied to its exact length first (it had grown by half at a time). */
+  private newRecord(state: PatternState): number {
+    const one = state.one;
+    const full = this.os << PAGE_BITS;
+    let last = one[one.length - 1];
+    if (last === undefined || last.length === full) {
+      if (last !== undefined) one[one.length - 1] = last.slice();
+      last = [];
+      one.push(last);
+    }
+    return ((one.length - 1) << PAGE_BITS) + last.length / this.os;
+  }
+
+  /** The key of record `rec`, or undefined when there is no such record (any more). */
+  private recordKey(state: PatternState, rec: number): string | undefined {
+    return state.one[rec >> PAGE_BITS]?.[(rec & PAGE_MASK) * this.os + O_KEY] as string | undefined;
+  }
+
+  /** Removes record `rec` (the last one takes its place); the caller unindexes its key. */
+  private removeRecord(state: PatternState, rec: number): void {
     const one = state.one;
     const os = this.os;
-    const last = one.length - os;
-    if (o !== last) {
-      for (let i = 0; i < os; i++) one[o + i] = one[last + i] as number | string;
-      this.lastIndex.set(one[o + O_KEY] as string, o);
+    const last = one[one.length - 1] as Page;
+    const lo = last.length - os;
+    const page = one[rec >> PAGE_BITS] as Page;
+    const o = (rec & PAGE_MASK) * os;
+    if (page !== last || o !== lo) {
+      for (let i = 0; i < os; i++) page[o + i] = last[lo + i] as number | string;
+      this.lastIndex.set(page[o + O_KEY] as string, rec);
     }
-    one.length = last;
+    if (lo === 0) one.pop();
+    else last.length = lo;
   }
 
   /** Turns a key array whose only run has one capture (at `K_RUNS`) into a record. */
   private toRecord(state: PatternState, key: string, ks: KeyRuns): void {
-    const o = state.one.length;
+    const o = this.newRecord(state);
     this.putRecord(state, o, key, ks[K_SEQ] as number, ks[K_TIME] as number, ks, K_RUNS);
     this.removeKey(state, ks, false);
     this.lastIndex.set(key, o);
@@ -486,8 +531,8 @@ export class PatternRuntime<E> {
   private release(ks: KeyRuns): void {
     ks[K_INDEX] = DEAD;
     const cap = ks.length;
-    if ((cap & 7) !== 0) return;
-    const free = (this.pool[cap >> 3] ??= []);
+    if (cap % QUANTUM !== 0) return;
+    const free = (this.pool[cap / QUANTUM] ??= []);
     if (free.length < POOL_MAX) free.push(ks);
   }
 
@@ -495,16 +540,16 @@ export class PatternRuntime<E> {
    * slots are all overwritten), else new. Its length never depends on what the pool held, so the
    * state's JSON depends only on the events. */
   private allocate(size: number): KeyRuns {
-    const b = capacityFor(size) >> 3;
+    const b = capacityFor(size) / QUANTUM;
     const free = this.pool[b];
     if (free !== undefined && free.length > 0) return free.pop() as KeyRuns;
     const longer = this.pool[b + 1];
     if (longer !== undefined && longer.length > 0) {
       const ks = longer.pop() as KeyRuns;
-      ks.length = b << 3;
+      ks.length = b * QUANTUM;
       return ks;
     }
-    return new Array(b << 3);
+    return new Array(b * QUANTUM);
   }
 
   advance(state: PatternState, event: E, eventTime?: number): PatternOutput<E> {
@@ -576,7 +621,7 @@ export class PatternRuntime<E> {
         if (t > maxT) maxT = t;
         const ks = index.get(key);
         found[i - from] = ks;
-        if (typeof ks === 'number') sink += one[ks + O_PACKED] as number;
+        if (typeof ks === 'number') sink += (one[ks >> PAGE_BITS] as Page)[(ks & PAGE_MASK) * this.os + O_PACKED] as number;
         else if (ks !== undefined) sink += ks[K_SEQ] as number;
       }
     } catch {
@@ -587,7 +632,7 @@ export class PatternRuntime<E> {
       const rel = maxT - state.base;
       for (let h = state.th; h < tq.length && (tq[h] as number) <= rel; h += 2) {
         const ks = index.get(tq[h + 1] as string);
-        if (typeof ks === 'number') sink += one[ks + O_PACKED] as number;
+        if (typeof ks === 'number') sink += (one[ks >> PAGE_BITS] as Page)[(ks & PAGE_MASK) * this.os + O_PACKED] as number;
         else if (ks !== undefined) sink += ks[K_SEQ] as number;
       }
     }
@@ -670,14 +715,15 @@ export class PatternRuntime<E> {
       }
     }
     // os is 5 here (the rule evicts idle keys). Backwards, so the record moved into a hole was seen.
-    const one = state.one;
-    for (let o = one.length - 5; o >= 0; o -= 5) {
-      if ((one[o + O_TIME] as number) + (state.base ?? 0) + idle <= state.wm) {
+    for (let rec = recordCount(state.one, 5) - 1; rec >= 0; rec--) {
+      const page = state.one[rec >> PAGE_BITS] as Page;
+      const o = (rec & PAGE_MASK) * 5;
+      if ((page[o + O_TIME] as number) + (state.base ?? 0) + idle <= state.wm) {
         state.counts.evictedKeys++;
         state.counts.evictedPartialMatches++;
         state.open--;
-        const key = one[o + O_KEY] as string;
-        this.removeRecord(state, o);
+        const key = page[o + O_KEY] as string;
+        this.removeRecord(state, rec);
         this.lastIndex.delete(key);
       }
     }
@@ -698,7 +744,7 @@ export class PatternRuntime<E> {
       let ks: KeyRuns;
       let co = -1;
       if (typeof found === 'number') {
-        if ((state.one[found + O_START] as number) + W > rel) continue;
+        if (((state.one[found >> PAGE_BITS] as Page)[(found & PAGE_MASK) * this.os + O_START] as number) + W > rel) continue;
         co = found;
         ks = this.inflate(state, co);
       } else ks = found;
@@ -898,7 +944,7 @@ export class PatternRuntime<E> {
     let entry = found;
     // A reference gather() kept is current unless the array was let go since (and maybe reused), or
     // the record moved (another key's may be there now).
-    if (entry === null || entry === undefined || (typeof entry === 'number' ? state.one[entry + O_KEY] !== key : entry[K_INDEX] === DEAD || entry[K_KEY] !== key)) entry = this.lastIndex.get(key);
+    if (entry === null || entry === undefined || (typeof entry === 'number' ? this.recordKey(state, entry) !== key : entry[K_INDEX] === DEAD || entry[K_KEY] !== key)) entry = this.lastIndex.get(key);
     // A compact key is worked on as an array (`inflated`), and stored back as a record or an array.
     let co = -1;
     let ks: KeyRuns | undefined;
@@ -1055,7 +1101,7 @@ export class PatternRuntime<E> {
       if (src[r] === SINGLE) {
         if (co >= 0) this.putRecord(state, co, key, seq, t - base, src, r);
         else {
-          const o = state.one.length;
+          const o = this.newRecord(state);
           this.putRecord(state, o, key, seq, t - base, src, r);
           if (ks !== undefined) this.removeKey(state, ks, false);
           this.lastIndex.set(key, o);

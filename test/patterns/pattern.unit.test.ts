@@ -149,7 +149,7 @@ describe('pattern: keys, limits and eviction', () => {
     expect(state.open).to.equal(100);
     // Each key holds one one-event partial match: a record of `one` each, no key arrays.
     expect(state.keys).to.have.length(0);
-    expect(state.one).to.have.length(100 * state.os);
+    expect(state.one.flat()).to.have.length(100 * state.os);
     expect(state.counts.refusedRuleCap).to.equal(9_900);
   });
   it('evicts idle keys and counts what they held', () => {
@@ -241,10 +241,10 @@ describe('pattern: compact keys', () => {
     const state = rule.initialState();
     rule.advance(state, { id: 'a1', k: 'a', t: 0, key: 'x' });
     expect(state.keys).to.deep.equal([]);
-    expect(state.one).to.deep.equal(['x', 'a1', 0, 0]);
+    expect(state.one).to.deep.equal([['x', 'a1', 0, 0]]);
     // An event that opens nothing still counts in the key's seq (contiguity compares seqs).
     rule.advance(state, { id: 'c1', k: 'c', t: 10, key: 'x' });
-    expect(state.one).to.deep.equal(['x', 'a1', 0, 2]);
+    expect(state.one).to.deep.equal([['x', 'a1', 0, 2]]);
     // A second partial match: the key needs an array.
     rule.advance(state, { id: 'a2', k: 'a', t: 50, key: 'x' });
     expect(state.one).to.deep.equal([]);
@@ -254,7 +254,7 @@ describe('pattern: compact keys', () => {
     const out = rule.onWatermark(state, 100);
     expect(out.timeouts.map((m) => m.steps['a']?.[0]?.id)).to.deep.equal(['a1']);
     expect(state.keys).to.deep.equal([]);
-    expect(state.one).to.deep.equal(['x', 'a2', 50, 0]);
+    expect(state.one).to.deep.equal([['x', 'a2', 50, 0]]);
     const end = rule.advance(JSON.parse(JSON.stringify(state)), { id: 'b1', k: 'b', t: 120, key: 'x' });
     expect(end.matches.map((m) => [m.steps['a']?.[0]?.id, m.steps['b']?.[0]?.id])).to.deep.equal([['a2', 'b1']]);
     expect(end.state.one).to.deep.equal([]);
@@ -270,13 +270,30 @@ describe('pattern: compact keys', () => {
     strict.advance(state, { id: 'a2', k: 'a', t: 4, key: 'x' });
     expect(strict.advance(state, { id: 'b2', k: 'b', t: 5, key: 'x' }).matches.map((m) => m.steps['a']?.[0]?.id)).to.deep.equal(['a2']);
   });
+  it('lays records out in pages of 1024, and fills the hole a removed record leaves with the last one', () => {
+    const wide = rule.within(1e6);
+    const state = wide.initialState();
+    wide.advanceBatch(state, Array.from({ length: 2050 }, (_, i) => ({ id: `a${i}`, k: 'a', t: i, key: `k${i}` })));
+    expect(state.one.map((page) => page.length / state.os)).to.deep.equal([1024, 1024, 2]);
+    // k5's partial match completes: k2049's record moves into its place, the last page shrinks.
+    const out = wide.advance(state, { id: 'b', k: 'b', t: 2050, key: 'k5' });
+    expect(out.matches.map((m) => m.steps['a']?.[0]?.id)).to.deep.equal(['a5']);
+    expect(state.one.map((page) => page.length / state.os)).to.deep.equal([1024, 1024, 1]);
+    expect(state.one[0]?.slice(5 * state.os, 6 * state.os)).to.deep.equal(['k2049', 'a2049', 2049, 0]);
+    // Every key still finds its own record (here, after a round trip through JSON too).
+    const copy = JSON.parse(JSON.stringify(state));
+    const ends = wide.advanceBatch(copy, [{ id: 'b1', k: 'b', t: 2051, key: 'k2049' }, { id: 'b2', k: 'b', t: 2052, key: 'k1030' }]);
+    expect(ends.matches.map((m) => m.steps['a']?.[0]?.id)).to.deep.equal(['a2049', 'a1030']);
+    expect(copy.open).to.equal(2047);
+    expect(copy.one.flat()).to.have.length(2047 * copy.os);
+  });
   it('re-lays records for a rule that evicts idle keys, and evicts them', () => {
     const state = JSON.parse(JSON.stringify(rule.advance(rule.initialState(), { id: 'a1', k: 'a', t: 0, key: 'x' }).state));
     expect(state.os).to.equal(4);
     const idle = rule.within(1e9).limits({ idleKeyTimeout: 50 });
     idle.advance(state, { id: 'c1', k: 'c', t: 10, key: 'z' });
     expect(state.os).to.equal(5);
-    expect(state.one).to.deep.equal(['x', 'a1', 0, 0, 0]);
+    expect(state.one).to.deep.equal([['x', 'a1', 0, 0, 0]]);
     idle.onWatermark(state, 100);
     expect(state.one).to.deep.equal([]);
     expect(state.counts).to.include({ evictedKeys: 1, evictedPartialMatches: 1 });
