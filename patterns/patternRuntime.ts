@@ -19,13 +19,13 @@ const K_SEQ = 2;
 const K_TIME = 3;
 const K_END = 4;
 const K_RUNS = 5;
-/** Spare slots a key's array gets when it must grow (about two captures' worth: its capacity is
- * rounded up to a multiple of 8 from 4 more than needed), so that most events that lengthen a run
- * or start one write in place. */
-const SLACK = 4;
-const QUANTUM = 8;
-/** Capacity of a key's array that must hold `size` slots. */
-const capacityFor = (size: number): number => Math.ceil((size + SLACK) / QUANTUM) * QUANTUM;
+/** Capacity of a key's array that must hold `size` slots: `size` rounded up to QUANTUM, no spare
+ * room beyond that. A key's array used to get 4–11 spare slots so that most growth wrote in
+ * place; that was ~16 B per partial match at three per key, and growth into a fresh (mostly
+ * pooled) array measured no slower (the performance notes in docs/, Patterns, session 5). Keys
+ * holding one one-event run, which would grow most often, are records in `one` anyway. */
+const QUANTUM = 2;
+const capacityFor = (size: number): number => (size + QUANTUM - 1) & -QUANTUM;
 /** Key arrays a runtime keeps for reuse, per capacity (see `PatternRuntime.release`). */
 const POOL_MAX = 1024;
 /** Events whose keys `advanceBatch` looks up ahead of processing them (see `gather`). */
@@ -520,7 +520,7 @@ export class PatternRuntime<E> {
   }
 
   /**
-   * Key arrays that were replaced or removed, by capacity / 8 (at most POOL_MAX each), for the next
+   * Key arrays that were replaced or removed, by capacity / QUANTUM (at most POOL_MAX each), for the next
    * keys that need one.
    * Allocating a key's array was most of what the rule allocated, and each one lives on, so each
    * cost a copy in a scavenge and another into the old generation; a reused one is already there.
@@ -536,7 +536,7 @@ export class PatternRuntime<E> {
     if (free.length < POOL_MAX) free.push(ks);
   }
 
-  /** An array of length `capacityFor(size)`: reused when one that long, or 8 longer, is free (its
+  /** An array of length `capacityFor(size)`: reused when one that long, or QUANTUM longer, is free (its
    * slots are all overwritten), else new. Its length never depends on what the pool held, so the
    * state's JSON depends only on the events. */
   private allocate(size: number): KeyRuns {
@@ -1114,7 +1114,7 @@ export class PatternRuntime<E> {
   }
 
   /** Stores the key's new runs: its untouched prefix, then the scratch's kept runs. In place when
-   * they fit; otherwise in a new array with `SLACK` spare slots, which replaces the old one. */
+   * they fit; otherwise in a new array of `capacityFor(size)` slots, which replaces the old one. */
   private writeBack(state: PatternState, key: string, ks: KeyRuns | undefined, seq: number, time: number, len: number): void {
     const S = this.scratch;
     const w = this.w;
