@@ -101,8 +101,9 @@ export interface PatternState {
    * as its runs change. Records are laid out in pages of 1024, all full but the last: one array
    * of them all would grow by half of itself at a time, and hold ~1/4 spare on average. */
   one: Array<Array<number | string>>;
-  /** Slots per record of `one`: 4, or 5 when the rule evicts idle keys. */
-  os: number;
+  /** 5 when records have 5 slots (the rule evicts idle keys); absent (undefined, which JSON
+   * leaves out) for 4: every small state, a partition's for one, is that much shorter. */
+  os?: 5 | undefined;
   /** Within-deadlines in the order runs started: `[deadline, key, deadline, key, …]` from `th`.
    * Runs start in event-time order (events are re-ordered first), so this is a queue, not a heap. */
   tq: Array<number | string>;
@@ -264,14 +265,14 @@ function upgradeState(state: PatternState, os: number): void {
     });
   }
   state.one = [];
-  state.os = os;
+  state.os = os === 5 ? 5 : undefined;
   state.v = 3;
 }
 
 /** Re-lays the records of `one` for `os` slots each (the rule was given or lost an idle timeout
  * since the state was saved): a record gaining a last event time gets its start time. */
 function relayout(state: PatternState, os: number): void {
-  const from = state.os;
+  const from = state.os ?? 4;
   const one: Page[] = [];
   for (const old of state.one) {
     const page: Page = [];
@@ -282,7 +283,7 @@ function relayout(state: PatternState, os: number): void {
     one.push(page);
   }
   state.one = one;
-  state.os = os;
+  state.os = os === 5 ? 5 : undefined;
 }
 
 /**
@@ -386,7 +387,7 @@ export class PatternRuntime<E> {
       n: 0,
       keys: [],
       one: [],
-      os: this.os,
+      os: this.os === 5 ? 5 : undefined,
       tq: [],
       th: 0,
       buf: [],
@@ -407,7 +408,7 @@ export class PatternRuntime<E> {
     let index = this.indexes.get(state);
     if (index === undefined) {
       if (state.v !== 3) upgradeState(state, this.os);
-      if (state.os !== this.os) relayout(state, this.os);
+      if ((state.os ?? 4) !== this.os) relayout(state, this.os);
       index = new Map();
       for (const ks of state.keys) index.set(ks[K_KEY] as string, ks);
       const one = state.one;

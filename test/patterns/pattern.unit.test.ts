@@ -149,7 +149,7 @@ describe('pattern: keys, limits and eviction', () => {
     expect(state.open).to.equal(100);
     // Each key holds one one-event partial match: a record of `one` each, no key arrays.
     expect(state.keys).to.have.length(0);
-    expect(state.one.flat()).to.have.length(100 * state.os);
+    expect(state.one.flat()).to.have.length(100 * 4);
     expect(state.counts.refusedRuleCap).to.equal(9_900);
   });
   it('evicts idle keys and counts what they held', () => {
@@ -274,22 +274,22 @@ describe('pattern: compact keys', () => {
     const wide = rule.within(1e6);
     const state = wide.initialState();
     wide.advanceBatch(state, Array.from({ length: 2050 }, (_, i) => ({ id: `a${i}`, k: 'a', t: i, key: `k${i}` })));
-    expect(state.one.map((page) => page.length / state.os)).to.deep.equal([1024, 1024, 2]);
+    expect(state.one.map((page) => page.length / 4)).to.deep.equal([1024, 1024, 2]);
     // k5's partial match completes: k2049's record moves into its place, the last page shrinks.
     const out = wide.advance(state, { id: 'b', k: 'b', t: 2050, key: 'k5' });
     expect(out.matches.map((m) => m.steps['a']?.[0]?.id)).to.deep.equal(['a5']);
-    expect(state.one.map((page) => page.length / state.os)).to.deep.equal([1024, 1024, 1]);
-    expect(state.one[0]?.slice(5 * state.os, 6 * state.os)).to.deep.equal(['k2049', 'a2049', 2049, 0]);
+    expect(state.one.map((page) => page.length / 4)).to.deep.equal([1024, 1024, 1]);
+    expect(state.one[0]?.slice(5 * 4, 6 * 4)).to.deep.equal(['k2049', 'a2049', 2049, 0]);
     // Every key still finds its own record (here, after a round trip through JSON too).
     const copy = JSON.parse(JSON.stringify(state));
     const ends = wide.advanceBatch(copy, [{ id: 'b1', k: 'b', t: 2051, key: 'k2049' }, { id: 'b2', k: 'b', t: 2052, key: 'k1030' }]);
     expect(ends.matches.map((m) => m.steps['a']?.[0]?.id)).to.deep.equal(['a2049', 'a1030']);
     expect(copy.open).to.equal(2047);
-    expect(copy.one.flat()).to.have.length(2047 * copy.os);
+    expect(copy.one.flat()).to.have.length(2047 * 4);
   });
   it('re-lays records for a rule that evicts idle keys, and evicts them', () => {
     const state = JSON.parse(JSON.stringify(rule.advance(rule.initialState(), { id: 'a1', k: 'a', t: 0, key: 'x' }).state));
-    expect(state.os).to.equal(4);
+    expect(state.os).to.equal(undefined); // 4 slots, the default, not written
     const idle = rule.within(1e9).limits({ idleKeyTimeout: 50 });
     idle.advance(state, { id: 'c1', k: 'c', t: 10, key: 'z' });
     expect(state.os).to.equal(5);
