@@ -191,7 +191,7 @@ export async function run(options: BenchOptions): Promise<object> {
     jsonBytesPerPartialMatch: Math.round(three.json / three.open),
     marginalHeapBytesPerPartialMatch: Math.round((three.heap - one.heap) / (three.open - one.open)),
     marginalJsonBytesPerPartialMatch: Math.round((three.json - one.json) / (three.open - one.open)),
-    readings: { threePerKey: perMatch(threes), onePerKey: perMatch(ones), measuredIn: 'a fresh node --expose-gc process per reading, heapUsed after a full GC minus before' },
+    readings: { threePerKey: perMatch(threes), onePerKey: perMatch(ones), measuredIn: 'a fresh node --expose-gc process per reading, heapUsed + arrayBuffers after a full GC minus before' },
   };
   log(`memory: ${three.open} open partial matches on ${KEYS} keys: ${memory.heapBytesPerPartialMatch} B heap, ${memory.jsonBytesPerPartialMatch} B JSON each overall (${memory.heapBytesPerPartialMatchOnePerKey} B heap with one per key); marginal ${memory.marginalHeapBytesPerPartialMatch} B heap, ${memory.marginalJsonBytesPerPartialMatch} B JSON`);
 

@@ -19,12 +19,13 @@ const K_SEQ = 2;
 const K_TIME = 3;
 const K_END = 4;
 const K_RUNS = 5;
-/** Spare slots a key's array gets when it must grow (about two captures' worth: its capacity is
- * rounded up to a multiple of 8 from 4 more than needed), so that most events that lengthen a run
- * or start one write in place. */
-const SLACK = 4;
-/** Capacity of a key's array that must hold `size` slots. */
-const capacityFor = (size: number): number => (size + SLACK + 7) & ~7;
+/** Capacity of a key's array that must hold `size` slots: `size` rounded up to QUANTUM, no spare
+ * room beyond that. A key's array used to get 4–11 spare slots so that most growth wrote in
+ * place; that was ~16 B per partial match at three per key, and growth into a fresh (mostly
+ * pooled) array measured no slower (the performance notes in docs/, Patterns, session 5). Keys
+ * holding one one-event run, which would grow most often, are records in `one` anyway. */
+const QUANTUM = 2;
+const capacityFor = (size: number): number => (size + QUANTUM - 1) & -QUANTUM;
 /** Key arrays a runtime keeps for reuse, per capacity (see `PatternRuntime.release`). */
 const POOL_MAX = 1024;
 /** Events whose keys `advanceBatch` looks up ahead of processing them (see `gather`). */
@@ -34,6 +35,29 @@ const R_CAPS = 3;
 /** Written over the index of a key's array that was replaced or removed, so a reference to it
  * kept by `gather` is known to be stale. */
 const DEAD = -1;
+/** The index of the runtime's scratch copy of a compact key (see `inflate`): in no `state.keys`. */
+const INFLATED = -2;
+/** Slots of a run with a single capture (header and one capture), in a rule without `remember`. */
+const SINGLE = R_CAPS + 4;
+/** Fields of a compact key's record in `PatternState.one`: key, id, start time, seq delta and step
+ * packed as one number, and (only in a rule that evicts idle keys) the key's last event time. */
+const O_KEY = 0;
+const O_ID = 1;
+const O_START = 2;
+const O_PACKED = 3;
+const O_TIME = 4;
+/** Records per page of `PatternState.one` is 2^PAGE_BITS; record `r` is at page `r >> PAGE_BITS`,
+ * slot `(r & PAGE_MASK) * os`. */
+const PAGE_BITS = 10;
+const PAGE_MASK = (1 << PAGE_BITS) - 1;
+
+type Page = Array<number | string>;
+
+/** How many records `one` holds. */
+function recordCount(one: Page[], os: number): number {
+  const n = one.length;
+  return n === 0 ? 0 : ((n - 1) << PAGE_BITS) + (one[n - 1] as Page).length / os;
+}
 
 /** Counters a rule keeps about what it refused or dropped; the engine reports them. */
 export interface PatternCounters {
@@ -53,8 +77,9 @@ export interface PatternCounters {
 
 /** The whole state of one sequence rule: plain JSON data, kept in the projection's state. */
 export interface PatternState {
-  /** Layout version: 2 since keys became flat arrays; a version-1 state is converted on first use. */
-  v: 2;
+  /** Layout version: 3 since keys with a single one-event partial match became records in `one`
+   * (2: keys as flat arrays; 1: keys as objects); an older state is converted on first use. */
+  v: 3;
   /** Watermark: max event time minus allowed lateness (or a higher one given to onWatermark). */
   wm: number;
   /** Max event time seen. */
@@ -68,6 +93,17 @@ export interface PatternState {
    * up in a Map it derives from this array (rebuilt once when a state arrives from JSON), which is
    * several times faster than a dictionary-mode object and safe for any key, `__proto__` included. */
   keys: KeyRuns[];
+  /** Keys whose only partial match holds one event, the commonest state of a key (each start opens
+   * one): records of `os` slots, `[key, id, start, delta * steps + step, time?]`, where `delta`
+   * counts the key's events since that one and `time` (kept only when the rule evicts idle keys) is
+   * its last event time. A key array costs ~180 B of heap (array object, header, spare room), a
+   * record 32–40 B. A key is in `keys` or in `one`, never both; the runtime moves it between them
+   * as its runs change. Records are laid out in pages of 1024, all full but the last: one array
+   * of them all would grow by half of itself at a time, and hold ~1/4 spare on average. */
+  one: Array<Array<number | string>>;
+  /** 5 when records have 5 slots (the rule evicts idle keys); absent (undefined, which JSON
+   * leaves out) for 4: every small state, a partition's for one, is that much shorter. */
+  os?: 5 | undefined;
   /** Within-deadlines in the order runs started: `[deadline, key, deadline, key, …]` from `th`.
    * Runs start in event-time order (events are re-ordered first), so this is a queue, not a heap. */
   tq: Array<number | string>;
@@ -215,16 +251,39 @@ function setEnd(ks: KeyRuns, end: number, oldEnd: number): void {
 }
 
 /** Converts a state written before keys were flat arrays (`v: 1`: `{k, x, s, t, r: runs}` per key,
- * each run `[step, count, lastSeq, ...captures]`), so checkpoints taken then still load. */
-function upgradeState(state: PatternState): void {
-  const old = state.keys as unknown as Array<{ k: string; x: number; s: number; t: number; r: Array<Array<number | string | Record<string, unknown>>> }>;
-  state.keys = old.map((ks, x): KeyRuns => {
-    const flat: KeyRuns = [ks.k, x, ks.s, ks.t, K_RUNS];
-    for (const run of ks.r) flat.push(run.length, run[0] as number, run[1] as number, ...run.slice(3));
-    flat[K_END] = flat.length;
-    return flat;
-  });
-  state.v = 2;
+ * each run `[step, count, lastSeq, ...captures]`), or before compact keys (`v: 2`: every key an
+ * array, no `one`), so checkpoints taken then still load. Its keys stay arrays; each becomes a
+ * record when an event or a deadline next changes it. */
+function upgradeState(state: PatternState, os: number): void {
+  if ((state.v as number) === 1) {
+    const old = state.keys as unknown as Array<{ k: string; x: number; s: number; t: number; r: Array<Array<number | string | Record<string, unknown>>> }>;
+    state.keys = old.map((ks, x): KeyRuns => {
+      const flat: KeyRuns = [ks.k, x, ks.s, ks.t, K_RUNS];
+      for (const run of ks.r) flat.push(run.length, run[0] as number, run[1] as number, ...run.slice(3));
+      flat[K_END] = flat.length;
+      return flat;
+    });
+  }
+  state.one = [];
+  state.os = os === 5 ? 5 : undefined;
+  state.v = 3;
+}
+
+/** Re-lays the records of `one` for `os` slots each (the rule was given or lost an idle timeout
+ * since the state was saved): a record gaining a last event time gets its start time. */
+function relayout(state: PatternState, os: number): void {
+  const from = state.os ?? 4;
+  const one: Page[] = [];
+  for (const old of state.one) {
+    const page: Page = [];
+    for (let o = 0; o < old.length; o += from) {
+      page.push(old[o + O_KEY] as string, old[o + O_ID] as string | number, old[o + O_START] as number, old[o + O_PACKED] as number);
+      if (os === 5) page.push(from === 5 ? old[o + O_TIME] as number : old[o + O_START] as number);
+    }
+    one.push(page);
+  }
+  state.one = one;
+  state.os = os === 5 ? 5 : undefined;
 }
 
 /**
@@ -248,6 +307,10 @@ export class PatternRuntime<E> {
   private readonly skipKind: number;
   private readonly maxPerKey: number;
   private readonly maxOpen: number;
+  /** Slots per record of `PatternState.one` (see there). */
+  private readonly os: number;
+  /** Whether keys may be compact records: not when captures remember fields (a fifth slot). */
+  private readonly compact: boolean;
 
   constructor(readonly description: PatternDescription<E>) {
     const d = description;
@@ -311,16 +374,20 @@ export class PatternRuntime<E> {
     this.skipStep = skip.kind === 'skipToFirst' || skip.kind === 'skipToLast' ? this.names.indexOf(skip.step) : -1;
     this.maxPerKey = d.limits.maxPartialMatchesPerKey;
     this.maxOpen = d.limits.maxPartialMatches;
+    this.os = d.limits.idleKeyTimeout !== null ? 5 : 4;
+    this.compact = d.remember === null;
   }
 
   initialState(): PatternState {
     return {
-      v: 2,
+      v: 3,
       wm: MIN_TIME,
       maxT: MIN_TIME,
       base: null,
       n: 0,
       keys: [],
+      one: [],
+      os: this.os === 5 ? 5 : undefined,
       tq: [],
       th: 0,
       buf: [],
@@ -331,17 +398,24 @@ export class PatternRuntime<E> {
   }
 
   private lastState: PatternState | null = null;
-  private lastIndex: Map<string, KeyRuns> = new Map();
-  private readonly indexes = new WeakMap<PatternState, Map<string, KeyRuns>>();
+  private lastIndex: Map<string, KeyRuns | number> = new Map();
+  private readonly indexes = new WeakMap<PatternState, Map<string, KeyRuns | number>>();
 
-  /** The key → key state index of a state: derived data, never persisted. */
-  private hydrate(state: PatternState): Map<string, KeyRuns> {
+  /** The key → key state index of a state (a key's array, or the offset of its record in `one`):
+   * derived data, never persisted. */
+  private hydrate(state: PatternState): Map<string, KeyRuns | number> {
     if (state === this.lastState) return this.lastIndex;
     let index = this.indexes.get(state);
     if (index === undefined) {
-      if (state.v !== 2) upgradeState(state);
+      if (state.v !== 3) upgradeState(state, this.os);
+      if ((state.os ?? 4) !== this.os) relayout(state, this.os);
       index = new Map();
       for (const ks of state.keys) index.set(ks[K_KEY] as string, ks);
+      const one = state.one;
+      for (let p = 0; p < one.length; p++) {
+        const page = one[p] as Page;
+        for (let o = 0; o < page.length; o += this.os) index.set(page[o + O_KEY] as string, (p << PAGE_BITS) + o / this.os);
+      }
       this.indexes.set(state, index);
     }
     this.lastState = state;
@@ -349,19 +423,105 @@ export class PatternRuntime<E> {
     return index;
   }
 
-  private removeKey(state: PatternState, ks: KeyRuns): void {
+  /** Removes a key's array from the state and lets it go; `unindex` false when the caller points
+   * the key's index entry elsewhere (it became a record). */
+  private removeKey(state: PatternState, ks: KeyRuns, unindex = true): void {
     const last = state.keys.pop() as KeyRuns;
     if (last !== ks) {
       const x = ks[K_INDEX] as number;
       state.keys[x] = last;
       last[K_INDEX] = x;
     }
-    this.lastIndex.delete(ks[K_KEY] as string);
+    if (unindex) this.lastIndex.delete(ks[K_KEY] as string);
     this.release(ks);
   }
 
+  /** A compact key as a key array (`[key, INFLATED, seq, time, end, run]`, its capture's seq 1), for
+   * the code that works on key arrays. One per runtime, rewritten for each use; never in a state. */
+  private readonly inflated: KeyRuns = new Array(capacityFor(K_RUNS + SINGLE)).fill(0);
+
+  private inflate(state: PatternState, rec: number): KeyRuns {
+    const one = state.one[rec >> PAGE_BITS] as Page;
+    const o = (rec & PAGE_MASK) * this.os;
+    const T = this.inflated;
+    const n = this.steps.length;
+    const packed = one[o + O_PACKED] as number;
+    const step = packed % n;
+    const start = one[o + O_START] as number;
+    T[K_KEY] = one[o + O_KEY] as string;
+    T[K_INDEX] = INFLATED;
+    T[K_SEQ] = (packed - step) / n + 1;
+    T[K_TIME] = this.os === 5 ? one[o + O_TIME] as number : start;
+    T[K_END] = K_RUNS + SINGLE;
+    T[K_RUNS] = SINGLE;
+    T[K_RUNS + 1] = step;
+    T[K_RUNS + 2] = 1;
+    T[K_RUNS + 3] = step;
+    T[K_RUNS + 4] = 1;
+    T[K_RUNS + 5] = start;
+    T[K_RUNS + 6] = one[o + O_ID] as string | number;
+    return T;
+  }
+
+  /** Writes record `rec` (from `newRecord`, or an existing one) for a compact key whose single run
+   * is `src[r, r + SINGLE)`. `seq` and `time` are the key's. */
+  private putRecord(state: PatternState, rec: number, key: string, seq: number, time: number, src: KeyRuns, r: number): void {
+    const one = state.one[rec >> PAGE_BITS] as Page;
+    const o = (rec & PAGE_MASK) * this.os;
+    const n = this.steps.length;
+    one[o + O_KEY] = key;
+    one[o + O_ID] = src[r + R_CAPS + 3] as string | number;
+    one[o + O_START] = src[r + R_CAPS + 2] as number;
+    // The seq of its capture is dropped: only differences of a key's seqs mean anything.
+    one[o + O_PACKED] = (seq - (src[r + R_CAPS + 1] as number)) * n + (src[r + 1] as number);
+    if (this.os === 5) one[o + O_TIME] = time;
+  }
+
+  /** The index of a new record at the end of the last page, or of a new page when that is full.
+   * A page that filled up is copied to its exact length first (it had grown by half at a time). */
+  private newRecord(state: PatternState): number {
+    const one = state.one;
+    const full = this.os << PAGE_BITS;
+    let last = one[one.length - 1];
+    if (last === undefined || last.length === full) {
+      if (last !== undefined) one[one.length - 1] = last.slice();
+      last = [];
+      one.push(last);
+    }
+    return ((one.length - 1) << PAGE_BITS) + last.length / this.os;
+  }
+
+  /** The key of record `rec`, or undefined when there is no such record (any more). */
+  private recordKey(state: PatternState, rec: number): string | undefined {
+    return state.one[rec >> PAGE_BITS]?.[(rec & PAGE_MASK) * this.os + O_KEY] as string | undefined;
+  }
+
+  /** Removes record `rec` (the last one takes its place); the caller unindexes its key. */
+  private removeRecord(state: PatternState, rec: number): void {
+    const one = state.one;
+    const os = this.os;
+    const last = one[one.length - 1] as Page;
+    const lo = last.length - os;
+    const page = one[rec >> PAGE_BITS] as Page;
+    const o = (rec & PAGE_MASK) * os;
+    if (page !== last || o !== lo) {
+      for (let i = 0; i < os; i++) page[o + i] = last[lo + i] as number | string;
+      this.lastIndex.set(page[o + O_KEY] as string, rec);
+    }
+    if (lo === 0) one.pop();
+    else last.length = lo;
+  }
+
+  /** Turns a key array whose only run has one capture (at `K_RUNS`) into a record. */
+  private toRecord(state: PatternState, key: string, ks: KeyRuns): void {
+    const o = this.newRecord(state);
+    this.putRecord(state, o, key, ks[K_SEQ] as number, ks[K_TIME] as number, ks, K_RUNS);
+    this.removeKey(state, ks, false);
+    this.lastIndex.set(key, o);
+  }
+
   /**
-   * Key arrays that were replaced or removed, by capacity / 8 (at most POOL_MAX each), for the next
+   * Key arrays that were replaced or removed, by capacity / QUANTUM (at most POOL_MAX each), for the next
    * keys that need one.
    * Allocating a key's array was most of what the rule allocated, and each one lives on, so each
    * cost a copy in a scavenge and another into the old generation; a reused one is already there.
@@ -372,25 +532,25 @@ export class PatternRuntime<E> {
   private release(ks: KeyRuns): void {
     ks[K_INDEX] = DEAD;
     const cap = ks.length;
-    if ((cap & 7) !== 0) return;
-    const free = (this.pool[cap >> 3] ??= []);
+    if (cap % QUANTUM !== 0) return;
+    const free = (this.pool[cap / QUANTUM] ??= []);
     if (free.length < POOL_MAX) free.push(ks);
   }
 
-  /** An array of length `capacityFor(size)`: reused when one that long, or 8 longer, is free (its
+  /** An array of length `capacityFor(size)`: reused when one that long, or QUANTUM longer, is free (its
    * slots are all overwritten), else new. Its length never depends on what the pool held, so the
    * state's JSON depends only on the events. */
   private allocate(size: number): KeyRuns {
-    const b = capacityFor(size) >> 3;
+    const b = capacityFor(size) / QUANTUM;
     const free = this.pool[b];
     if (free !== undefined && free.length > 0) return free.pop() as KeyRuns;
     const longer = this.pool[b + 1];
     if (longer !== undefined && longer.length > 0) {
       const ks = longer.pop() as KeyRuns;
-      ks.length = b << 3;
+      ks.length = b * QUANTUM;
       return ks;
     }
-    return new Array(b << 3);
+    return new Array(b * QUANTUM);
   }
 
   advance(state: PatternState, event: E, eventTime?: number): PatternOutput<E> {
@@ -429,7 +589,7 @@ export class PatternRuntime<E> {
   /** Times and keys of `events[from, to)`, computed ahead into `chunkTimes` / `chunkKeys`. */
   private readonly chunkKeys: string[] = [];
   private readonly chunkTimes: number[] = [];
-  private readonly chunkStates: Array<KeyRuns | undefined> = [];
+  private readonly chunkStates: Array<KeyRuns | number | undefined> = [];
   /** Where gather() leaves what it read, so the reads are not optimised away. */
   private sink = 0;
 
@@ -447,6 +607,7 @@ export class PatternRuntime<E> {
     const times = this.chunkTimes;
     const found = this.chunkStates;
     const index = this.lastIndex;
+    const one = state.one;
     let sink = 0;
     let maxT = -Infinity;
     let i = from;
@@ -461,7 +622,8 @@ export class PatternRuntime<E> {
         if (t > maxT) maxT = t;
         const ks = index.get(key);
         found[i - from] = ks;
-        if (ks !== undefined) sink += ks[K_SEQ] as number;
+        if (typeof ks === 'number') sink += (one[ks >> PAGE_BITS] as Page)[(ks & PAGE_MASK) * this.os + O_PACKED] as number;
+        else if (ks !== undefined) sink += ks[K_SEQ] as number;
       }
     } catch {
       // Not swallowed: the caller feeds events[i] on its own, which throws the same error.
@@ -471,7 +633,8 @@ export class PatternRuntime<E> {
       const rel = maxT - state.base;
       for (let h = state.th; h < tq.length && (tq[h] as number) <= rel; h += 2) {
         const ks = index.get(tq[h + 1] as string);
-        if (ks !== undefined) sink += ks[K_SEQ] as number;
+        if (typeof ks === 'number') sink += (one[ks >> PAGE_BITS] as Page)[(ks & PAGE_MASK) * this.os + O_PACKED] as number;
+        else if (ks !== undefined) sink += ks[K_SEQ] as number;
       }
     }
     this.sink = sink;
@@ -479,7 +642,7 @@ export class PatternRuntime<E> {
   }
 
   /** Feeds one event; `key` is its key when already computed, `found` its state (see `process`). */
-  private advanceInto(state: PatternState, event: E, eventTime: number | undefined, out: PatternOutput<E>, key: string | undefined, found: KeyRuns | undefined | null): void {
+  private advanceInto(state: PatternState, event: E, eventTime: number | undefined, out: PatternOutput<E>, key: string | undefined, found: KeyRuns | number | undefined | null): void {
     const t = eventTime ?? this.timeOf(event);
     if (typeof t !== 'number' || Number.isNaN(t)) throw new TypeError(`pattern "${this.description.name}": event time is not a number (${String(t)})`);
     if (t < state.wm) {
@@ -552,6 +715,19 @@ export class PatternRuntime<E> {
         this.removeKey(state, ks);
       }
     }
+    // os is 5 here (the rule evicts idle keys). Backwards, so the record moved into a hole was seen.
+    for (let rec = recordCount(state.one, 5) - 1; rec >= 0; rec--) {
+      const page = state.one[rec >> PAGE_BITS] as Page;
+      const o = (rec & PAGE_MASK) * 5;
+      if ((page[o + O_TIME] as number) + (state.base ?? 0) + idle <= state.wm) {
+        state.counts.evictedKeys++;
+        state.counts.evictedPartialMatches++;
+        state.open--;
+        const key = page[o + O_KEY] as string;
+        this.removeRecord(state, rec);
+        this.lastIndex.delete(key);
+      }
+    }
   }
 
   /** Fires within-deadlines up to `now`: absence runs become matches, the others time out. */
@@ -564,8 +740,15 @@ export class PatternRuntime<E> {
     while (state.th < tq.length && (tq[state.th] as number) <= rel) {
       const key = tq[state.th + 1] as string;
       state.th += 2;
-      const ks = this.lastIndex.get(key);
-      if (ks === undefined) continue;
+      const found = this.lastIndex.get(key);
+      if (found === undefined) continue;
+      let ks: KeyRuns;
+      let co = -1;
+      if (typeof found === 'number') {
+        if (((state.one[found >> PAGE_BITS] as Page)[(found & PAGE_MASK) * this.os + O_START] as number) + W > rel) continue;
+        co = found;
+        ks = this.inflate(state, co);
+      } else ks = found;
       const len = ks[K_END] as number;
       // Runs are compacted in place: `w` never passes `o`.
       let w = K_RUNS;
@@ -613,8 +796,16 @@ export class PatternRuntime<E> {
       }
       if (removed === 0) continue;
       state.open -= removed;
-      if (w === K_RUNS) this.removeKey(state, ks);
-      else setEnd(ks, w, len);
+      if (w === K_RUNS) {
+        // A record's only run is the one removed.
+        if (co >= 0) {
+          this.removeRecord(state, co);
+          this.lastIndex.delete(key);
+        } else this.removeKey(state, ks);
+      } else {
+        setEnd(ks, w, len);
+        if (w === K_RUNS + SINGLE && this.compact) this.toRecord(state, key, ks);
+      }
     }
     if (state.th > 1024 && state.th * 2 > tq.length) {
       state.tq = tq.slice(state.th);
@@ -750,10 +941,21 @@ export class PatternRuntime<E> {
    * change (`prefix`): those stay where they are in the key's array, and an event that changes
    * nothing copies nothing.
    */
-  private process(state: PatternState, event: E, key: string, t: number, ordinal: number, out: WatermarkOutput, found: KeyRuns | undefined | null): void {
-    let ks = found;
-    // A reference gather() kept is current unless the array was let go since (and maybe reused).
-    if (ks === null || ks === undefined || ks[K_INDEX] === DEAD || ks[K_KEY] !== key) ks = this.lastIndex.get(key);
+  private process(state: PatternState, event: E, key: string, t: number, ordinal: number, out: WatermarkOutput, found: KeyRuns | number | undefined | null): void {
+    let entry = found;
+    // A reference gather() kept is current unless the array was let go since (and maybe reused), or
+    // the record moved (another key's may be there now).
+    if (entry === null || entry === undefined || (typeof entry === 'number' ? this.recordKey(state, entry) !== key : entry[K_INDEX] === DEAD || entry[K_KEY] !== key)) entry = this.lastIndex.get(key);
+    // A compact key is worked on as an array (`inflated`), and stored back as a record or an array.
+    let co = -1;
+    let ks: KeyRuns | undefined;
+    if (typeof entry === 'number') {
+      co = entry;
+      ks = this.inflate(state, co);
+    } else ks = entry;
+    // The key's string as the state holds it, not this event's equal copy: the deadline queue, a
+    // rewritten record or array and the index then share one string per key.
+    if (ks !== undefined) key = ks[K_KEY] as string;
     const steps = this.steps;
     const base = state.base as number;
     let seq = 1;
@@ -868,7 +1070,10 @@ export class PatternRuntime<E> {
     }
     if (started && this.within !== Infinity) state.tq.push(t - base + this.within, key);
     this.cur = undefined as E;
-    if (!this.changed) return;
+    if (!this.changed) {
+      if (co >= 0) this.putRecord(state, co, key, seq, t - base, ks as KeyRuns, K_RUNS);
+      return;
+    }
 
     if (this.nCompleted > 0) this.emit(state, key, ks, out);
     if (this.kept > this.maxPerKey) {
@@ -883,14 +1088,34 @@ export class PatternRuntime<E> {
     }
     state.open += this.kept - before;
     if (this.kept === 0) {
-      if (ks !== undefined) this.removeKey(state, ks);
+      if (co >= 0) {
+        this.removeRecord(state, co);
+        this.lastIndex.delete(key);
+      } else if (ks !== undefined) this.removeKey(state, ks);
       return;
     }
+    if (this.kept === 1 && this.compact) {
+      // The one run kept: left in place, or the scratch's only run of positive size.
+      let src = this.scratch;
+      let r = 0;
+      if (this.prefix > K_RUNS) { src = ks as KeyRuns; r = K_RUNS; } else while ((src[r] as number) < 0) r -= src[r] as number;
+      if (src[r] === SINGLE) {
+        if (co >= 0) this.putRecord(state, co, key, seq, t - base, src, r);
+        else {
+          const o = this.newRecord(state);
+          this.putRecord(state, o, key, seq, t - base, src, r);
+          if (ks !== undefined) this.removeKey(state, ks, false);
+          this.lastIndex.set(key, o);
+        }
+        return;
+      }
+    }
+    if (co >= 0) this.removeRecord(state, co); // writeBack gives the key an array and indexes it
     this.writeBack(state, key, ks, seq, t - base, len);
   }
 
   /** Stores the key's new runs: its untouched prefix, then the scratch's kept runs. In place when
-   * they fit; otherwise in a new array with `SLACK` spare slots, which replaces the old one. */
+   * they fit; otherwise in a new array of `capacityFor(size)` slots, which replaces the old one. */
   private writeBack(state: PatternState, key: string, ks: KeyRuns | undefined, seq: number, time: number, len: number): void {
     const S = this.scratch;
     const w = this.w;
@@ -901,7 +1126,9 @@ export class PatternRuntime<E> {
       if (s > 0) { size += s; r += s; } else r -= s;
     }
     let dst: KeyRuns;
-    if (ks !== undefined && size <= ks.length) dst = ks;
+    // `inflated` (a compact key's copy) is read from, never kept.
+    const owned = ks !== undefined && ks[K_INDEX] !== INFLATED;
+    if (owned && size <= (ks as KeyRuns).length) dst = ks as KeyRuns;
     else {
       dst = this.allocate(size);
       dst[K_KEY] = key;
@@ -909,15 +1136,15 @@ export class PatternRuntime<E> {
       dst[K_TIME] = time;
       dst[K_END] = size;
       for (let i = size; i < dst.length; i++) dst[i] = 0;
-      if (ks === undefined) {
+      if (ks !== undefined) for (let i = K_RUNS; i < prefix; i++) dst[i] = ks[i] as KeyRuns[number];
+      if (!owned) {
         dst[K_INDEX] = state.keys.length;
         state.keys.push(dst);
       } else {
-        for (let i = K_RUNS; i < prefix; i++) dst[i] = ks[i] as KeyRuns[number];
-        const x = ks[K_INDEX] as number;
+        const x = (ks as KeyRuns)[K_INDEX] as number;
         dst[K_INDEX] = x;
         state.keys[x] = dst;
-        this.release(ks);
+        this.release(ks as KeyRuns);
       }
       this.lastIndex.set(key, dst);
     }

@@ -147,13 +147,16 @@ describe('pattern: keys, limits and eviction', () => {
     let state = rule.initialState();
     for (let i = 0; i < 10_000; i++) state = rule.advance(state, { id: `a${i}`, k: 'a', t: i, key: `k${i}` }).state;
     expect(state.open).to.equal(100);
-    expect(Object.keys(state.keys)).to.have.length(100);
+    // Each key holds one one-event partial match: a record of `one` each, no key arrays.
+    expect(state.keys).to.have.length(0);
+    expect(state.one.flat()).to.have.length(100 * 4);
     expect(state.counts.refusedRuleCap).to.equal(9_900);
   });
   it('evicts idle keys and counts what they held', () => {
     const rule = keyed.limits({ idleKeyTimeout: '1h' });
     const spec = specify(rule).given({ id: 'a1', k: 'a', t: 0, key: 'x' }).whenTimePasses('2h');
     expect(spec.currentState.keys).to.deep.equal([]);
+    expect(spec.currentState.one).to.deep.equal([]);
     expect(spec.currentState.counts).to.include({ evictedKeys: 1, evictedPartialMatches: 1 });
   });
 });
@@ -232,6 +235,72 @@ describe('pattern: batches', () => {
   });
 });
 
+describe('pattern: compact keys', () => {
+  const rule = pattern<Ev>('k').eventTime((e) => e.t).keyBy((e) => e.key ?? '').begin('a', is('a')).followedBy('b', is('b')).within(100);
+  it('keeps a key whose only partial match holds one event as a record, and moves it to an array and back', () => {
+    const state = rule.initialState();
+    rule.advance(state, { id: 'a1', k: 'a', t: 0, key: 'x' });
+    expect(state.keys).to.deep.equal([]);
+    expect(state.one).to.deep.equal([['x', 'a1', 0, 0]]);
+    // An event that opens nothing still counts in the key's seq (contiguity compares seqs).
+    rule.advance(state, { id: 'c1', k: 'c', t: 10, key: 'x' });
+    expect(state.one).to.deep.equal([['x', 'a1', 0, 2]]);
+    // A second partial match: the key needs an array.
+    rule.advance(state, { id: 'a2', k: 'a', t: 50, key: 'x' });
+    expect(state.one).to.deep.equal([]);
+    expect(state.keys).to.have.length(1);
+    expect(state.open).to.equal(2);
+    // a1's partial match times out: the one left makes the key a record again.
+    const out = rule.onWatermark(state, 100);
+    expect(out.timeouts.map((m) => m.steps['a']?.[0]?.id)).to.deep.equal(['a1']);
+    expect(state.keys).to.deep.equal([]);
+    expect(state.one).to.deep.equal([['x', 'a2', 50, 0]]);
+    const end = rule.advance(JSON.parse(JSON.stringify(state)), { id: 'b1', k: 'b', t: 120, key: 'x' });
+    expect(end.matches.map((m) => [m.steps['a']?.[0]?.id, m.steps['b']?.[0]?.id])).to.deep.equal([['a2', 'b1']]);
+    expect(end.state.one).to.deep.equal([]);
+    expect(end.state.open).to.equal(0);
+  });
+  it('strict contiguity still sees the events a record skipped', () => {
+    const strict = pattern<Ev>('s').eventTime((e) => e.t).keyBy((e) => e.key ?? '').begin('a', is('a')).next('b', is('b'));
+    const state = strict.initialState();
+    strict.advance(state, { id: 'a1', k: 'a', t: 0, key: 'x' });
+    strict.advance(state, { id: 'c1', k: 'c', t: 1, key: 'y' });
+    strict.advance(state, { id: 'c2', k: 'c', t: 2, key: 'x' });
+    expect(strict.advance(state, { id: 'b1', k: 'b', t: 3, key: 'x' }).matches).to.deep.equal([]);
+    strict.advance(state, { id: 'a2', k: 'a', t: 4, key: 'x' });
+    expect(strict.advance(state, { id: 'b2', k: 'b', t: 5, key: 'x' }).matches.map((m) => m.steps['a']?.[0]?.id)).to.deep.equal(['a2']);
+  });
+  it('lays records out in pages of 1024, and fills the hole a removed record leaves with the last one', () => {
+    const wide = rule.within(1e6);
+    const state = wide.initialState();
+    wide.advanceBatch(state, Array.from({ length: 2050 }, (_, i) => ({ id: `a${i}`, k: 'a', t: i, key: `k${i}` })));
+    expect(state.one.map((page) => page.length / 4)).to.deep.equal([1024, 1024, 2]);
+    // k5's partial match completes: k2049's record moves into its place, the last page shrinks.
+    const out = wide.advance(state, { id: 'b', k: 'b', t: 2050, key: 'k5' });
+    expect(out.matches.map((m) => m.steps['a']?.[0]?.id)).to.deep.equal(['a5']);
+    expect(state.one.map((page) => page.length / 4)).to.deep.equal([1024, 1024, 1]);
+    expect(state.one[0]?.slice(5 * 4, 6 * 4)).to.deep.equal(['k2049', 'a2049', 2049, 0]);
+    // Every key still finds its own record (here, after a round trip through JSON too).
+    const copy = JSON.parse(JSON.stringify(state));
+    const ends = wide.advanceBatch(copy, [{ id: 'b1', k: 'b', t: 2051, key: 'k2049' }, { id: 'b2', k: 'b', t: 2052, key: 'k1030' }]);
+    expect(ends.matches.map((m) => m.steps['a']?.[0]?.id)).to.deep.equal(['a2049', 'a1030']);
+    expect(copy.open).to.equal(2047);
+    expect(copy.one.flat()).to.have.length(2047 * 4);
+  });
+  it('re-lays records for a rule that evicts idle keys, and evicts them', () => {
+    const state = JSON.parse(JSON.stringify(rule.advance(rule.initialState(), { id: 'a1', k: 'a', t: 0, key: 'x' }).state));
+    expect(state.os).to.equal(undefined); // 4 slots, the default, not written
+    const idle = rule.within(1e9).limits({ idleKeyTimeout: 50 });
+    idle.advance(state, { id: 'c1', k: 'c', t: 10, key: 'z' });
+    expect(state.os).to.equal(5);
+    expect(state.one).to.deep.equal([['x', 'a1', 0, 0, 0]]);
+    idle.onWatermark(state, 100);
+    expect(state.one).to.deep.equal([]);
+    expect(state.counts).to.include({ evictedKeys: 1, evictedPartialMatches: 1 });
+    expect(state.open).to.equal(0);
+  });
+});
+
 describe('pattern: saved states', () => {
   it('a state saved before keys became flat arrays (version 1) loads and carries on', () => {
     const rule = pattern<Ev>('k').eventTime((e) => e.t).keyBy((e) => e.key ?? '').begin('a', is('a')).followedBy('b', is('b')).within(100);
@@ -240,6 +309,18 @@ describe('pattern: saved states', () => {
     const out = rule.advance(saved, { id: 'b1', k: 'b', t: 7, key: 'x' });
     expect(out.matches.map((m) => [m.steps['a']?.[0]?.id, m.steps['b']?.[0]?.id])).to.deep.equal([['a1', 'b1'], ['a2', 'b1']]);
     expect(out.state.open).to.equal(0);
-    expect(out.state.v).to.equal(2);
+    expect(out.state.v).to.equal(3);
+  });
+  it('a state saved before compact keys (version 2, every key an array) loads and carries on', () => {
+    const rule = pattern<Ev>('k').eventTime((e) => e.t).keyBy((e) => e.key ?? '').begin('a', is('a')).followedBy('b', is('b')).within(100);
+    // Written by the version-2 runtime (8e0a3e8) after a1 (t 0), a2 (t 5) on key x and a3 (t 6) on y.
+    const saved = JSON.parse('{"v":2,"wm":6,"maxT":6,"base":0,"n":3,"keys":[["x",0,2,5,19,7,0,1,0,1,0,"a1",7,0,1,0,2,5,"a2",0,0,0,0,0],["y",1,1,6,12,7,0,1,0,1,6,"a3",0,0,0,0]],"tq":[100,"x",105,"x",106,"y"],"th":0,"buf":[],"open":3,"sweep":-8640000000000000,"counts":{"late":0,"droppedPerKeyCap":0,"refusedRuleCap":0,"evictedKeys":0,"evictedPartialMatches":0,"timedOut":0,"matched":0}}');
+    const out = rule.advance(saved, { id: 'b1', k: 'b', t: 7, key: 'x' });
+    expect(out.matches.map((m) => [m.steps['a']?.[0]?.id, m.steps['b']?.[0]?.id])).to.deep.equal([['a1', 'b1'], ['a2', 'b1']]);
+    expect(out.state.v).to.equal(3);
+    // y's partial match is still there, and times out at 106.
+    const later = rule.onWatermark(out.state, 106);
+    expect(later.timeouts.map((m) => [m.key, m.steps['a']?.[0]?.id])).to.deep.equal([['y', 'a3']]);
+    expect(later.state.open).to.equal(0);
   });
 });
