@@ -69,7 +69,8 @@ export function commitArguments(tag: string, commits: readonly GroupedCommit[]):
       }
     }
   }
-  return [tag, out];
+  // `runBytes` is an upper bound for payloads given as JSON text: send only what was written.
+  return [tag, at === out.length ? out : out.subarray(0, at)];
 }
 
 function flagsOf(write: PreparedWrite): number {

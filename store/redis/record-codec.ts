@@ -56,18 +56,24 @@ export function encodeWrite(streamId: string, events: readonly PreparedEvent[], 
   for (let from = 0; from < events.length; from += MAX_ENTRY_EVENTS) {
     const to = Math.min(events.length, from + MAX_ENTRY_EVENTS);
     const body = Buffer.allocUnsafe(runBytes(streamBytes, events, from, to));
-    writeRun(body, 0, streamId, streamBytes, events, from, to, created);
-    bodies.push(body);
+    bodies.push(body.subarray(0, writeRun(body, 0, streamId, streamBytes, events, from, to, created)));
   }
   return bodies;
 }
 
-/** The size of the body of `events[from..to)` for a stream name of `streamBytes` bytes. */
+/**
+ * Room for the body of `events[from..to)` for a stream name of `streamBytes` bytes: exact when the
+ * payloads are bytes, an upper bound (three bytes per UTF-16 unit) for JSON text, which `writeRun`
+ * writes straight into the body and measures as it goes.
+ */
 export function runBytes(streamBytes: number, events: readonly PreparedEvent[], from: number, to: number): number {
   let size = 15 + streamBytes + 16 * (to - from);
   for (let k = from; k < to; k++) {
     const e = events[k]!;
-    size += 4 + 1 + 2 + typeBytes(e.type) + 4 + e.metadata.length + e.data.length;
+    size +=
+      4 + 1 + 2 + typeBytes(e.type) + 4 +
+      (e.metadataText !== undefined ? e.metadataText.length * 3 : e.metadata.length) +
+      (e.dataText !== undefined ? e.dataText.length * 3 : e.data.length);
   }
   return size;
 }
@@ -101,19 +107,30 @@ export function writeRun(out: Buffer, at: number, streamId: string, streamBytes:
   for (let k = from; k < to; k++) {
     const e = events[k]!;
     const t = typeBytes(e.type);
-    out.writeUInt32BE(1 + 2 + t + 4 + e.metadata.length + e.data.length, at);
+    const start = at;
     out[at + 4] = e.isJson ? FLAG_JSON : 0;
     out.writeUInt16BE(t, at + 5);
     writeName(out, e.type, at + 7, t);
     at += 7 + t;
-    out.writeUInt32BE(e.metadata.length, at);
-    at += 4;
-    out.set(e.metadata, at);
-    at += e.metadata.length;
-    out.set(e.data, at);
-    at += e.data.length;
+    const m = e.metadataText !== undefined ? writeText(out, at + 4, e.metadataText) : copyBytes(out, at + 4, e.metadata);
+    out.writeUInt32BE(m, at);
+    at += 4 + m;
+    at += e.dataText !== undefined ? writeText(out, at, e.dataText) : copyBytes(out, at, e.data);
+    out.writeUInt32BE(at - start - 4, start);
   }
   return at;
+}
+
+function copyBytes(out: Buffer, at: number, bytes: Uint8Array): number {
+  out.set(bytes, at);
+  return bytes.length;
+}
+
+/** Buffer's own UTF-8 writer, without `Buffer#write`'s argument parsing (the caller sized `out` by `runBytes`). */
+const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, text: string, offset: number, length: number) => number }).utf8Write;
+
+function writeText(out: Buffer, at: number, text: string): number {
+  return utf8Write !== undefined ? utf8Write.call(out, text, at, out.length - at) : out.write(text, at);
 }
 
 /** The UTF-8 length of a stream name or type: a short ASCII one is counted without a call into the runtime. */

@@ -259,7 +259,8 @@ export class RedisBackend implements StorageBackend {
       let take = 0;
       let bytes = 0;
       while (take < this.#queue.length && take < want && take < this.#maxGroup && (take === 0 || bytes < MAX_GROUP_BYTES)) {
-        for (const w of this.#queue[take]!.writes) for (const e of w.events) bytes += e.data.length + e.metadata.length + 64;
+        // A size estimate (JSON text counted in characters), so no payload is encoded to bytes just to be measured.
+        for (const w of this.#queue[take]!.writes) for (const e of w.events) bytes += (e.dataText?.length ?? e.data.length) + (e.metadataText?.length ?? e.metadata.length) + 64;
         take++;
       }
       this.#send(this.#queue.splice(0, take));

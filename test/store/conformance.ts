@@ -88,6 +88,30 @@ export function storeConformance(options: ConformanceOptions): void {
       expect(new TextDecoder().decode(e!.dataBytes)).to.equal('{"total":12.5,"items":["a","b"],"nested":{"ok":true}}');
     });
 
+    it('keeps data and metadata beyond ASCII byte for byte, in batches that mix values and bytes', async () => {
+      const texts = ['Zahlung für Müller', '日本の支払い', 'emoji 😀 and a lone \u00e9', 'é'.repeat(700), 'plain'];
+      const batch: EventData[] = Array.from({ length: 20 }, (_, i) =>
+        i % 4 === 3
+          ? { type: 'Blob', data: new TextEncoder().encode(`bytes ${texts[i % texts.length]}`), metadata: new TextEncoder().encode(`{"m":"${texts[(i + 1) % texts.length]}"}`) }
+          : { type: 'Noted', data: { i, note: texts[i % texts.length], pad: '✓'.repeat(i * 7) }, metadata: { who: texts[(i + 2) % texts.length] } },
+      );
+      await store.appendToStream(stream, batch);
+      await store.appendToStream(stream, [batch[1]!].map((e) => ({ ...e, id: undefined })));
+      const read = await collect(store.readStream(stream));
+      expect(read.length).to.equal(21);
+      for (const [i, e] of read.entries()) {
+        const sent = batch[i === 20 ? 1 : i]!;
+        if (sent.data instanceof Uint8Array) {
+          expect(Buffer.from(e.dataBytes).equals(Buffer.from(sent.data)), `event ${i} data`).to.equal(true);
+          expect(Buffer.from(e.metadataBytes).equals(Buffer.from(sent.metadata as Uint8Array)), `event ${i} metadata`).to.equal(true);
+        } else {
+          expect(e.data, `event ${i}`).to.deep.equal(sent.data);
+          expect(e.metadata, `event ${i}`).to.deep.equal(sent.metadata);
+          expect(Buffer.from(e.dataBytes).toString('utf8')).to.equal(JSON.stringify(sent.data));
+        }
+      }
+    });
+
     it('stores binary data as bytes', async () => {
       const bytes = new Uint8Array([0, 1, 2, 250, 255]);
       await store.appendToStream(stream, [{ type: 'Blob', data: bytes }]);
