@@ -61,7 +61,7 @@ import {
   recordData,
   recordFlags,
   RECORD_ID_OFFSET,
-  recordLengths,
+  recordLength,
   recordPosition,
   recordRevisionNumber,
   recordStreamId,
@@ -358,7 +358,8 @@ export class LogBackend implements StorageBackend {
       const bound = commitBound(inputs);
       // Only a commit whose bound passes the record limit can hold a record that does: measure those exactly.
       if (bound > MAX_RECORD_BYTES) {
-        for (const length of recordLengths(inputs)) {
+        for (const input of inputs) {
+          const length = recordLength(input);
           if (length > MAX_RECORD_BYTES) throw new EventTooLargeError(length - RECORD_OVERHEAD_BYTES, MAX_RECORD_BYTES - RECORD_OVERHEAD_BYTES);
         }
       }

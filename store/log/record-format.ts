@@ -73,26 +73,9 @@ function nameBytes(name: string): number {
   return n;
 }
 
-/** Encoded sizes of records; a batch's records mostly share their stream and type, so those lengths are reused. */
-export function recordLengths(inputs: readonly RecordInput[]): number[] {
-  const lengths = new Array<number>(inputs.length);
-  let stream = '';
-  let streamBytes = 0;
-  let type = '';
-  let typeBytes = 0;
-  for (let i = 0; i < inputs.length; i++) {
-    const input = inputs[i]!;
-    if (input.streamId !== stream) {
-      stream = input.streamId;
-      streamBytes = nameBytes(stream);
-    }
-    if (input.event.type !== type) {
-      type = input.event.type;
-      typeBytes = nameBytes(type);
-    }
-    lengths[i] = RECORD_OVERHEAD_BYTES + streamBytes + typeBytes + input.event.data.length + input.event.metadata.length;
-  }
-  return lengths;
+/** A record's exact encoded size (payloads given as text are encoded to bytes to be measured). */
+export function recordLength(input: RecordInput): number {
+  return RECORD_OVERHEAD_BYTES + nameBytes(input.streamId) + nameBytes(input.event.type) + input.event.data.length + input.event.metadata.length;
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync, openSync, readSync, writeSync, closeSync, writeFileSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CorruptLogError, EventStore, openStore, StoreLockedError, type EventData, type Store } from '../../store/index.js';
+import { CorruptLogError, EventStore, EventTooLargeError, openStore, StoreLockedError, type EventData, type Store } from '../../store/index.js';
 import { LogBackend } from '../../store/log/log-backend.js';
 import { crc32, crc32Native, crc32Table } from '../../store/log/crc32.js';
 import { storeConformance, collect } from './conformance.js';
@@ -69,6 +69,20 @@ describe('log backend', () => {
       await store.close();
       store = await openStore(`file:${dir}`);
     }
+    await store.close();
+  });
+
+  it('refuses a record over the log\'s 64 MiB limit, writing nothing, and accepts one whose upper bound alone passes it', async function () {
+    this.timeout(30_000);
+    const store = new EventStore(await LogBackend.open(dir), { maxEventBytes: 100 * 1024 * 1024 });
+    // 30 MiB of JSON text: its bound (three bytes a character) passes the record limit, its UTF-8 length does not.
+    const big = 'x'.repeat(30 * 1024 * 1024);
+    await store.appendToStream('large', [{ type: 'Big', data: { big } }]);
+    const error = await store.appendToStream('large', [{ type: 'Huge', data: new Uint8Array(64 * 1024 * 1024 + 10) }]).then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(EventTooLargeError);
+    const read = await collect(store.readStream('large'));
+    expect(read.map((e) => e.type)).to.deep.equal(['Big']);
+    expect((read[0]!.data as { big: string }).big.length).to.equal(big.length);
     await store.close();
   });
 
