@@ -47,6 +47,25 @@ export interface StoredRecord {
   readonly created: number;
 }
 
+/**
+ * What a backend's record may offer beside `StoredRecord` to a reader on a hot path (the
+ * projections' batch encoder): where its payload lies in the buffer it was read into, and its
+ * numbers, all without allocating (`data`, `metadata`, `revision` and `position` each make an
+ * object). The log's records have it; a reader checks for `raw` and falls back to the fields.
+ */
+export interface StoredRecordRaw {
+  /** The buffer the record was read into. */
+  readonly raw: Buffer;
+  /** Where `data` starts in `raw`; `metadata` follows it. */
+  readonly dataAt: number;
+  readonly dataLength: number;
+  readonly metadataLength: number;
+  /** `Number(revision)`. */
+  readonly revisionNumber: number;
+  /** `Number(position)`. */
+  readonly positionNumber: number;
+}
+
 /** What the backend knows about one stream, enough to decide an append. */
 export interface StreamState {
   /** The last revision ever written (kept across soft deletes); -1n for a stream never written. */

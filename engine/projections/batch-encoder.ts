@@ -7,7 +7,7 @@
 // A JSON body goes in as its raw bytes: the Store port writes `isJson` data only through
 // JSON.stringify, so it is valid JSON and cannot break the framing. If the isolate ever fails to
 // parse a batch anyway, the runner re-encodes it with `safe` set, which re-serialises each body.
-import type { StoredRecord } from '../../store/backend.js';
+import type { StoredRecord, StoredRecordRaw } from '../../store/backend.js';
 import type { RecordedEvent } from '../../store/types.js';
 
 /** A stream deletion seen on the reader, delivered to `$deleted` handlers. */
@@ -80,6 +80,12 @@ class ByteText {
     if (this.len + b.length > this.buf.length) this.#grow(b.length);
     this.buf.set(b, this.len);
     this.len += b.length;
+  }
+
+  /** `source[start, end)`, copied without a view of it. */
+  range(source: Buffer, start: number, end: number): void {
+    if (this.len + end - start > this.buf.length) this.#grow(end - start);
+    this.len += source.copy(this.buf, this.len, start, end);
   }
 
   /** A non-negative safe integer, or any number through its string form. */
@@ -224,6 +230,20 @@ export class BatchEncoder {
     const link = e.link;
     // The store's own event class exposes its raw record: reading it skips the getters and the Date.
     const r = (e as { record?: StoredRecord }).record;
+    // A log record also says where its payload lies: a JSON body with no metadata (the common
+    // event) is then copied and numbered without a view, a BigInt or any other object.
+    const raw = r !== undefined && (r as Partial<StoredRecordRaw>).raw !== undefined ? (r as StoredRecord & StoredRecordRaw) : undefined;
+    if (raw !== undefined && !safe && link === undefined && raw.metadataLength === 0 && raw.isJson) {
+      const at = raw.dataAt;
+      const end = at + raw.dataLength;
+      const kind = isBlankRange(raw.raw, at, end) ? 2 : 1;
+      if (!bodies) this.#bodyLen += kind === 1 ? end - at : NULL.length;
+      else if (kind === 1) b.range(raw.raw, at, end);
+      else b.bytes(NULL);
+      this.#header(raw, raw.revisionNumber, raw.positionNumber, kind, withIds, bodies);
+      h.byte(CLOSE);
+      return;
+    }
     const data = r?.data ?? e.dataBytes;
     const meta = r?.metadata ?? e.metadataBytes;
     let kind: number;
@@ -233,28 +253,7 @@ export class BatchEncoder {
     else if (kind !== 1) b.bytes(NULL);
     else if (safe) b.bytes(Buffer.from(safeJson(data)));
     else b.bytes(data);
-    h.byte(OPEN);
-    h.quoted(r?.streamId ?? e.streamId);
-    h.byte(COMMA);
-    h.number(Number(r?.revision ?? e.revision));
-    h.byte(COMMA);
-    h.quoted(r?.type ?? e.type);
-    h.byte(COMMA);
-    if (!withIds) h.bytes(NULL);
-    else if (r !== undefined) {
-      // A stored id is a lower-case UUID (the store validates and normalises it).
-      h.byte(QUOTE);
-      h.ascii8(r.id);
-      h.byte(QUOTE);
-    } else h.quoted(e.id);
-    h.byte(COMMA);
-    h.number(Number((link ?? e).position));
-    h.byte(COMMA);
-    this.#created(r?.created ?? e.created.getTime());
-    h.byte(COMMA);
-    h.byte(ZERO + kind);
-    h.byte(COMMA);
-    h.number(bodies ? b.len : this.#bodyLen);
+    this.#header(r ?? e, Number(r?.revision ?? e.revision), Number((link ?? e).position), kind, withIds, bodies);
     const hasLinkMeta = link !== undefined && link.metadataBytes.length > 0;
     if (meta.length > 0 || hasLinkMeta || kind === 0) {
       h.byte(COMMA);
@@ -268,6 +267,37 @@ export class BatchEncoder {
     }
     if (kind === 0) h.text(`,${JSON.stringify(decoder.decode(data))}`);
     h.byte(CLOSE);
+  }
+
+  /**
+   * A header's fields up to the body's end offset: `[stream, revision, type, id, position,
+   * created, kind, bodyEnd`. `source` is the stored record when there is one (its id is a stored,
+   * lower-case UUID), else the event.
+   */
+  #header(source: StoredRecord | RecordedEvent, revision: number, position: number, kind: number, withIds: boolean, bodies: boolean): void {
+    const h = this.#headers;
+    h.byte(OPEN);
+    h.quoted(source.streamId);
+    h.byte(COMMA);
+    h.number(revision);
+    h.byte(COMMA);
+    h.quoted(source.type);
+    h.byte(COMMA);
+    if (!withIds) h.bytes(NULL);
+    else if (typeof source.created === 'number') {
+      // A stored id is a lower-case UUID (the store validates and normalises it).
+      h.byte(QUOTE);
+      h.ascii8(source.id);
+      h.byte(QUOTE);
+    } else h.quoted(source.id);
+    h.byte(COMMA);
+    h.number(position);
+    h.byte(COMMA);
+    this.#created(typeof source.created === 'number' ? source.created : source.created.getTime());
+    h.byte(COMMA);
+    h.byte(ZERO + kind);
+    h.byte(COMMA);
+    h.number(bodies ? this.#bodies.len : this.#bodyLen);
   }
 
   /** The batch's event ids as a JSON array (`null` for deletion notices). */
@@ -294,6 +324,12 @@ function isBlank(bytes: Uint8Array): boolean {
   // JSON.stringify output never starts with whitespace, so the loop runs only for odd bodies.
   if (bytes.length > 0 && !isWhitespace(bytes[0]!)) return false;
   for (const b of bytes) if (!isWhitespace(b)) return false;
+  return true;
+}
+
+function isBlankRange(bytes: Buffer, start: number, end: number): boolean {
+  if (end > start && !isWhitespace(bytes[start]!)) return false;
+  for (let i = start; i < end; i++) if (!isWhitespace(bytes[i]!)) return false;
   return true;
 }
 

@@ -23,7 +23,7 @@
 // whole, so a crash never exposes part of a batch. The position is stored in the record (not
 // only implied by its offset) so that a scavenged segment can copy kept records verbatim,
 // checksums and all, and still say where each one stands in the logical log.
-import type { PreparedEvent, StoredRecord } from '../backend.js';
+import type { PreparedEvent, StoredRecord, StoredRecordRaw } from '../backend.js';
 import { TOMBSTONE_REVISION } from '../stream-name.js';
 import { crc32 } from './crc32.js';
 import { writeUuidBytes } from '../uuid.js';
@@ -254,7 +254,7 @@ interface FastSlices {
  * need them); everything else is decoded on first use from the read buffer, so a `$all` reader
  * that looks at a few fields pays for those only. Payloads are views into the read buffer.
  */
-export class LogRecord implements StoredRecord {
+export class LogRecord implements StoredRecord, StoredRecordRaw {
   readonly streamId: string;
   readonly type: string;
   private readonly buf: Buffer;
@@ -311,7 +311,34 @@ export class LogRecord implements StoredRecord {
     return this.cachedMetadata;
   }
 
+  get raw(): Buffer {
+    return this.buf;
+  }
+
+  get dataAt(): number {
+    return this.#payloadStart();
+  }
+
+  get dataLength(): number {
+    return this.buf.readUInt32LE(this.at + 12);
+  }
+
+  get metadataLength(): number {
+    return this.buf.readUInt32LE(this.at + 16);
+  }
+
+  get revisionNumber(): number {
+    const revision = recordRevisionNumber(this.buf, this.at);
+    return revision < 0 ? TOMBSTONE_REVISION_NUMBER : revision;
+  }
+
+  get positionNumber(): number {
+    return readU64(this.buf, this.at + 20);
+  }
+
   #payloadStart(): number {
     return this.at + RECORD_HEADER_BYTES + this.buf.readUInt16LE(this.at + 6) + this.buf.readUInt16LE(this.at + 8);
   }
 }
+
+const TOMBSTONE_REVISION_NUMBER = Number(TOMBSTONE_REVISION);
