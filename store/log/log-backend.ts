@@ -824,6 +824,7 @@ export class LogBackend implements StorageBackend {
         let want = 0;
         while (out.length < limit && physical < physicalEnd) {
           let buf: Buffer;
+          const fromAhead = ahead !== undefined;
           if (ahead !== undefined) {
             buf = ahead.length <= physicalEnd - physical ? ahead : ahead.subarray(0, physicalEnd - physical);
             ahead = undefined;
@@ -838,7 +839,9 @@ export class LogBackend implements StorageBackend {
           while (off < buf.length && out.length < limit) {
             const length = checkRecord(buf, off, buf.length, this.#verify);
             if (length === Frame.Incomplete) {
-              if (off === 0) want = this.#declaredLength(buf, segment, physical);
+              // The bytes a previous page read past its end may hold only the start of a record,
+              // even less than its length field: read it whole from the file.
+              if (off === 0 && !fromAhead) want = this.#declaredLength(buf, segment, physical);
               incomplete = true;
               break;
             }

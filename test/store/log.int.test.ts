@@ -86,6 +86,29 @@ describe('log backend', () => {
     await store.close();
   });
 
+  it('reads on when the bytes a page read past its end hold less than the next record\'s length field', async () => {
+    const backend = await LogBackend.open(dir);
+    const store = new EventStore(backend);
+    // A page of one event reads 16 KiB from the log's start (positions 0 to 16384): lay the
+    // records out so that one starts 2 bytes before that read's end.
+    await store.appendToStream('s', events(5));
+    const gap = 16384 - 2 - Number(await backend.headPosition());
+    const streamBytes = 1;
+    const typeBytes = 'Filler'.length;
+    await store.appendToStream('s', [{ type: 'Filler', data: new Uint8Array(gap - 68 - streamBytes - typeBytes) }]);
+    expect(Number(await backend.headPosition())).to.equal(16382);
+    await store.appendToStream('s', events(20, 100));
+    const page = (from: bigint, limit: number) => backend.readAll({ fromPosition: from, direction: 'forwards', limit });
+    const first = await page(0n, 1);
+    // The rest of the 16 KiB holds events 1-4 and the filler whole, and 2 bytes of the event after them.
+    const second = await page(first[0]!.position + 1n, 5);
+    expect(second.map((r) => r.type)).to.deep.equal(['Tested', 'Tested', 'Tested', 'Tested', 'Filler']);
+    const third = await page(second[4]!.position + 1n, 30);
+    expect(third.map((r) => r.position)).to.have.length(20);
+    expect(Number(third[0]!.position)).to.equal(16382);
+    await store.close();
+  });
+
   it('computes the same CRC-32 natively and in JavaScript, for every length either side of the switch between them', () => {
     const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 31 + (i >> 7)) & 0xff));
     expect(crc32(Buffer.from('123456789'))).to.equal(0xcbf43926);
