@@ -27,6 +27,7 @@ import type { PreparedEvent, StoredRecord, StoredRecordRaw } from '../backend.js
 import { TOMBSTONE_REVISION } from '../stream-name.js';
 import { crc32 } from './crc32.js';
 import { writeUuidBytes } from '../uuid.js';
+import { dataBound, metadataBound, writeData, writeMetadata } from '../payload-bytes.js';
 
 export const RECORD_KIND_EVENT = 1;
 export const FLAG_JSON = 1;
@@ -100,12 +101,7 @@ export function commitBound(inputs: readonly RecordInput[]): number {
       type = event.type;
       typeBytes = nameBytes(type);
     }
-    total +=
-      RECORD_OVERHEAD_BYTES +
-      streamBytes +
-      typeBytes +
-      (event.dataText !== undefined ? event.dataText.length * 3 : event.data.length) +
-      (event.metadataText !== undefined ? event.metadataText.length * 3 : event.metadata.length);
+    total += RECORD_OVERHEAD_BYTES + streamBytes + typeBytes + dataBound(event) + metadataBound(event);
   }
   return total;
 }
@@ -130,9 +126,9 @@ export function encodeCommit(inputs: readonly RecordInput[], out: Buffer, offset
     p += s;
     const t = writeName(out, event.type, p);
     p += t;
-    const d = writePayload(out, p, event.dataText, event);
+    const d = writeData(out, p, event);
     p += d;
-    const m = event.metadataText !== undefined ? writeText(out, p, event.metadataText) : copyBytes(out, p, event.metadata);
+    const m = writeMetadata(out, p, event);
     p += m;
     const length = p + 8 - at;
     out.writeUInt32LE(length, at);
@@ -154,25 +150,6 @@ export function encodeCommit(inputs: readonly RecordInput[], out: Buffer, offset
     at += length;
   }
   return at;
-}
-
-function writePayload(out: Buffer, at: number, text: string | undefined, event: PreparedEvent): number {
-  return text !== undefined ? writeText(out, at, text) : copyBytes(out, at, event.data);
-}
-
-/**
- * Buffer's own UTF-8 writer, without `Buffer#write`'s argument parsing and offset checks (a
- * third of the cost of writing a 100-character payload); `out` has room by `commitBound`.
- */
-const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, text: string, offset: number, length: number) => number }).utf8Write;
-
-function writeText(out: Buffer, at: number, text: string): number {
-  return utf8Write !== undefined ? utf8Write.call(out, text, at, out.length - at) : out.write(text, at);
-}
-
-function copyBytes(out: Buffer, at: number, bytes: Uint8Array): number {
-  out.set(bytes, at);
-  return bytes.length;
 }
 
 /** Writes a UUID's 16 bytes from its text (validated by EventStore: 8-4-4-4-12 hex digits). */

@@ -26,6 +26,7 @@
 // the metadata it writes when a soft-deleted stream is recreated (scripts.ts `buildBody`), and the
 // scavenger cuts runs out of bodies (`sliceBody`); keep the three in step.
 import type { PreparedEvent, StoredRecord } from '../backend.js';
+import { dataBound, metadataBound, writeData, writeMetadata } from '../payload-bytes.js';
 
 export const LAYOUT = 2;
 /** Events per `$all` entry at most: bounds what a read fetches beyond the page it was asked for. */
@@ -71,9 +72,7 @@ export function runBytes(streamBytes: number, events: readonly PreparedEvent[], 
   for (let k = from; k < to; k++) {
     const e = events[k]!;
     size +=
-      4 + 1 + 2 + typeBytes(e.type) + 4 +
-      (e.metadataText !== undefined ? e.metadataText.length * 3 : e.metadata.length) +
-      (e.dataText !== undefined ? e.dataText.length * 3 : e.data.length);
+      4 + 1 + 2 + typeBytes(e.type) + 4 + metadataBound(e) + dataBound(e);
   }
   return size;
 }
@@ -112,25 +111,13 @@ export function writeRun(out: Buffer, at: number, streamId: string, streamBytes:
     out.writeUInt16BE(t, at + 5);
     writeName(out, e.type, at + 7, t);
     at += 7 + t;
-    const m = e.metadataText !== undefined ? writeText(out, at + 4, e.metadataText) : copyBytes(out, at + 4, e.metadata);
+    const m = writeMetadata(out, at + 4, e);
     out.writeUInt32BE(m, at);
     at += 4 + m;
-    at += e.dataText !== undefined ? writeText(out, at, e.dataText) : copyBytes(out, at, e.data);
+    at += writeData(out, at, e);
     out.writeUInt32BE(at - start - 4, start);
   }
   return at;
-}
-
-function copyBytes(out: Buffer, at: number, bytes: Uint8Array): number {
-  out.set(bytes, at);
-  return bytes.length;
-}
-
-/** Buffer's own UTF-8 writer, without `Buffer#write`'s argument parsing (the caller sized `out` by `runBytes`). */
-const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, text: string, offset: number, length: number) => number }).utf8Write;
-
-function writeText(out: Buffer, at: number, text: string): number {
-  return utf8Write !== undefined ? utf8Write.call(out, text, at, out.length - at) : out.write(text, at);
 }
 
 /** The UTF-8 length of a stream name or type: a short ASCII one is counted without a call into the runtime. */
