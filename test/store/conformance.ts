@@ -192,6 +192,17 @@ export function storeConformance(options: ConformanceOptions): void {
       expect(await count()).to.equal(before + 1);
     });
 
+    it('recognises a retry sent before the first append was acknowledged, under any expected revision', async () => {
+      await store.appendToStream(stream, events(2));
+      const batch = events(3);
+      // Both in flight at once: the retry is decided while the first is still on its way to the disk.
+      const [first, retry] = await Promise.all([store.appendToStream(stream, batch, { expectedRevision: 'any' }), store.appendToStream(stream, batch, { expectedRevision: 'any' })]);
+      expect([first.idempotent, retry.idempotent]).to.deep.equal([false, true]);
+      expect(retry.nextExpectedRevision).to.equal(4n);
+      expect(retry.position).to.equal(first.position);
+      expect(await count()).to.equal(5);
+    });
+
     it('rejects a batch that only partly overlaps events already written, writing none of it', async () => {
       const batch = events(2);
       await store.appendToStream(stream, batch, { expectedRevision: 'no_stream' });
