@@ -30,8 +30,17 @@ describe('projection batch encoder', () => {
     const parsed = JSON.parse(headers) as unknown[][];
     expect(parsed.map((h) => h[1])).to.deep.equal(values);
     expect(parsed.map((h) => h[4])).to.deep.equal([...values].reverse());
-    expect(parsed.every((h) => h[5] === 1764300000123)).to.equal(true);
+    // One commit's created time is written once; the headers after it say "the previous one's".
+    expect(parsed.map((h) => h[5])).to.deep.equal([1764300000123, ...values.slice(1).map(() => null)]);
     // Body ends: each body is `{"a":1}` (7 bytes), joined by commas.
     expect(parsed.map((h) => h[7])).to.deep.equal(values.map((_, i) => 7 * (i + 1) + i));
+  });
+
+  it('writes a created time again when it differs from the previous header, and after a deletion notice', () => {
+    const a = new Date(1764300000123);
+    const b = new Date(1764300000999);
+    const items: BatchItem[] = [event(0n, 1n, a), event(1n, 2n, a), event(2n, 3n, b), { deleted: 'soft', streamId: 'card-2', position: 4n }, event(3n, 5n, b), event(4n, 6n, b), event(5n, 7n, a)];
+    const parsed = JSON.parse(new BatchEncoder().encode(items, false, false, false).headers) as unknown[][];
+    expect(parsed.map((h) => h[5])).to.deep.equal([1764300000123, null, 1764300000999, 0, 1764300000999, null, 1764300000123]);
   });
 });
