@@ -301,7 +301,8 @@ export function prelude(global, config) {
   // The event object (§1.6). The body, the raw texts and the parsed metadata are computed on
   // first use, so a handler that only reads `eventType` costs no parsing. A batch event is a header
   // array [stream, revision, type, id, position, created, kind, bodyEnd, metadata, linkMetadata,
-  // originalStream, rawBody]; kind 1 = JSON, 0 = raw, 2 = empty JSON body. Each envelope keeps its
+  // originalStream, rawBody] (created null in the text: the previous header's); kind 1 = JSON, 0 =
+  // raw, 2 = empty JSON body. Each envelope keeps its
   // batch, so an event a handler holds on to reads its own body and id after the batch is over.
   function Batch(seq, headers, bodies, ascii, withIds) {
     this.seq = seq;
@@ -834,6 +835,8 @@ export function prelude(global, config) {
     let events;
     try {
       events = parse(headersText);
+      // A created time of null is the previous header's (the encoder writes each commit's once).
+      for (let i = 1; i < events.length; i++) if (events[i][5] === null) events[i][5] = events[i - 1][5];
       batch = new Batch(seq, events, bodiesText, ascii, withIds !== false);
       // Without character offsets every body is parsed now; with them, when a handler reads it.
       if (bodiesText !== null && !ascii) batch.parsed = parse('[' + bodiesText + ']');

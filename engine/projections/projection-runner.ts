@@ -6,7 +6,7 @@
 import { StreamNotFoundError, WrongExpectedRevisionError } from '../../store/errors.js';
 import { METADATA_EVENT_TYPE, metastreamOf } from '../../store/stream-name.js';
 import type { EventData, ExpectedRevision, RecordedEvent, Store, StreamWrite } from '../../store/types.js';
-import { isDeletionNotice, type BatchItem } from './batch-encoder.js';
+import { isDeletionNotice, rawRecordOf, type BatchItem } from './batch-encoder.js';
 import type { Clock } from './clock.js';
 import { ProjectionFaultedError } from './errors.js';
 import { EventFeed } from './event-feed.js';
@@ -613,6 +613,10 @@ export class ProjectionRunner {
     let source: BatchItem | undefined;
     let position = 0;
     let sourceId = '';
+    /** The source's own `$correlationId`, if its metadata has one. */
+    let sourceCorrelation: unknown;
+    /** `sourceId` is a lower-case UUID (JSON writes it without escapes). */
+    let plainId = false;
     let causation: Uint8Array | undefined;
     for (let e = 0; e < emits.length; e++) {
       const emitted = emits[e]!;
@@ -630,18 +634,24 @@ export class ProjectionRunner {
         n = 0;
         last = index;
         source = items[index];
-        position = source === undefined ? 0 : Number(positionOf(source));
+        // A log record read in place gives its position as a number and says whether it has
+        // metadata at all: no BigInt, no metadata view, no parse for the common event. Its id is
+        // a stored, lower-case UUID (the store validates and normalises ids).
+        const raw = source === undefined ? undefined : rawRecordOf(source);
+        position = raw !== undefined ? raw.positionNumber : source === undefined ? 0 : Number(positionOf(source));
         sourceId = source === undefined || isDeletionNotice(source) ? '' : source.id;
+        sourceCorrelation = source === undefined || isDeletionNotice(source) || (raw !== undefined && raw.metadataLength === 0) ? undefined : source.metadata.$correlationId;
+        plainId = raw !== undefined || isPlainUuid(sourceId);
         causation = undefined;
       } else n++;
       const id = this.#ids.idAt(position, n);
       let meta: Record<string, unknown> | Uint8Array | null = metadata;
       if (source !== undefined && !isDeletionNotice(source) && !native) {
-        const correlation = metadata?.$correlationId ?? source.metadata.$correlationId ?? sourceId;
+        const correlation = metadata?.$correlationId ?? sourceCorrelation ?? sourceId;
         // Without user metadata the text is known: written as bytes, the store skips building and
         // serialising an object per emitted event (the same bytes JSON.stringify would give). A
         // stored id is a lower-case UUID, so the text is ASCII when the correlation is the id.
-        if (metadata === null && correlation === sourceId && isPlainUuid(sourceId)) meta = causation ??= arena.causation(sourceId);
+        if (metadata === null && correlation === sourceId && plainId) meta = causation ??= arena.causation(sourceId);
         else if (metadata === null && typeof correlation === 'string') {
           const cause = JSON.stringify(sourceId);
           meta = Buffer.from(`{"$causedBy":${cause},"$causationId":${cause},"$correlationId":${JSON.stringify(correlation)}}`);

@@ -249,6 +249,20 @@ describe('projection language', () => {
         link: 'string',
       });
     });
+
+    it('gives each event its own created time, events of one commit and of the next alike', async () => {
+      const { openStore } = await import('../../store/index.js');
+      const store = await openStore('memory:');
+      await store.appendToStream('order-1', [{ type: 'Placed', data: {} }, { type: 'Paid', data: {} }, { type: 'Shipped', data: {} }]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await store.appendToStream('order-2', [{ type: 'Placed', data: {} }, { type: 'Paid', data: {} }]);
+      const stored: number[] = [];
+      for await (const e of store.readAll()) stored.push(e.created.getTime());
+      run = await project([], `fromAll().when({ $init: () => ({ created: [] }), $any: (s, e) => { s.created.push(e.created); } })`, { store });
+      await run.settle();
+      expect(await run.state()).to.deep.equal({ created: stored });
+      expect(stored[2]).to.not.equal(stored[3]);
+    });
   });
 
   describe('options', () => {
