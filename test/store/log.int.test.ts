@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync, openSync, readSync, writeSync, closeSync, writeFileSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, openSync, readSync, writeSync, closeSync, writeFileSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorruptLogError, EventStore, EventTooLargeError, openStore, StoreLockedError, type EventData, type Store } from '../../store/index.js';
@@ -156,6 +156,35 @@ describe('log backend', () => {
     writeFileSync(join(dir, 'LOCK'), '999999999\n');
     const after = await openStore(dir);
     await after.close();
+  });
+
+  it('spaces index checkpoints by at least four times the last one\'s size as the index grows', async () => {
+    const backend = await LogBackend.open(dir, { checkpointBytes: 4096 });
+    const store = new EventStore(backend);
+    const checkpointAt = () => readFileSync(join(dir, 'index.tti')).readDoubleLE(16);
+    // 2000 streams of one event: an index of tens of KB, its checkpoint well past 4096 bytes.
+    for (let s = 0; s < 2000; s += 100) await Promise.all(Array.from({ length: 100 }, (_, k) => store.appendToStream(`c-${s + k}`, events(1))));
+    await backend.idle();
+    const size = statSync(join(dir, 'index.tti')).size;
+    expect(size).to.be.greaterThan(40_000);
+    const at = checkpointAt();
+    const head = (await store.appendToStream('probe', events(1))).position;
+    await backend.idle();
+    // Growth since that checkpoint stays under 4 × its size: no new checkpoint, though far past checkpointBytes.
+    let written = Number(head) - at;
+    let n = 0;
+    while (written < 3 * size) {
+      const r = await store.appendToStream('more', events(20));
+      written = Number(r.position) - at;
+      n++;
+    }
+    await backend.idle();
+    expect(checkpointAt(), `after ${written} bytes in ${n} commits`).to.equal(at);
+    // Past 4 × its size, the next commit checkpoints.
+    while (written < 4 * size + 4096) written = Number((await store.appendToStream('more', events(20))).position) - at;
+    await backend.idle();
+    expect(checkpointAt()).to.be.greaterThan(at);
+    await store.close();
   });
 
   it('cuts a torn tail back to the last whole commit', async () => {
