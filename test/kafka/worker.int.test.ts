@@ -42,9 +42,9 @@ describe('startKafkaWorker (int)', function () {
   });
   after(() => topics.cleanup());
 
-  /** Produced once the workers have joined, so that every worker has work to do. */
-  async function produceInput(): Promise<void> {
-    await topics.produce(topic, INPUT.map((c: Charge) => ({ key: c.cardId, value: JSON.stringify(c) })), 2000);
+  /** Produced once the workers have joined, so that every worker has work to do; `ends` is then each partition's end. */
+  async function produceInput(from = 0, to = INPUT.length): Promise<void> {
+    await topics.produce(topic, INPUT.slice(from, to).map((c: Charge) => ({ key: c.cardId, value: JSON.stringify(c) })), 2000);
     const offsets = await (await topics.admin()).fetchTopicOffsets(topic);
     ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   }
@@ -126,13 +126,18 @@ describe('startKafkaWorker (int)', function () {
       children.push(spawnWorker(), spawnWorker(), spawnWorker());
       const latestJoin = (c: ReportingChild) => c.lines.filter((l) => 'joined' in l).at(-1)?.joined as number[] | undefined;
       await eventually('the three workers split the partitions', () => settled(children.map(latestJoin)), 60_000);
-      await produceInput();
+      // A third of the input, then the victim dies, then the rest: it dies with work left in its
+      // partitions however fast it folded the first part (all of the input at once, it could
+      // finish its share between its third commit and the signal).
+      const cut = Math.floor(INPUT.length / 3);
+      await produceInput(0, cut);
       const victim = children[1]!;
       await victim.waitFor('the victim has committed a few batches', () => victim.commits() >= 3, 60_000);
       const ownedByVictim = latestJoin(victim)!;
       expect(ownedByVictim.length).to.be.greaterThan(0);
       victim.kill('SIGKILL');
       await victim.exited;
+      await produceInput(cut);
       const victimReached = new Map<number, bigint>();
       for (const l of victim.lines) if ('nextOffset' in l) victimReached.set(l.partition as number, BigInt(l.nextOffset as string));
       const unfinished = [...victimReached].filter(([p, n]) => n < ends.get(p)!);
